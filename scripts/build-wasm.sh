@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds every filter in filters/ for wasm32-wasip1 (release, size-tuned) into dist/, each as
+# redis-<feature>.wasm. The std for wasm32 is built from Debian's rust-web-src (-Zbuild-std):
+# no `rustup target add` on these machines. Usage: scripts/build-wasm.sh [OUT_DIR]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/toolchain.sh
+out=${1:-$root/dist}
+mkdir -p "$out"
+target_dir=${WASM_TARGET_DIR:-$root/target-wasm}
+
+wasm_cargo() {
+  RUSTC_BOOTSTRAP=1 cargo "$@" -Zbuild-std=std,panic_abort --target wasm32-wasip1 \
+    --release --target-dir "$target_dir"
+}
+
+# The shared library must build for the VM in both transports, filters or not.
+wasm_cargo build -q -p redis-filter-core
+wasm_cargo build -q -p redis-filter-core --features higress
+
+built=0
+for manifest in filters/*/Cargo.toml; do
+  [ -e "$manifest" ] || continue
+  package=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)
+  wasm_cargo build -q -p "$package"
+  artifact="$target_dir/wasm32-wasip1/release/${package//-/_}.wasm"
+  dest="$out/$package.wasm"
+  if command -v wasm-opt >/dev/null; then
+    wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+      --enable-nontrapping-float-to-int "$artifact" -o "$dest"
+  else
+    cp "$artifact" "$dest"
+  fi
+  printf 'built %s (%s bytes)\n' "$dest" "$(stat -c %s "$dest")"
+  built=$((built + 1))
+done
+echo "wasm build: $built filter(s) in $out"

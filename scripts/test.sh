@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The project's test command: installs what is missing, then format check, clippy, unit tests,
+# the wasm build, and the end-to-end tests (which start their own servers on free ports).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh
+source scripts/toolchain.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p redis-filter-core --all-targets --features higress -- -D warnings
+
+step "unit tests"
+cargo test --workspace --lib
+
+step "wasm build"
+bash scripts/build-wasm.sh
+
+step "integration tests"
+cargo test --workspace --test '*'

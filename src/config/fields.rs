@@ -1,0 +1,233 @@
+//! Reads one JSON object of a filter config field by field, with Kong's error messages, and
+//! reports the fields nobody asked for: an unknown field is an error, never silently ignored.
+
+use super::ConfigError;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// One config object being read. `null` counts as absent, as in Kong's Admin API output.
+pub struct Fields<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+    taken: BTreeSet<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    /// `path` is the object's own dotted path ("" for the top level of a filter config).
+    pub fn new(path: &str, value: &'a Value) -> Result<Self, ConfigError> {
+        match value {
+            Value::Object(map) => Ok(Self {
+                path: path.to_string(),
+                map,
+                taken: BTreeSet::new(),
+            }),
+            _ => Err(ConfigError::new(path, "expected a record (JSON object)")),
+        }
+    }
+
+    /// The dotted path of a field of this object, for error messages.
+    pub fn path_of(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{}", self.path, name)
+        }
+    }
+
+    pub fn error(&self, name: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.path_of(name), message)
+    }
+
+    /// Whether the field is present and not null (does not mark it as read).
+    pub fn has(&self, name: &str) -> bool {
+        matches!(self.map.get(name), Some(v) if !v.is_null())
+    }
+
+    /// The raw value, marking the field as read.
+    pub fn value(&mut self, name: &str) -> Option<&'a Value> {
+        let (key, value) = self.map.get_key_value(name)?;
+        self.taken.insert(key.as_str());
+        (!value.is_null()).then_some(value)
+    }
+
+    pub fn str(&mut self, name: &str) -> Result<Option<&'a str>, ConfigError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(self.error(name, "expected a string")),
+        }
+    }
+
+    pub fn bool(&mut self, name: &str) -> Result<Option<bool>, ConfigError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.error(name, "expected a boolean")),
+        }
+    }
+
+    pub fn number(&mut self, name: &str) -> Result<Option<f64>, ConfigError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| self.error(name, "expected a number")),
+            Some(_) => Err(self.error(name, "expected a number")),
+        }
+    }
+
+    /// An integer within `min..=max` (Kong: "value should be between MIN and MAX").
+    pub fn int(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ConfigError> {
+        let Some(value) = self.value(name) else {
+            return Ok(None);
+        };
+        let n = match value {
+            Value::Number(n) => n.as_i64().or_else(|| {
+                // 2000.0 is an integer to Kong (Lua numbers); 2000.5 is not.
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            }),
+            _ => None,
+        };
+        match n {
+            None => Err(self.error(name, "expected an integer")),
+            Some(n) if n < min || n > max => {
+                Err(self.error(name, format!("value should be between {min} and {max}")))
+            }
+            Some(n) => Ok(Some(n)),
+        }
+    }
+
+    pub fn array(&mut self, name: &str) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(_) => Err(self.error(name, "expected an array")),
+        }
+    }
+
+    /// An array of strings.
+    pub fn strings(&mut self, name: &str) -> Result<Option<Vec<&'a str>>, ConfigError> {
+        let Some(items) = self.array(name)? else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().ok_or_else(|| {
+                    ConfigError::new(
+                        format!("{}[{}]", self.path_of(name), i + 1),
+                        "expected a string",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// A nested record, to be read with its own `Fields` (and `finish`ed by the caller).
+    pub fn record(&mut self, name: &str) -> Result<Option<Fields<'a>>, ConfigError> {
+        let path = self.path_of(name);
+        match self.value(name) {
+            None => Ok(None),
+            Some(v) => Fields::new(&path, v).map(Some),
+        }
+    }
+
+    /// One of a fixed set of strings (Kong: "expected one of: a, b, c").
+    pub fn one_of(
+        &mut self,
+        name: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>, ConfigError> {
+        let Some(s) = self.str(name)? else {
+            return Ok(None);
+        };
+        allowed
+            .iter()
+            .find(|a| **a == s)
+            .copied()
+            .map(Some)
+            .ok_or_else(|| self.error(name, format!("expected one of: {}", allowed.join(", "))))
+    }
+
+    /// Refuses the fields that were never read.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        match self.map.keys().find(|k| !self.taken.contains(k.as_str())) {
+            Some(unknown) => Err(self.error(unknown, "unknown field")),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn null_is_absent_and_types_are_checked() {
+        let v = json!({"a": null, "b": "x", "c": 3, "d": true});
+        let mut f = Fields::new("", &v).unwrap();
+        assert_eq!(f.str("a").unwrap(), None);
+        assert_eq!(f.str("b").unwrap(), Some("x"));
+        assert_eq!(f.int("c", 0, 5).unwrap(), Some(3));
+        assert_eq!(f.bool("d").unwrap(), Some(true));
+        f.finish().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field_with_its_path() {
+        let v = json!({"port": "6379"});
+        let mut f = Fields::new("redis", &v).unwrap();
+        let e = f.int("port", 0, 65535).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid config: redis.port: expected an integer"
+        );
+    }
+
+    #[test]
+    fn range_error_uses_kongs_wording() {
+        let v = json!({"port": 70000});
+        let mut f = Fields::new("redis", &v).unwrap();
+        let e = f.int("port", 0, 65535).unwrap_err();
+        assert_eq!(e.field, "redis.port");
+        assert_eq!(e.message, "value should be between 0 and 65535");
+    }
+
+    #[test]
+    fn whole_floats_are_integers_but_fractions_are_not() {
+        let v = json!({"a": 2000.0, "b": 1.5});
+        let mut f = Fields::new("", &v).unwrap();
+        assert_eq!(f.int("a", 0, 5000).unwrap(), Some(2000));
+        assert!(f.int("b", 0, 5).is_err());
+    }
+
+    #[test]
+    fn unknown_field_is_reported() {
+        let v = json!({"host": "h", "hots": "typo"});
+        let mut f = Fields::new("redis", &v).unwrap();
+        f.str("host").unwrap();
+        let e = f.finish().unwrap_err();
+        assert_eq!(e.field, "redis.hots");
+        assert_eq!(e.message, "unknown field");
+    }
+
+    #[test]
+    fn one_of_lists_the_choices() {
+        let v = json!({"role": "primary"});
+        let mut f = Fields::new("redis", &v).unwrap();
+        let e = f.one_of("role", &["master", "slave", "any"]).unwrap_err();
+        assert_eq!(e.message, "expected one of: master, slave, any");
+    }
+
+    #[test]
+    fn non_object_is_refused() {
+        let v = json!([1]);
+        assert!(Fields::new("redis", &v).is_err());
+    }
+}

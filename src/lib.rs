@@ -1,0 +1,19 @@
+//! Shared library of the Redis-backed proxy-wasm filters: Kong's Redis config, RESP, the
+//! transport that reaches Redis through the host, and the guest side of the proxy-wasm ABI.
+//!
+//! Everything here that runs inside the Wasm VM returns errors as values: a panic would kill the
+//! VM and fail every later request (the workspace lints deny `unwrap`, `expect`, `panic` and
+//! indexing; `proxy::panic_hook` logs through the host if one happens anyway).
+
+pub mod config;
+pub mod job;
+pub mod proxy;
+pub mod resp;
+pub mod script;
+pub mod topology;
+pub mod transport;
+
+pub use config::{ConfigError, Fields, RedisConfig};
+pub use job::{Job, Outcome, Step};
+pub use resp::{Command, RedisError, Reply};
+pub use script::Script;

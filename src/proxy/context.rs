@@ -1,0 +1,42 @@
+//! What a filter implements: a root context per filter configuration (per worker) and an HTTP
+//! context per request. Shaped like the proxy-wasm SDK's traits, plus `on_redis`.
+
+use crate::job::Outcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Continue,
+    Pause,
+}
+
+pub trait RootContext {
+    fn on_vm_start(&mut self, _vm_config: Option<Vec<u8>>) -> bool {
+        true
+    }
+    /// The filter's config (Kong's `config`, Envoy's `configuration`). Returning false makes
+    /// some hosts kill the worker (Kong): prefer staying up and failing requests visibly.
+    fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool;
+    fn on_tick(&mut self) {}
+    fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>>;
+}
+
+pub trait HttpContext {
+    fn on_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        Action::Continue
+    }
+    fn on_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        Action::Continue
+    }
+    fn on_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        Action::Continue
+    }
+    fn on_response_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        Action::Continue
+    }
+    fn on_log(&mut self) {}
+    /// A Redis job this context submitted finished. `Continue` resumes the phase the context
+    /// paused in; `Pause` leaves it paused (e.g. after sending a local response).
+    fn on_redis(&mut self, _tag: u32, _outcome: Outcome) -> Action {
+        Action::Continue
+    }
+}

@@ -1,0 +1,117 @@
+//! Higress' Redis host calls, used instead of the RESP tunnel in the `higress` build (a module
+//! importing these loads only in Higress). The host keeps an authenticated connection pool per
+//! cluster; the filter sends raw RESP and gets raw RESP back.
+
+use super::host::{self, LogLevel};
+use crate::config::RedisConfig;
+use crate::transport::CallResponse;
+
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_redis_init(
+        service: *const u8,
+        service_size: usize,
+        user: *const u8,
+        user_size: usize,
+        pass: *const u8,
+        pass_size: usize,
+        timeout: u32,
+    ) -> u32;
+    fn proxy_redis_call(
+        service: *const u8,
+        service_size: usize,
+        query: *const u8,
+        query_size: usize,
+        return_token: *mut u32,
+    ) -> u32;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn proxy_redis_init(
+    _: *const u8,
+    _: usize,
+    _: *const u8,
+    _: usize,
+    _: *const u8,
+    _: usize,
+    _: u32,
+) -> u32 {
+    10
+}
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn proxy_redis_call(_: *const u8, _: usize, _: *const u8, _: usize, _: *mut u32) -> u32 {
+    10
+}
+
+/// Buffer type of the redis call's reply.
+const REDIS_CALL_RESPONSE: u32 = 9;
+
+pub fn init(config: &RedisConfig) -> Result<(), String> {
+    let service = &config.tunnel;
+    let user = config.username.as_deref().unwrap_or("");
+    let pass = config.password.as_deref().unwrap_or("");
+    let code = unsafe {
+        proxy_redis_init(
+            service.as_ptr(),
+            service.len(),
+            user.as_ptr(),
+            user.len(),
+            pass.as_ptr(),
+            pass.len(),
+            config.call_timeout_ms(),
+        )
+    };
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "proxy_redis_init({service}) failed with status {code}"
+        ))
+    }
+}
+
+pub fn call(service: &str, query: &[u8]) -> Result<u32, host::Status> {
+    let mut token = 0u32;
+    let code = unsafe {
+        proxy_redis_call(
+            service.as_ptr(),
+            service.len(),
+            query.as_ptr(),
+            query.len(),
+            &mut token,
+        )
+    };
+    if code == 0 {
+        Ok(token)
+    } else {
+        Err(host::Status(code))
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_redis_call_response(
+    context_id: u32,
+    token: u32,
+    status: u32,
+    size: usize,
+) {
+    super::exports::enter(context_id);
+    let body = if status == 0 {
+        host::raw_buffer(REDIS_CALL_RESPONSE, 0, size)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let response = CallResponse {
+        status: (status == 0).then_some(200),
+        failure: (status != 0).then(|| format!("redis call failed (status {status})")),
+        body,
+    };
+    if !super::redis::on_response(token, &response) {
+        host::log(LogLevel::Debug, "answer to unknown redis call ignored");
+    }
+    super::exports::deliver_finished();
+}

@@ -1,0 +1,51 @@
+//! The guest side of the proxy-wasm ABI 0.2.1, written for these filters: the SDK routes a call's
+//! answer to the context that dispatched it and drops it if that request has gone, while a
+//! batched call carries many requests' commands and its answer must reach all of them. So the
+//! answer is routed by token to the root context's Redis client instead.
+
+pub mod context;
+mod exports;
+#[cfg(feature = "higress")]
+mod higress;
+pub mod host;
+mod pairs;
+pub mod redis;
+mod sys;
+
+pub use context::{Action, HttpContext, RootContext};
+pub use exports::{current_context, set_root_factory, RootFactory};
+pub use redis::{RedisClient, SharedClient};
+
+/// Sets the root context factory and a panic hook that logs through the host before the VM
+/// dies (a panic is a bug: filters return errors as values).
+pub fn install(factory: RootFactory) {
+    std::panic::set_hook(Box::new(|info| {
+        host::log(
+            host::LogLevel::Critical,
+            &format!("filter panicked: {info}"),
+        );
+    }));
+    set_root_factory(factory);
+}
+
+/// Defines the module's `_initialize` export, which runs static constructors and installs the
+/// filter's root context factory.
+#[macro_export]
+macro_rules! filter_main {
+    ($factory:expr) => {
+        #[cfg(target_os = "wasi")]
+        extern "C" {
+            fn __wasm_call_ctors();
+        }
+
+        #[no_mangle]
+        pub extern "C" fn _initialize() {
+            #[cfg(target_os = "wasi")]
+            // SAFETY: called once by the host before any other export, as wasi reactors expect.
+            unsafe {
+                __wasm_call_ctors();
+            }
+            $crate::proxy::install($factory);
+        }
+    };
+}

@@ -1,0 +1,127 @@
+//! The RESP tunnel: a pipeline travels as the body of `POST /` to the host upstream that turns it
+//! into raw TCP to the Redis node named in `:authority`. The body is `[AUTH] [SELECT] cmds QUIT`;
+//! the replies come back as the response body, one per command.
+
+use crate::config::{NodeAddr, RedisConfig};
+use crate::resp::{decode_some, Command, RedisError, Reply};
+
+/// What the host handed back for one tunnelled call.
+#[derive(Debug, Clone, Default)]
+pub struct CallResponse {
+    /// `:status`, when the host got an HTTP answer at all.
+    pub status: Option<u16>,
+    /// Kong's `:dispatch_status` pseudo-header ("timeout", "broken connection", ...) or any
+    /// other reason the host gave for not answering.
+    pub failure: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The commands that open every tunnelled connection (AUTH, SELECT) and close it (QUIT).
+#[derive(Debug, Clone)]
+pub struct Framing {
+    auth: Option<Command>,
+    select: Option<Command>,
+    quit: bool,
+}
+
+impl Framing {
+    pub fn new(config: &RedisConfig) -> Self {
+        let auth = config.password.as_ref().map(|pw| match &config.username {
+            Some(user) => Command::new("AUTH").arg(user).arg(pw),
+            None => Command::new("AUTH").arg(pw),
+        });
+        let select = (config.database != 0).then(|| Command::new("SELECT").arg(config.database));
+        Self {
+            auth,
+            select,
+            quit: true,
+        }
+    }
+
+    /// For a host that keeps its own authenticated, pooled connection (Higress'
+    /// `proxy_redis_call`): no AUTH (the host sent it) and no QUIT (it would close the pool's
+    /// connection).
+    pub fn pooled(config: &RedisConfig) -> Self {
+        Self {
+            auth: None,
+            quit: false,
+            ..Self::new(config)
+        }
+    }
+
+    fn preamble(&self) -> impl Iterator<Item = &Command> {
+        self.auth.iter().chain(self.select.iter())
+    }
+
+    /// The request headers of a tunnelled call to `node`.
+    pub fn headers(node: &NodeAddr) -> Vec<(&'static str, String)> {
+        vec![
+            (":method", "POST".to_string()),
+            (":path", "/".to_string()),
+            (":authority", node.to_string()),
+            ("content-type", "application/x-redis-resp".to_string()),
+        ]
+    }
+
+    /// The body: preamble, the commands, QUIT.
+    pub fn body<'a>(&self, commands: impl IntoIterator<Item = &'a Command>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in self.preamble() {
+            c.encode_into(&mut out);
+        }
+        for c in commands {
+            c.encode_into(&mut out);
+        }
+        if self.quit {
+            Command::new("QUIT").encode_into(&mut out);
+        }
+        out
+    }
+
+    /// Checks the answer and returns the replies of the `n` commands, the preamble's and QUIT's
+    /// replies checked and stripped. A QUIT reply may be missing (the connection closed first).
+    pub fn replies(&self, response: &CallResponse, n: usize) -> Result<Vec<Reply>, RedisError> {
+        let status = match (response.status, &response.failure) {
+            (Some(s), _) => s,
+            (None, Some(reason)) if reason.contains("timeout") => return Err(RedisError::Timeout),
+            (None, Some(reason)) => return Err(RedisError::Transport(reason.clone())),
+            (None, None) => {
+                return Err(RedisError::Transport("no response from the tunnel".into()))
+            }
+        };
+        if status == 504 || status == 408 {
+            return Err(RedisError::Timeout);
+        }
+        if status != 200 {
+            let snippet =
+                String::from_utf8_lossy(response.body.get(..120).unwrap_or(&response.body));
+            return Err(RedisError::Transport(format!(
+                "tunnel answered {status}: {snippet}"
+            )));
+        }
+        let pre = self.preamble().count();
+        let (mut replies, rest) = decode_some(&response.body, pre + n)?;
+        if !(rest.is_empty() || (self.quit && rest == b"+OK\r\n")) {
+            return Err(RedisError::Protocol(format!(
+                "{} unexpected bytes where QUIT's +OK belongs",
+                rest.len()
+            )));
+        }
+        for reply in replies.drain(..pre) {
+            match reply {
+                Reply::Error(e) => return Err(RedisError::Server(e)),
+                r if r.is_ok() => {}
+                other => {
+                    return Err(RedisError::Protocol(format!(
+                        "AUTH/SELECT answered {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(replies)
+    }
+}
+
+#[cfg(test)]
+#[path = "tunnel_tests.rs"]
+mod tests;

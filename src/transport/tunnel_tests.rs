@@ -1,0 +1,106 @@
+use super::*;
+use crate::resp::ServerErrorKind;
+use serde_json::json;
+
+fn framing(v: serde_json::Value) -> Framing {
+    Framing::new(&RedisConfig::parse(&v).unwrap())
+}
+
+fn ok(body: &[u8]) -> CallResponse {
+    CallResponse {
+        status: Some(200),
+        failure: None,
+        body: body.to_vec(),
+    }
+}
+
+#[test]
+fn body_is_auth_select_commands_quit() {
+    let f = framing(json!({"password": "pw", "username": "u", "database": 2}));
+    let body = f.body([&Command::new("PING")]);
+    let expected = b"*3\r\n$4\r\nAUTH\r\n$1\r\nu\r\n$2\r\npw\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n";
+    assert_eq!(body, expected.to_vec());
+}
+
+#[test]
+fn no_auth_no_select_by_default() {
+    let f = framing(json!({}));
+    assert_eq!(
+        f.body([&Command::new("PING")]),
+        b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n".to_vec()
+    );
+}
+
+#[test]
+fn preamble_and_quit_replies_are_stripped() {
+    let f = framing(json!({"password": "pw", "database": 1}));
+    let r = f.replies(&ok(b"+OK\r\n+OK\r\n:5\r\n+OK\r\n"), 1).unwrap();
+    assert_eq!(r, vec![Reply::Int(5)]);
+    // QUIT's reply may be missing.
+    assert_eq!(
+        f.replies(&ok(b"+OK\r\n+OK\r\n:5\r\n"), 1).unwrap(),
+        vec![Reply::Int(5)]
+    );
+}
+
+#[test]
+fn auth_failure_fails_the_exchange_with_its_kind() {
+    let f = framing(json!({"password": "bad"}));
+    let e = f
+        .replies(&ok(b"-WRONGPASS invalid username-password pair\r\n-NOAUTH Authentication required.\r\n+OK\r\n"), 1)
+        .unwrap_err();
+    assert!(matches!(e, RedisError::Server(s) if s.kind == ServerErrorKind::WrongPass));
+}
+
+#[test]
+fn non_200_and_timeouts_are_transport_errors() {
+    let f = framing(json!({}));
+    let resp = CallResponse {
+        status: Some(503),
+        failure: None,
+        body: b"upstream connect error".to_vec(),
+    };
+    assert!(matches!(f.replies(&resp, 1), Err(RedisError::Transport(m)) if m.contains("503")));
+    let resp = CallResponse {
+        status: None,
+        failure: Some("timeout".into()),
+        body: vec![],
+    };
+    assert_eq!(f.replies(&resp, 1), Err(RedisError::Timeout));
+    let resp = CallResponse {
+        status: Some(504),
+        failure: None,
+        body: vec![],
+    };
+    assert_eq!(f.replies(&resp, 1), Err(RedisError::Timeout));
+    let resp = CallResponse {
+        status: None,
+        failure: Some("broken connection".into()),
+        body: vec![],
+    };
+    assert!(matches!(f.replies(&resp, 1), Err(RedisError::Transport(_))));
+}
+
+#[test]
+fn truncated_and_garbled_bodies_are_protocol_errors() {
+    let f = framing(json!({}));
+    assert!(matches!(
+        f.replies(&ok(b":1\r\n"), 2),
+        Err(RedisError::Protocol(_))
+    ));
+    assert!(matches!(
+        f.replies(&ok(b":1\r\n:2\r\n:3\r\n"), 1),
+        Err(RedisError::Protocol(_))
+    ));
+    assert!(matches!(
+        f.replies(&ok(b"\x00\x01garbage"), 1),
+        Err(RedisError::Protocol(_))
+    ));
+}
+
+#[test]
+fn headers_name_the_node() {
+    let h = Framing::headers(&NodeAddr::new("10.1.2.3", 6380));
+    assert!(h.contains(&(":authority", "10.1.2.3:6380".to_string())));
+    assert!(h.contains(&(":method", "POST".to_string())));
+}

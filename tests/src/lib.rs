@@ -1,0 +1,12 @@
+//! Helpers shared by the end-to-end tests: real servers on free loopback ports, stopped by pid
+//! when the test ends.
+
+pub mod redis_server;
+
+pub use redis_server::RedisServer;
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
