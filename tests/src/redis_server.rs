@@ -56,7 +56,8 @@ impl RedisServer {
     /// Sends raw bytes on a fresh connection and reads until Redis closes it (end with QUIT).
     pub fn exchange(&self, body: &[u8]) -> Vec<u8> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         s.write_all(body).expect("write");
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out);
