@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
 # Builds every filter in filters/ for wasm32-wasip1 (release, size-tuned) into dist/, each as
 # redis-<feature>.wasm. The std for wasm32 is built from Debian's rust-web-src (-Zbuild-std):
-# no `rustup target add` on these machines. Usage: scripts/build-wasm.sh [OUT_DIR]
+# no `rustup target add` on these machines.
+# Usage: scripts/build-wasm.sh [OUT_DIR]
+#        scripts/build-wasm.sh --test-filters [OUT_DIR]   (the harness' test filters, named by folder;
+#                                                          default target-wasm/test-filters)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/toolchain.sh
-out=${1:-$root/dist}
-mkdir -p "$out"
 target_dir=${WASM_TARGET_DIR:-$root/target-wasm}
+test_filters=0
+if [ "${1:-}" = "--test-filters" ]; then
+  test_filters=1
+  shift
+  out=${1:-$target_dir/test-filters}
+else
+  out=${1:-$root/dist}
+fi
+mkdir -p "$out"
 
 wasm_cargo() {
   RUSTC_BOOTSTRAP=1 cargo "$@" -Zbuild-std=std,panic_abort --target wasm32-wasip1 \
     --release --target-dir "$target_dir"
 }
 
-# The shared library must build for the VM in both transports, filters or not.
-wasm_cargo build -q -p redis-filter-core
-wasm_cargo build -q -p redis-filter-core --features higress
+if [ $test_filters = 1 ]; then
+  manifests=(wasm-test-harness/test-filters/*/Cargo.toml)
+else
+  # The shared library must build for the VM in both transports, filters or not.
+  wasm_cargo build -q -p redis-filter-core
+  wasm_cargo build -q -p redis-filter-core --features higress
+  manifests=(filters/*/Cargo.toml)
+fi
 
 built=0
-for manifest in filters/*/Cargo.toml; do
+for manifest in "${manifests[@]}"; do
   [ -e "$manifest" ] || continue
   package=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)
   wasm_cargo build -q -p "$package"
   artifact="$target_dir/wasm32-wasip1/release/${package//-/_}.wasm"
-  dest="$out/$package.wasm"
+  if [ $test_filters = 1 ]; then
+    dest="$out/$(basename "$(dirname "$manifest")").wasm"
+  else
+    dest="$out/$package.wasm"
+  fi
   if command -v wasm-opt >/dev/null; then
     wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
       --enable-nontrapping-float-to-int "$artifact" -o "$dest"

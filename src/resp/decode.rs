@@ -53,6 +53,26 @@ pub fn decode_some(buf: &[u8], expected: usize) -> Result<(Vec<Reply>, &[u8]), R
     Ok((replies, rest))
 }
 
+/// Splits `buf` into whole frames; the bytes of an incomplete last frame are returned apart
+/// (hosts use this to count the commands of a tunnelled pipeline and read as many replies).
+pub fn split_frames(buf: &[u8]) -> Result<(Vec<&[u8]>, &[u8]), RedisError> {
+    let mut frames = Vec::new();
+    let mut rest = buf;
+    while !rest.is_empty() {
+        match scan::frame_len(rest, MAX_DEPTH).map_err(RedisError::Protocol)? {
+            Some(len) => match rest.split_at_checked(len) {
+                Some((frame, tail)) => {
+                    frames.push(frame);
+                    rest = tail;
+                }
+                None => break,
+            },
+            None => break,
+        }
+    }
+    Ok((frames, rest))
+}
+
 fn to_reply(frame: OwnedFrame) -> Reply {
     match frame {
         OwnedFrame::SimpleString(s) => Reply::Status(String::from_utf8_lossy(&s).into_owned()),

@@ -74,3 +74,10 @@ proptest! {
         prop_assert!(decode_replies(body, 4).is_ok());
     }
 }
+
+#[test]
+fn split_frames_counts_whole_frames_and_keeps_the_rest() {
+    let (frames, rest) = split_frames(b"*1\r\n$4\r\nPING\r\n+OK\r\n:1").unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(rest, b":1");
+}

@@ -7,6 +7,6 @@ mod reply;
 mod scan;
 
 pub use command::{Arg, Command};
-pub use decode::{decode_replies, decode_some, encode_pipeline};
+pub use decode::{decode_replies, decode_some, encode_pipeline, split_frames};
 pub use error::{RedisError, ServerError, ServerErrorKind};
 pub use reply::Reply;

@@ -1,8 +1,11 @@
-//! Helpers shared by the end-to-end tests: real servers on free loopback ports, stopped by pid
-//! when the test ends.
+//! Helpers shared by the end-to-end tests: real servers on free loopback ports (redis-server,
+//! the harness and its echo upstream), stopped when the test ends.
 
+pub mod harness;
+pub mod http;
 pub mod redis_server;
 
+pub use harness::{Setup, TestGateway};
 pub use redis_server::RedisServer;
 
 /// A loopback port nobody listens on right now.

@@ -65,6 +65,37 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// Runs one command and returns its raw RESP reply (QUIT's `+OK` stripped).
+    pub fn cmd(&self, args: &[&str]) -> Vec<u8> {
+        let mut body = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            body.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        body.extend_from_slice(b"*1\r\n$4\r\nQUIT\r\n");
+        let mut out = self.exchange(&body);
+        if out.ends_with(b"+OK\r\n") {
+            out.truncate(out.len() - 5);
+        }
+        out
+    }
+
+    /// A field of `INFO` (`connected_clients`, `cmdstat_incr`, ...), as text.
+    pub fn info_field(&self, section: &str, field: &str) -> Option<String> {
+        let raw = String::from_utf8_lossy(&self.cmd(&["INFO", section])).into_owned();
+        raw.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .map(|v| v.trim().to_string())
+    }
+
+    /// `calls=` of a command in `INFO commandstats` (0 if never called).
+    pub fn calls(&self, command: &str) -> u64 {
+        self.info_field("commandstats", &format!("cmdstat_{command}"))
+            .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("calls=")).and_then(|n| n.parse().ok()))
+            .unwrap_or(0)
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,115 @@
+//! A header map with case-insensitive names (names are stored lower-case, as HTTP/2 and Envoy
+//! do), lent to the guest through proxy-wasm-host's `HeaderMap`.
+
+use proxy_wasm_host::{HeaderMap, NotAllowed, PairVisitor};
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+fn lower(key: &[u8]) -> Vec<u8> {
+    key.to_ascii_lowercase()
+}
+
+impl Headers {
+    pub fn from_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self {
+            pairs: pairs.into_iter().map(|(k, v)| (lower(k.as_ref()), v.as_ref().to_vec())).collect(),
+        }
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<String> {
+        let key = lower(key.as_bytes());
+        self.pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    pub fn set_str(&mut self, key: &str, value: &str) {
+        let _ = HeaderMap::set(self, key.as_bytes(), value.as_bytes());
+    }
+
+    pub fn remove_str(&mut self, key: &str) {
+        let _ = HeaderMap::remove(self, key.as_bytes());
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))
+    }
+}
+
+impl HeaderMap for Headers {
+    fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
+        let key = lower(key);
+        let values: Vec<&[u8]> = self.pairs.iter().filter(|(k, _)| *k == key).map(|(_, v)| v.as_slice()).collect();
+        match values.len() {
+            0 => None,
+            1 => Some(Cow::Borrowed(values[0])),
+            _ => Some(Cow::Owned(values.join(&b","[..]))),
+        }
+    }
+
+    fn for_each_pair(&self, f: &mut PairVisitor<'_>) -> ControlFlow<()> {
+        for (k, v) in &self.pairs {
+            f(k, v)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), NotAllowed> {
+        let key = lower(key);
+        match self.pairs.iter().position(|(k, _)| *k == key) {
+            Some(i) => {
+                self.pairs[i].1 = value.to_vec();
+                let mut n = 0;
+                self.pairs.retain(|(k, _)| {
+                    let keep = *k != key || n == 0;
+                    if *k == key {
+                        n += 1;
+                    }
+                    keep
+                });
+            }
+            None => self.pairs.push((key, value.to_vec())),
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), NotAllowed> {
+        self.pairs.push((lower(key), value.to_vec()));
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<(), NotAllowed> {
+        let key = lower(key);
+        self.pairs.retain(|(k, _)| *k != key);
+        Ok(())
+    }
+
+    fn replace_all(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), NotAllowed> {
+        self.pairs = pairs.iter().map(|(k, v)| (lower(k), v.to_vec())).collect();
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.pairs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_case_insensitive_and_set_replaces_all() {
+        let mut h = Headers::from_pairs([("X-A", "1"), ("x-a", "2")]);
+        assert_eq!(HeaderMap::get(&h, b"x-A").as_deref(), Some(&b"1,2"[..]));
+        h.set_str("X-a", "3");
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.get_str("x-a").as_deref(), Some("3"));
+    }
+}

@@ -1,0 +1,329 @@
+//! Kong's declarative configuration (`_format_version: "3.0"`): services, routes and their
+//! `filter_chains`, as much of it as a gateway needs to route requests and run filters.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct KongConfig {
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub protocol: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub routes: Vec<Route>,
+    pub filters: Vec<FilterEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub id: String,
+    pub name: String,
+    pub paths: Vec<String>,
+    pub hosts: Vec<String>,
+    pub methods: Vec<String>,
+    pub strip_path: bool,
+    pub filters: Vec<FilterEntry>,
+}
+
+/// One enabled filter of a chain: the `.wasm` module name and its config as the string the
+/// filter's `on_configure` receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterEntry {
+    pub name: String,
+    pub config: Option<String>,
+    /// Where it was declared (`service:name/chain/0`), also the root id.
+    pub origin: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(rename = "_format_version")]
+    format_version: String,
+    #[serde(rename = "_transform", default)]
+    _transform: Option<bool>,
+    #[serde(default)]
+    services: Vec<RawService>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+    #[serde(default)]
+    filter_chains: Vec<RawChain>,
+}
+
+#[derive(Deserialize)]
+struct RawService {
+    id: Option<String>,
+    name: Option<String>,
+    url: Option<String>,
+    protocol: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    path: Option<String>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+    #[serde(default)]
+    filter_chains: Vec<RawChain>,
+    #[serde(flatten)]
+    _other: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawRoute {
+    id: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    methods: Vec<String>,
+    strip_path: Option<bool>,
+    service: Option<Value>,
+    #[serde(default)]
+    filter_chains: Vec<RawChain>,
+    #[serde(flatten)]
+    _other: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawChain {
+    name: Option<String>,
+    enabled: Option<bool>,
+    #[serde(default)]
+    filters: Vec<RawFilter>,
+    service: Option<Value>,
+    route: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilter {
+    name: String,
+    config: Option<Value>,
+    enabled: Option<bool>,
+}
+
+impl KongConfig {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        if !raw.format_version.starts_with('3') {
+            return Err(format!(
+                "_format_version {:?} is not supported (use \"3.0\")",
+                raw.format_version
+            ));
+        }
+        let mut services = Vec::new();
+        for (i, s) in raw.services.into_iter().enumerate() {
+            services.push(service(s, i)?);
+        }
+        for r in raw.routes {
+            let reference = r.service.clone().ok_or("a top-level route needs `service`")?;
+            let target = find_service(&mut services, &reference)?;
+            let index = target.routes.len();
+            let route = route(r, &target.name, index)?;
+            target.routes.push(route);
+        }
+        for (i, chain) in raw.filter_chains.into_iter().enumerate() {
+            let origin = format!("filter_chains[{i}]");
+            let entries = chain_filters(&chain, &origin)?;
+            match (&chain.service, &chain.route) {
+                (Some(s), None) => find_service(&mut services, s)?.filters.extend(entries),
+                (None, Some(r)) => find_route(&mut services, r)?.filters.extend(entries),
+                _ => return Err(format!("{origin}: give exactly one of `service` or `route`")),
+            }
+        }
+        Ok(Self { services })
+    }
+}
+
+fn reference_key(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o
+            .get("name")
+            .or_else(|| o.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+fn find_service<'a>(services: &'a mut [Service], v: &Value) -> Result<&'a mut Service, String> {
+    let key = reference_key(v).ok_or("bad service reference")?;
+    services
+        .iter_mut()
+        .find(|s| s.name == key || s.id == key)
+        .ok_or(format!("unknown service {key:?}"))
+}
+
+fn find_route<'a>(services: &'a mut [Service], v: &Value) -> Result<&'a mut Route, String> {
+    let key = reference_key(v).ok_or("bad route reference")?;
+    services
+        .iter_mut()
+        .flat_map(|s| s.routes.iter_mut())
+        .find(|r| r.name == key || r.id == key)
+        .ok_or(format!("unknown route {key:?}"))
+}
+
+fn service(s: RawService, index: usize) -> Result<Service, String> {
+    let name = s.name.unwrap_or_else(|| format!("service-{index}"));
+    let (mut protocol, mut host, mut port, mut path) = ("http".to_string(), None, None, None);
+    if let Some(url) = &s.url {
+        let (scheme, rest) = url.split_once("://").ok_or(format!("service {name}: bad url {url:?}"))?;
+        protocol = scheme.to_string();
+        let (authority, p) = match rest.find('/') {
+            Some(i) => (&rest[..i], Some(rest[i..].to_string())),
+            None => (rest, None),
+        };
+        let (h, prt) = match authority.rsplit_once(':') {
+            Some((h, prt)) => (h, Some(prt.parse::<u16>().map_err(|_| format!("service {name}: bad port in {url:?}"))?)),
+            None => (authority, None),
+        };
+        host = Some(h.to_string());
+        port = prt;
+        path = p;
+    }
+    if let Some(p) = s.protocol {
+        protocol = p;
+    }
+    let host = s.host.or(host).ok_or(format!("service {name}: needs `url` or `host`"))?;
+    let default_port = if protocol == "https" { 443 } else { 80 };
+    let port = s.port.or(port).unwrap_or(default_port);
+    let path = s.path.or(path).unwrap_or_default();
+    let id = s.id.unwrap_or_else(|| uuid_from_name("service", &name));
+    let mut routes = Vec::new();
+    for (i, r) in s.routes.into_iter().enumerate() {
+        routes.push(route(r, &name, i)?);
+    }
+    let mut filters = Vec::new();
+    for (i, chain) in s.filter_chains.iter().enumerate() {
+        filters.extend(chain_filters(chain, &format!("service:{name}/chain{i}"))?);
+    }
+    Ok(Service { id, name, protocol, host, port, path, routes, filters })
+}
+
+fn route(r: RawRoute, service: &str, index: usize) -> Result<Route, String> {
+    let name = r.name.unwrap_or_else(|| format!("{service}-route-{index}"));
+    let id = r.id.unwrap_or_else(|| uuid_from_name("route", &name));
+    let mut filters = Vec::new();
+    for (i, chain) in r.filter_chains.iter().enumerate() {
+        filters.extend(chain_filters(chain, &format!("route:{name}/chain{i}"))?);
+    }
+    Ok(Route {
+        id,
+        name,
+        paths: r.paths,
+        hosts: r.hosts,
+        methods: r.methods.into_iter().map(|m| m.to_ascii_uppercase()).collect(),
+        strip_path: r.strip_path.unwrap_or(true),
+        filters,
+    })
+}
+
+fn chain_filters(chain: &RawChain, origin: &str) -> Result<Vec<FilterEntry>, String> {
+    if chain.enabled == Some(false) {
+        return Ok(Vec::new());
+    }
+    let origin = match &chain.name {
+        Some(n) => format!("{origin}:{n}"),
+        None => origin.to_string(),
+    };
+    let mut out = Vec::new();
+    for (i, f) in chain.filters.iter().enumerate() {
+        if f.enabled == Some(false) {
+            continue;
+        }
+        let config = match &f.config {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(serde_json::to_string(other).map_err(|e| e.to_string())?),
+        };
+        out.push(FilterEntry { name: f.name.clone(), config, origin: format!("{origin}/{i}") });
+    }
+    Ok(out)
+}
+
+/// A stable UUID for an entity declared without `id` (Kong generates one; we make it
+/// deterministic so keys survive a restart).
+pub fn uuid_from_name(kind: &str, name: &str) -> String {
+    let digest = sha1_smol::Sha1::from(format!("{kind}:{name}")).digest().bytes();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO_SERVICES: &str = r#"
+_format_version: "3.0"
+services:
+- name: a
+  url: http://127.0.0.1:9001/base
+  routes:
+  - name: ra
+    paths: [/a]
+    filter_chains:
+    - filters:
+      - name: f1
+        config: {"minute": 5}
+      - name: f2
+        config: '{"x": 1}'
+        enabled: false
+- name: b
+  protocol: http
+  host: localhost
+  port: 9002
+  filter_chains:
+  - name: chain-b
+    filters:
+    - name: f3
+routes:
+- name: rb
+  service: b
+  paths: [/b]
+  strip_path: false
+  methods: [get]
+"#;
+
+    #[test]
+    fn parses_services_routes_and_chains() {
+        let c = KongConfig::parse(TWO_SERVICES).unwrap();
+        assert_eq!(c.services.len(), 2);
+        let a = &c.services[0];
+        assert_eq!((a.host.as_str(), a.port, a.path.as_str()), ("127.0.0.1", 9001, "/base"));
+        assert_eq!(a.routes[0].filters.len(), 1);
+        assert_eq!(a.routes[0].filters[0].config.as_deref(), Some(r#"{"minute":5}"#));
+        let b = &c.services[1];
+        assert_eq!(b.filters[0].name, "f3");
+        assert_eq!(b.filters[0].config, None);
+        assert_eq!(b.routes[0].methods, vec!["GET"]);
+        assert!(!b.routes[0].strip_path);
+        assert_eq!(a.id.len(), 36);
+    }
+
+    #[test]
+    fn refuses_other_format_versions_and_unknown_services() {
+        assert!(KongConfig::parse("_format_version: \"1.1\"\n").is_err());
+        let bad = "_format_version: \"3.0\"\nroutes:\n- name: r\n  service: nope\n  paths: [/]\n";
+        assert!(KongConfig::parse(bad).unwrap_err().contains("unknown service"));
+    }
+}

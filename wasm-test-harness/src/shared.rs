@@ -1,0 +1,66 @@
+//! Shared data, queues and metrics for every worker's guests (proxy-wasm-host's in-memory store,
+//! which has Envoy's compare-and-swap semantics), plus a record of metric names so the harness
+//! can print them (`GET /__harness/metrics`).
+
+use proxy_wasm_host::abi::v0_2_1::types::{MetricType, Status};
+use proxy_wasm_host::abi::v0_2_1::{InMemoryStore, Invocation, MetricId, QueueId, SharedServices, SharedValue};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct SharedStore {
+    inner: InMemoryStore,
+    names: Mutex<BTreeMap<String, MetricId>>,
+}
+
+impl SharedStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every metric by name with its current value.
+    pub fn metrics(&self, call: Invocation) -> BTreeMap<String, u64> {
+        let names = self.names.lock().map(|n| n.clone()).unwrap_or_default();
+        names
+            .into_iter()
+            .filter_map(|(name, id)| self.inner.get_metric(call, id).ok().map(|v| (name, v)))
+            .collect()
+    }
+}
+
+impl SharedServices for SharedStore {
+    fn get_shared_data(&self, call: Invocation, vm_id: &[u8], key: &[u8]) -> Result<SharedValue, Status> {
+        self.inner.get_shared_data(call, vm_id, key)
+    }
+    fn set_shared_data(&self, call: Invocation, vm_id: &[u8], key: &[u8], value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+        self.inner.set_shared_data(call, vm_id, key, value, cas)
+    }
+    fn register_shared_queue(&self, call: Invocation, vm_id: &[u8], name: &[u8]) -> Result<QueueId, Status> {
+        self.inner.register_shared_queue(call, vm_id, name)
+    }
+    fn resolve_shared_queue(&self, call: Invocation, vm_id: &[u8], name: &[u8]) -> Result<QueueId, Status> {
+        self.inner.resolve_shared_queue(call, vm_id, name)
+    }
+    fn enqueue_shared_queue(&self, call: Invocation, queue: QueueId, value: &[u8]) -> Result<(), Status> {
+        self.inner.enqueue_shared_queue(call, queue, value)
+    }
+    fn dequeue_shared_queue(&self, call: Invocation, queue: QueueId) -> Result<Vec<u8>, Status> {
+        self.inner.dequeue_shared_queue(call, queue)
+    }
+    fn define_metric(&self, call: Invocation, vm_id: &[u8], kind: MetricType, name: &[u8]) -> Result<MetricId, Status> {
+        let id = self.inner.define_metric(call, vm_id, kind, name)?;
+        if let Ok(mut names) = self.names.lock() {
+            names.insert(String::from_utf8_lossy(name).into_owned(), id);
+        }
+        Ok(id)
+    }
+    fn record_metric(&self, call: Invocation, metric: MetricId, value: u64) -> Result<(), Status> {
+        self.inner.record_metric(call, metric, value)
+    }
+    fn increment_metric(&self, call: Invocation, metric: MetricId, delta: i64) -> Result<(), Status> {
+        self.inner.increment_metric(call, metric, delta)
+    }
+    fn get_metric(&self, call: Invocation, metric: MetricId) -> Result<u64, Status> {
+        self.inner.get_metric(call, metric)
+    }
+}

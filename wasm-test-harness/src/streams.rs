@@ -1,0 +1,128 @@
+//! The request state of one worker, lent to its guests during every callback. Each filter of a
+//! request has its own context in its own guest; they all read and write the same request.
+
+use crate::headers::Headers;
+use proxy_wasm_host::abi::v0_2_1::types::{BufferType, MapType, Status, StreamType};
+use proxy_wasm_host::abi::v0_2_1::{Access, ContextId, GuestId, Invocation, LocalResponse, StreamState};
+use proxy_wasm_host::{Buffer, HeaderMap};
+use std::collections::HashMap;
+
+pub type RequestId = u64;
+
+/// What Kong and Envoy let a filter read with `get_property`.
+#[derive(Debug, Clone, Default)]
+pub struct Properties {
+    pub route_id: String,
+    pub service_id: String,
+    pub route_name: String,
+    pub service_name: String,
+    pub source_address: String,
+    pub destination_address: String,
+    pub request_id: String,
+}
+
+#[derive(Debug, Default)]
+pub struct RequestState {
+    pub request_headers: Headers,
+    pub request_body: Vec<u8>,
+    pub response_headers: Headers,
+    pub response_body: Vec<u8>,
+    pub local_response: Option<LocalResponse<'static>>,
+    pub props: Properties,
+}
+
+/// Something a guest did during a callback that the worker acts on after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Resumed(RequestId, GuestId, ContextId),
+    LocalResponse(RequestId),
+}
+
+#[derive(Default)]
+pub struct Streams {
+    pub requests: HashMap<RequestId, RequestState>,
+    pub contexts: HashMap<(GuestId, ContextId), RequestId>,
+    pub events: Vec<Event>,
+}
+
+impl Streams {
+    fn request_of(&mut self, call: &Invocation) -> Result<(RequestId, &mut RequestState), Status> {
+        let id = *self.contexts.get(&(call.guest, call.context)).ok_or(Status::NotFound)?;
+        let state = self.requests.get_mut(&id).ok_or(Status::NotFound)?;
+        Ok((id, state))
+    }
+}
+
+impl StreamState for Streams {
+    fn header_map(&mut self, call: Invocation, _access: Access, map: MapType) -> Result<&mut dyn HeaderMap, Status> {
+        let (_, r) = self.request_of(&call).map_err(|_| Status::BadArgument)?;
+        match map {
+            MapType::HttpRequestHeaders => Ok(&mut r.request_headers),
+            MapType::HttpResponseHeaders => Ok(&mut r.response_headers),
+            _ => Err(Status::BadArgument),
+        }
+    }
+
+    fn buffer(&mut self, call: Invocation, _access: Access, buffer: BufferType) -> Result<&mut dyn Buffer, Status> {
+        let (_, r) = self.request_of(&call)?;
+        match buffer {
+            BufferType::HttpRequestBody => Ok(&mut r.request_body),
+            BufferType::HttpResponseBody => Ok(&mut r.response_body),
+            _ => Err(Status::NotFound),
+        }
+    }
+
+    fn continue_stream(&mut self, call: Invocation, _stream: StreamType) -> Result<(), Status> {
+        let (id, _) = self.request_of(&call)?;
+        self.events.push(Event::Resumed(id, call.guest, call.context));
+        Ok(())
+    }
+
+    fn close_stream(&mut self, call: Invocation, _stream: StreamType) -> Result<(), Status> {
+        let (id, r) = self.request_of(&call)?;
+        r.local_response = Some(LocalResponse::new(502));
+        self.events.push(Event::LocalResponse(id));
+        Ok(())
+    }
+
+    fn send_local_response(&mut self, call: Invocation, response: LocalResponse<'_>) -> Result<(), Status> {
+        let (id, r) = self.request_of(&call)?;
+        r.local_response = Some(response.into_owned());
+        self.events.push(Event::LocalResponse(id));
+        Ok(())
+    }
+
+    fn property(&mut self, call: Invocation, path: &[&[u8]], out: &mut Vec<u8>) -> Result<(), Status> {
+        let (_, r) = self.request_of(&call)?;
+        let segments: Vec<&str> = path.iter().map(|s| std::str::from_utf8(s).unwrap_or("")).collect();
+        let value: Option<String> = match segments.as_slice() {
+            ["kong", "route_id"] => Some(r.props.route_id.clone()),
+            ["kong", "service_id"] => Some(r.props.service_id.clone()),
+            ["kong", "route_name"] | ["route_name"] => Some(r.props.route_name.clone()),
+            ["kong", "service_name"] | ["cluster_name"] => Some(r.props.service_name.clone()),
+            ["source", "address"] | ["ngx", "remote_addr"] => Some(r.props.source_address.clone()),
+            ["destination", "address"] => Some(r.props.destination_address.clone()),
+            ["request", "id"] => Some(r.props.request_id.clone()),
+            ["request", "path"] => r.request_headers.get_str(":path"),
+            ["request", "url_path"] => r.request_headers.get_str(":path").map(|p| p.split('?').next().unwrap_or("").to_string()),
+            ["request", "method"] => r.request_headers.get_str(":method"),
+            ["request", "host"] => r.request_headers.get_str(":authority"),
+            ["request", "scheme"] => Some("http".into()),
+            ["request", "protocol"] => Some("HTTP/1.1".into()),
+            ["request", "headers", name] => r.request_headers.get_str(name),
+            ["response", "code"] => {
+                let code: i64 = r.response_headers.get_str(":status").and_then(|s| s.parse().ok()).ok_or(Status::NotFound)?;
+                out.extend_from_slice(&code.to_le_bytes());
+                return Ok(());
+            }
+            _ => None,
+        };
+        match value {
+            Some(v) => {
+                out.extend_from_slice(v.as_bytes());
+                Ok(())
+            }
+            None => Err(Status::NotFound),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! RESP tunnels served natively: the body of a dispatch to a tunnel upstream is a RESP pipeline
+//! for the Redis node named in `:authority`. It goes over a pooled TCP connection; the final QUIT
+//! is answered here (`+OK`) without closing the pooled connection.
+
+use redis_filter_core::resp::split_frames;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunnelError {
+    /// The node refused or could not be reached.
+    Connect(String),
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The node closed the connection or sent something that is not RESP.
+    Broken(String),
+    /// The body is not a RESP pipeline.
+    BadRequest(String),
+}
+
+/// Idle connections per node, for one worker.
+#[derive(Default)]
+pub struct TunnelPool {
+    idle: RefCell<HashMap<String, Vec<TcpStream>>>,
+}
+
+const MAX_IDLE_PER_NODE: usize = 64;
+
+fn is_quit(frame: &[u8]) -> bool {
+    frame.eq_ignore_ascii_case(b"*1\r\n$4\r\nQUIT\r\n")
+}
+
+impl TunnelPool {
+    pub async fn call(&self, node: &str, body: &[u8], timeout: Duration) -> Result<Vec<u8>, TunnelError> {
+        let (frames, rest) = split_frames(body).map_err(|e| TunnelError::BadRequest(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(TunnelError::BadRequest("incomplete RESP command at the end of the body".into()));
+        }
+        let quit = frames.last().is_some_and(|f| is_quit(f));
+        let commands = frames.len() - usize::from(quit);
+        let payload_len: usize = frames.iter().take(commands).map(|f| f.len()).sum();
+        let payload = &body[..payload_len];
+        let work = async {
+            let mut conn = match self.take_idle(node) {
+                Some(c) => c,
+                None => TcpStream::connect(node).await.map_err(|e| TunnelError::Connect(e.to_string()))?,
+            };
+            let _ = conn.set_nodelay(true);
+            let mut replies = exchange(&mut conn, payload, commands).await?;
+            self.put_idle(node, conn);
+            if quit {
+                replies.extend_from_slice(b"+OK\r\n");
+            }
+            Ok(replies)
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(TunnelError::Timeout),
+        }
+    }
+
+    fn take_idle(&self, node: &str) -> Option<TcpStream> {
+        self.idle.borrow_mut().get_mut(node).and_then(Vec::pop)
+    }
+
+    fn put_idle(&self, node: &str, conn: TcpStream) {
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.entry(node.to_string()).or_default();
+        if list.len() < MAX_IDLE_PER_NODE {
+            list.push(conn);
+        }
+    }
+}
+
+/// Writes the pipeline and reads exactly `n` replies.
+async fn exchange(conn: &mut TcpStream, payload: &[u8], n: usize) -> Result<Vec<u8>, TunnelError> {
+    conn.write_all(payload).await.map_err(|e| TunnelError::Broken(e.to_string()))?;
+    let mut buf = Vec::with_capacity(256);
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let (frames, _) = split_frames(&buf).map_err(|e| TunnelError::Broken(e.to_string()))?;
+        if frames.len() >= n {
+            if frames.len() > n {
+                return Err(TunnelError::Broken("more replies than commands".into()));
+            }
+            return Ok(buf);
+        }
+        let read = conn.read(&mut chunk).await.map_err(|e| TunnelError::Broken(e.to_string()))?;
+        if read == 0 {
+            return Err(TunnelError::Broken(format!("connection closed after {} of {n} replies", frames.len())));
+        }
+        buf.extend_from_slice(&chunk[..read]);
+    }
+}
