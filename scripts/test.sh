@@ -21,6 +21,7 @@ cargo test --workspace --lib
 
 step "wasm build"
 bash scripts/build-wasm.sh
+bash scripts/build-wasm.sh --test-filters
 
 step "integration tests"
 cargo test --workspace --test '*'

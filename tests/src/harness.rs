@@ -7,9 +7,11 @@ use wasm_test_harness::{EchoServer, Gateway, GatewayOptions, Profile};
 
 /// Where `scripts/build-wasm.sh --test-filters` puts the harness' test filters.
 pub fn test_filters_dir() -> PathBuf {
-    let dir = std::env::var_os("TEST_FILTERS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target-wasm/test-filters")
-    });
+    let dir = std::env::var_os("TEST_FILTERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target-wasm/test-filters")
+        });
     assert!(
         dir.join("probe.wasm").exists(),
         "test filters missing in {}: run scripts/build-wasm.sh --test-filters",
@@ -37,7 +39,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let dir = std::env::temp_dir().join(format!("harness-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         Self(dir)
@@ -60,7 +65,13 @@ pub struct Setup<'a> {
 
 impl<'a> Setup<'a> {
     pub fn new(yaml: &'a str) -> Self {
-        Self { yaml, profile: Profile::Kong, workers: 2, tunnels: vec!["redis_tunnel".into()], filters: test_filters_dir() }
+        Self {
+            yaml,
+            profile: Profile::Kong,
+            workers: 2,
+            tunnels: vec!["redis_tunnel".into()],
+            filters: test_filters_dir(),
+        }
     }
 
     pub fn profile(mut self, p: Profile) -> Self {
@@ -83,13 +94,20 @@ impl<'a> Setup<'a> {
         let echo = echo_server.addr;
         let dir = TempDir::new("gw");
         let config = dir.0.join("kong.yml");
-        std::fs::write(&config, self.yaml.replace("{echo}", &echo.to_string())).expect("write kong.yml");
+        std::fs::write(&config, self.yaml.replace("{echo}", &echo.to_string()))
+            .expect("write kong.yml");
         let mut opts = GatewayOptions::new(&config, &self.filters);
         opts.profile = self.profile;
         opts.workers = self.workers;
         opts.redis_tunnels = self.tunnels;
         let gateway = Gateway::start(opts).unwrap_or_else(|e| panic!("gateway: {e}"));
-        TestGateway { addr: gateway.addr, echo, gateway: Some(gateway), echo_server: Some(echo_server), _dir: dir }
+        TestGateway {
+            addr: gateway.addr,
+            echo,
+            gateway: Some(gateway),
+            echo_server: Some(echo_server),
+            _dir: dir,
+        }
     }
 }
 

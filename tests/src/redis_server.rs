@@ -91,7 +91,11 @@ impl RedisServer {
     /// `calls=` of a command in `INFO commandstats` (0 if never called).
     pub fn calls(&self, command: &str) -> u64 {
         self.info_field("commandstats", &format!("cmdstat_{command}"))
-            .and_then(|v| v.split(',').find_map(|p| p.strip_prefix("calls=")).and_then(|n| n.parse().ok()))
+            .and_then(|v| {
+                v.split(',')
+                    .find_map(|p| p.strip_prefix("calls="))
+                    .and_then(|n| n.parse().ok())
+            })
             .unwrap_or(0)
     }
 }

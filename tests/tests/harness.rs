@@ -91,15 +91,28 @@ fn shared_data_is_consistent_across_two_workers_under_concurrency() {
         .map(|_| {
             std::thread::spawn(move || {
                 (0..25)
-                    .map(|_| get(addr, "/probe/shared-incr", &[]).header("x-counter").unwrap().parse::<u64>().unwrap())
+                    .map(|_| {
+                        get(addr, "/probe/shared-incr", &[])
+                            .header("x-counter")
+                            .unwrap()
+                            .parse::<u64>()
+                            .unwrap()
+                    })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    let seen: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let seen: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     let distinct: HashSet<u64> = seen.iter().copied().collect();
     assert_eq!(seen.len(), 200);
-    assert_eq!(distinct.len(), 200, "every compare-and-swap increment is unique");
+    assert_eq!(
+        distinct.len(),
+        200,
+        "every compare-and-swap increment is unique"
+    );
     assert_eq!(*distinct.iter().max().unwrap(), 200);
 }
 
@@ -110,18 +123,34 @@ fn properties_metrics_ticks_queues_and_bodies() {
     assert!(props.contains("path=/probe/props"), "{props}");
     assert!(props.contains("method=GET"), "{props}");
     assert!(props.contains("source=127.0.0.1:"), "{props}");
-    let route_id = props.lines().find_map(|l| l.strip_prefix("route_id=")).unwrap();
+    let route_id = props
+        .lines()
+        .find_map(|l| l.strip_prefix("route_id="))
+        .unwrap();
     assert_eq!(route_id.len(), 36, "{props}");
 
-    assert_eq!(get(gw.addr, "/probe/metric", &[]).header("x-metric"), Some("1"));
-    assert_eq!(get(gw.addr, "/probe/metric", &[]).header("x-metric"), Some("2"));
+    assert_eq!(
+        get(gw.addr, "/probe/metric", &[]).header("x-metric"),
+        Some("1")
+    );
+    assert_eq!(
+        get(gw.addr, "/probe/metric", &[]).header("x-metric"),
+        Some("2")
+    );
     assert_eq!(gw.metrics()["probe_requests"], 2);
 
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let ticks: u64 = get(gw.addr, "/probe/ticks", &[]).header("x-ticks").unwrap().parse().unwrap();
+    let ticks: u64 = get(gw.addr, "/probe/ticks", &[])
+        .header("x-ticks")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(ticks >= 3, "ticks every 20 ms, saw {ticks}");
 
-    assert_eq!(get(gw.addr, "/probe/queue", &[]).header("x-queue"), Some("item"));
+    assert_eq!(
+        get(gw.addr, "/probe/queue", &[]).header("x-queue"),
+        Some("item")
+    );
 
     let r = request(gw.addr, "POST", "/probe/body", &[], b"make me loud");
     assert_eq!(r.json()["body"], "MAKE ME LOUD");
@@ -134,13 +163,24 @@ fn properties_metrics_ticks_queues_and_bodies() {
 fn dispatch_reaches_a_real_upstream_in_both_profiles() {
     let gw = Setup::new(PROBE).start();
     let upstream = gw.echo.to_string();
-    let r = get(gw.addr, "/probe/dispatch", &[("x-upstream", &upstream), ("x-call-path", "/called?status=201")]);
+    let r = get(
+        gw.addr,
+        "/probe/dispatch",
+        &[
+            ("x-upstream", &upstream),
+            ("x-call-path", "/called?status=201"),
+        ],
+    );
     assert_eq!(r.header("x-call-status"), Some("201"));
     assert!(r.text().contains("\"path\":\"/called\""), "{}", r.text());
 
     let gw = Setup::new(PROBE).profile(Profile::Envoy).start();
     let r = get(gw.addr, "/probe/dispatch", &[("x-upstream", "echo")]);
-    assert_eq!(r.header("x-call-status"), Some("200"), "cluster name resolves in envoy profile");
+    assert_eq!(
+        r.header("x-call-status"),
+        Some("200"),
+        "cluster name resolves in envoy profile"
+    );
     let r = get(gw.addr, "/probe/dispatch", &[("x-upstream", &upstream)]);
     assert_eq!(r.status, 502, "host:port is not an Envoy cluster");
 }
@@ -153,23 +193,44 @@ fn a_dead_or_slow_upstream_fails_the_way_each_host_reports_it() {
     assert_eq!(r.header("x-dispatch-status"), Some("broken connection"));
     assert_eq!(r.header("x-call-status"), Some("none"));
     let slow = gw.echo.to_string();
-    let r = get(gw.addr, "/probe/dispatch", &[("x-upstream", &slow), ("x-call-path", "/?delay_ms=2000")]);
+    let r = get(
+        gw.addr,
+        "/probe/dispatch",
+        &[("x-upstream", &slow), ("x-call-path", "/?delay_ms=2000")],
+    );
     assert_eq!(r.header("x-dispatch-status"), Some("timeout"));
 
     let gw = Setup::new(PROBE).profile(Profile::Envoy).start();
-    let r = get(gw.addr, "/probe/dispatch", &[("x-upstream", "echo"), ("x-call-path", "/?delay_ms=2000")]);
+    let r = get(
+        gw.addr,
+        "/probe/dispatch",
+        &[("x-upstream", "echo"), ("x-call-path", "/?delay_ms=2000")],
+    );
     assert_eq!(r.header("x-call-status"), Some("504"));
 }
 
 #[test]
 fn kong_profile_refuses_a_dispatch_from_the_response_phase_and_recycles_the_instance() {
     let gw = Setup::new(PROBE).workers(1).start();
-    assert_eq!(get(gw.addr, "/probe/state", &[]).header("x-seen"), Some("1"));
-    assert_eq!(get(gw.addr, "/probe/state", &[]).header("x-seen"), Some("2"));
+    assert_eq!(
+        get(gw.addr, "/probe/state", &[]).header("x-seen"),
+        Some("1")
+    );
+    assert_eq!(
+        get(gw.addr, "/probe/state", &[]).header("x-seen"),
+        Some("2")
+    );
     let r = get(gw.addr, "/probe/dispatch-in-response", &[]);
-    assert_eq!(r.status, 200, "the client still gets the upstream's response");
+    assert_eq!(
+        r.status, 200,
+        "the client still gets the upstream's response"
+    );
     assert_eq!(r.header("x-dispatch-result"), Some("refused"));
-    assert_eq!(get(gw.addr, "/probe/state", &[]).header("x-seen"), Some("1"), "instance state was lost");
+    assert_eq!(
+        get(gw.addr, "/probe/state", &[]).header("x-seen"),
+        Some("1"),
+        "instance state was lost"
+    );
 
     let gw = Setup::new(PROBE).workers(1).profile(Profile::Envoy).start();
     let r = get(gw.addr, "/probe/dispatch-in-response", &[]);
@@ -241,8 +302,15 @@ fn a_tunnel_reaches_real_redis_over_pooled_connections() {
         assert_eq!(r.header("x-redis-count"), Some(i.to_string().as_str()));
         assert_eq!(r.json()["headers"]["x-redis-count"], i.to_string());
     }
-    let connections: u64 = redis.info_field("stats", "total_connections_received").unwrap().parse().unwrap();
-    assert!(connections <= 4, "QUIT is answered by the tunnel, connections are reused: {connections}");
+    let connections: u64 = redis
+        .info_field("stats", "total_connections_received")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        connections <= 4,
+        "QUIT is answered by the tunnel, connections are reused: {connections}"
+    );
     assert_eq!(redis.calls("quit"), 1, "only our own INFO connection quit");
 }
 
@@ -253,14 +321,26 @@ fn concurrent_requests_share_tunnel_calls() {
     let gw = Setup::new(&yaml).workers(1).start();
     let addr = gw.addr;
     let threads: Vec<_> = (0..16)
-        .map(|_| std::thread::spawn(move || (0..20).map(|_| get(addr, "/", &[("x-key", "batch")]).status).collect::<Vec<_>>()))
+        .map(|_| {
+            std::thread::spawn(move || {
+                (0..20)
+                    .map(|_| get(addr, "/", &[("x-key", "batch")]).status)
+                    .collect::<Vec<_>>()
+            })
+        })
         .collect();
-    let statuses: Vec<u16> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let statuses: Vec<u16> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(redis.cmd(&["GET", "batch"]), b"$3\r\n320\r\n");
     assert_eq!(redis.calls("incr"), 320);
     let calls = gw.metrics()["harness.tunnel_calls"].as_u64().unwrap();
-    assert!(calls < 320, "batched: {calls} tunnel calls for 320 requests");
+    assert!(
+        calls < 320,
+        "batched: {calls} tunnel calls for 320 requests"
+    );
 }
 
 #[test]
@@ -270,5 +350,9 @@ fn redis_down_is_a_clean_error_not_a_hang() {
     let gw = Setup::new(&yaml).start();
     let r = get(gw.addr, "/", &[]);
     assert_eq!(r.status, 503);
-    assert!(r.header("x-redis-error").unwrap().contains("transport"), "{:?}", r.headers);
+    assert!(
+        r.header("x-redis-error").unwrap().contains("transport"),
+        "{:?}",
+        r.headers
+    );
 }

@@ -2,7 +2,9 @@
 //! the worker's outbox; the worker makes the call once the callback returns.
 
 use crate::profile::Profile;
-use proxy_wasm_host::abi::v0_2_1::{CalloutId, Callouts, ContextId, GuestId, HttpCall, HttpCallRefusal, Invocation};
+use proxy_wasm_host::abi::v0_2_1::{
+    CalloutId, Callouts, ContextId, GuestId, HttpCall, HttpCallRefusal, Invocation,
+};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug)]
@@ -35,7 +37,11 @@ pub struct Dispatches {
 
 impl Dispatches {
     pub fn new(profile: Profile, known: Vec<String>) -> Self {
-        Self { profile, known, outbox: Arc::new(Mutex::new(Outbox::default())) }
+        Self {
+            profile,
+            known,
+            outbox: Arc::new(Mutex::new(Outbox::default())),
+        }
     }
 }
 
@@ -51,21 +57,34 @@ pub fn is_kong_upstream(upstream: &str) -> bool {
 }
 
 impl Callouts for Dispatches {
-    fn http_call(&self, call: Invocation, callout: CalloutId, request: HttpCall<'_>) -> Result<(), HttpCallRefusal> {
+    fn http_call(
+        &self,
+        call: Invocation,
+        callout: CalloutId,
+        request: HttpCall<'_>,
+    ) -> Result<(), HttpCallRefusal> {
         let upstream = String::from_utf8_lossy(&request.upstream).into_owned();
         let mut outbox = self.outbox.lock().map_err(|_| HttpCallRefusal::Failed)?;
         if !self.profile.allows_dispatch_from(call.callback) {
-            outbox.violations.push(Violation { guest: call.guest, message: Profile::KONG_DISPATCH_TRAP.to_string() });
+            outbox.violations.push(Violation {
+                guest: call.guest,
+                message: Profile::KONG_DISPATCH_TRAP.to_string(),
+            });
             return Err(HttpCallRefusal::Failed);
         }
         let known = match self.profile {
             Profile::Kong => is_kong_upstream(&upstream),
-            Profile::Envoy => self.known.iter().any(|k| *k == upstream),
+            Profile::Envoy => self.known.contains(&upstream),
         };
         if !known {
             return Err(HttpCallRefusal::UnknownUpstream);
         }
-        outbox.calls.push(PendingCall { guest: call.guest, context: call.context, callout, request: request.into_owned() });
+        outbox.calls.push(PendingCall {
+            guest: call.guest,
+            context: call.context,
+            callout,
+            request: request.into_owned(),
+        });
         Ok(())
     }
 }

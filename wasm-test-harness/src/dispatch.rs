@@ -30,11 +30,17 @@ pub struct Upstreams {
 type Pairs = Vec<(Cow<'static, [u8]>, Cow<'static, [u8]>)>;
 
 fn pair(k: &str, v: &str) -> (Cow<'static, [u8]>, Cow<'static, [u8]>) {
-    (Cow::Owned(k.as_bytes().to_vec()), Cow::Owned(v.as_bytes().to_vec()))
+    (
+        Cow::Owned(k.as_bytes().to_vec()),
+        Cow::Owned(v.as_bytes().to_vec()),
+    )
 }
 
 fn header<'a>(call: &'a HttpCall<'static>, name: &str) -> Option<&'a [u8]> {
-    call.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v.as_ref())
+    call.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| v.as_ref())
 }
 
 /// How each host reports a call that got no HTTP answer.
@@ -55,8 +61,11 @@ fn failure(profile: Profile, kind: Failure) -> HttpCallResponse<'static> {
                 Failure::Connect => ("503", "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure"),
                 Failure::Reset => ("503", "upstream connect error or disconnect/reset before headers. reset reason: connection termination"),
             };
-            HttpCallResponse::received(vec![pair(":status", status), pair("content-type", "text/plain")])
-                .with_body(body.as_bytes().to_vec())
+            HttpCallResponse::received(vec![
+                pair(":status", status),
+                pair("content-type", "text/plain"),
+            ])
+            .with_body(body.as_bytes().to_vec())
         }
     }
 }
@@ -69,19 +78,33 @@ enum Failure {
 }
 
 impl Upstreams {
-    pub async fn perform(&self, call: &HttpCall<'static>, tunnel: &TunnelPool, client: &HttpClient) -> HttpCallResponse<'static> {
+    pub async fn perform(
+        &self,
+        call: &HttpCall<'static>,
+        tunnel: &TunnelPool,
+        client: &HttpClient,
+    ) -> HttpCallResponse<'static> {
         let upstream = String::from_utf8_lossy(&call.upstream).into_owned();
-        let timeout = if call.timeout.is_zero() { Duration::from_secs(60) } else { call.timeout };
+        let timeout = if call.timeout.is_zero() {
+            Duration::from_secs(60)
+        } else {
+            call.timeout
+        };
         if self.tunnels.contains(&upstream) {
             self.stats.tunnel_calls.fetch_add(1, Ordering::Relaxed);
-            let node = header(call, ":authority").map(|a| String::from_utf8_lossy(a).into_owned()).unwrap_or_default();
+            let node = header(call, ":authority")
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .unwrap_or_default();
             return match tunnel.call(&node, &call.body, timeout).await {
-                Ok(body) => HttpCallResponse::received(vec![pair(":status", "200")]).with_body(body),
+                Ok(body) => {
+                    HttpCallResponse::received(vec![pair(":status", "200")]).with_body(body)
+                }
                 Err(TunnelError::Timeout) => failure(self.profile, Failure::Timeout),
                 Err(TunnelError::Connect(_)) => failure(self.profile, Failure::Connect),
                 Err(TunnelError::Broken(_)) => failure(self.profile, Failure::Reset),
                 Err(TunnelError::BadRequest(m)) => {
-                    HttpCallResponse::received(vec![pair(":status", "400")]).with_body(m.into_bytes())
+                    HttpCallResponse::received(vec![pair(":status", "400")])
+                        .with_body(m.into_bytes())
                 }
             };
         }
@@ -90,8 +113,12 @@ impl Upstreams {
             Profile::Envoy => self.clusters.get(&upstream).cloned().unwrap_or(upstream),
             Profile::Kong => upstream,
         };
-        let method = header(call, ":method").map(|m| String::from_utf8_lossy(m).into_owned()).unwrap_or_else(|| "GET".into());
-        let path = header(call, ":path").map(|m| String::from_utf8_lossy(m).into_owned()).unwrap_or_else(|| "/".into());
+        let method = header(call, ":method")
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .unwrap_or_else(|| "GET".into());
+        let path = header(call, ":path")
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .unwrap_or_else(|| "/".into());
         let mut headers: Vec<(String, Vec<u8>)> = call
             .headers
             .iter()
@@ -111,7 +138,11 @@ impl Upstreams {
             Ok(Err(_)) => failure(self.profile, Failure::Reset),
             Ok(Ok(resp)) => {
                 let mut pairs: Pairs = vec![pair(":status", &resp.status.to_string())];
-                pairs.extend(resp.headers.into_iter().map(|(k, v)| (Cow::Owned(k.into_bytes()), Cow::Owned(v))));
+                pairs.extend(
+                    resp.headers
+                        .into_iter()
+                        .map(|(k, v)| (Cow::Owned(k.into_bytes()), Cow::Owned(v))),
+                );
                 HttpCallResponse::received(pairs).with_body(resp.body)
             }
         }

@@ -67,8 +67,14 @@ impl Gateway {
         // in a chain is a root context of that instance.
         let mut uses: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
         for s in &config.services {
-            for f in s.filters.iter().chain(s.routes.iter().flat_map(|r| r.filters.iter())) {
-                uses.entry(f.name.clone()).or_default().push((f.origin.clone(), f.config.clone()));
+            for f in s
+                .filters
+                .iter()
+                .chain(s.routes.iter().flat_map(|r| r.filters.iter()))
+            {
+                uses.entry(f.name.clone())
+                    .or_default()
+                    .push((f.origin.clone(), f.config.clone()));
             }
         }
         let engine = Engine::new().map_err(|e| format!("wasmtime: {e}"))?;
@@ -76,11 +82,17 @@ impl Gateway {
         let mut modules = Vec::new();
         for (name, roots) in uses {
             let path = opts.filters_path.join(format!("{name}.wasm"));
-            let bytes = std::fs::read(&path).map_err(|e| format!("filter {name}: cannot read {}: {e}", path.display()))?;
-            let module = Module::new(&engine, &bytes).map_err(|e| format!("filter {name}: cannot compile {}: {e}", path.display()))?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("filter {name}: cannot read {}: {e}", path.display()))?;
+            let module = Module::new(&engine, &bytes)
+                .map_err(|e| format!("filter {name}: cannot compile {}: {e}", path.display()))?;
             modules.push((name, module, roots));
         }
-        let clusters = config.services.iter().map(|s| (s.name.clone(), format!("{}:{}", s.host, s.port))).collect::<HashMap<_, _>>();
+        let clusters = config
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), format!("{}:{}", s.host, s.port)))
+            .collect::<HashMap<_, _>>();
         let mut known: Vec<String> = clusters.keys().cloned().collect();
         known.extend(opts.redis_tunnels.iter().cloned());
         let shared = Arc::new(Shared {
@@ -91,12 +103,15 @@ impl Gateway {
             store: Arc::new(SharedStore::new()),
             calls: Arc::default(),
         });
-        let listener = TcpListener::bind(&opts.listen).map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+        let listener = TcpListener::bind(&opts.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        let log = Arc::new(StderrLog { min: opts.log_level });
+        let log = Arc::new(StderrLog {
+            min: opts.log_level,
+        });
         let mut threads = Vec::new();
         for index in 0..opts.workers.max(1) {
             let listener = listener.try_clone().map_err(|e| e.to_string())?;
@@ -180,7 +195,11 @@ impl Gateway {
                 Err(_) => return Err("a worker died while starting".into()),
             }
         }
-        Ok(Self { addr, stop, threads })
+        Ok(Self {
+            addr,
+            stop,
+            threads,
+        })
     }
 
     /// Stops the workers and waits for them.

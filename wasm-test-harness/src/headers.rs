@@ -15,9 +15,14 @@ fn lower(key: &[u8]) -> Vec<u8> {
 }
 
 impl Headers {
-    pub fn from_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            pairs: pairs.into_iter().map(|(k, v)| (lower(k.as_ref()), v.as_ref().to_vec())).collect(),
+            pairs: pairs
+                .into_iter()
+                .map(|(k, v)| (lower(k.as_ref()), v.as_ref().to_vec()))
+                .collect(),
         }
     }
 
@@ -45,7 +50,12 @@ impl Headers {
 impl HeaderMap for Headers {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
         let key = lower(key);
-        let values: Vec<&[u8]> = self.pairs.iter().filter(|(k, _)| *k == key).map(|(_, v)| v.as_slice()).collect();
+        let values: Vec<&[u8]> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_slice())
+            .collect();
         match values.len() {
             0 => None,
             1 => Some(Cow::Borrowed(values[0])),

@@ -131,7 +131,10 @@ impl KongConfig {
             services.push(service(s, i)?);
         }
         for r in raw.routes {
-            let reference = r.service.clone().ok_or("a top-level route needs `service`")?;
+            let reference = r
+                .service
+                .clone()
+                .ok_or("a top-level route needs `service`")?;
             let target = find_service(&mut services, &reference)?;
             let index = target.routes.len();
             let route = route(r, &target.name, index)?;
@@ -143,7 +146,11 @@ impl KongConfig {
             match (&chain.service, &chain.route) {
                 (Some(s), None) => find_service(&mut services, s)?.filters.extend(entries),
                 (None, Some(r)) => find_route(&mut services, r)?.filters.extend(entries),
-                _ => return Err(format!("{origin}: give exactly one of `service` or `route`")),
+                _ => {
+                    return Err(format!(
+                        "{origin}: give exactly one of `service` or `route`"
+                    ))
+                }
             }
         }
         Ok(Self { services })
@@ -183,14 +190,22 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
     let name = s.name.unwrap_or_else(|| format!("service-{index}"));
     let (mut protocol, mut host, mut port, mut path) = ("http".to_string(), None, None, None);
     if let Some(url) = &s.url {
-        let (scheme, rest) = url.split_once("://").ok_or(format!("service {name}: bad url {url:?}"))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or(format!("service {name}: bad url {url:?}"))?;
         protocol = scheme.to_string();
         let (authority, p) = match rest.find('/') {
             Some(i) => (&rest[..i], Some(rest[i..].to_string())),
             None => (rest, None),
         };
         let (h, prt) = match authority.rsplit_once(':') {
-            Some((h, prt)) => (h, Some(prt.parse::<u16>().map_err(|_| format!("service {name}: bad port in {url:?}"))?)),
+            Some((h, prt)) => (
+                h,
+                Some(
+                    prt.parse::<u16>()
+                        .map_err(|_| format!("service {name}: bad port in {url:?}"))?,
+                ),
+            ),
             None => (authority, None),
         };
         host = Some(h.to_string());
@@ -200,7 +215,10 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
     if let Some(p) = s.protocol {
         protocol = p;
     }
-    let host = s.host.or(host).ok_or(format!("service {name}: needs `url` or `host`"))?;
+    let host = s
+        .host
+        .or(host)
+        .ok_or(format!("service {name}: needs `url` or `host`"))?;
     let default_port = if protocol == "https" { 443 } else { 80 };
     let port = s.port.or(port).unwrap_or(default_port);
     let path = s.path.or(path).unwrap_or_default();
@@ -213,7 +231,16 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
     for (i, chain) in s.filter_chains.iter().enumerate() {
         filters.extend(chain_filters(chain, &format!("service:{name}/chain{i}"))?);
     }
-    Ok(Service { id, name, protocol, host, port, path, routes, filters })
+    Ok(Service {
+        id,
+        name,
+        protocol,
+        host,
+        port,
+        path,
+        routes,
+        filters,
+    })
 }
 
 fn route(r: RawRoute, service: &str, index: usize) -> Result<Route, String> {
@@ -228,7 +255,11 @@ fn route(r: RawRoute, service: &str, index: usize) -> Result<Route, String> {
         name,
         paths: r.paths,
         hosts: r.hosts,
-        methods: r.methods.into_iter().map(|m| m.to_ascii_uppercase()).collect(),
+        methods: r
+            .methods
+            .into_iter()
+            .map(|m| m.to_ascii_uppercase())
+            .collect(),
         strip_path: r.strip_path.unwrap_or(true),
         filters,
     })
@@ -252,7 +283,11 @@ fn chain_filters(chain: &RawChain, origin: &str) -> Result<Vec<FilterEntry>, Str
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => Some(serde_json::to_string(other).map_err(|e| e.to_string())?),
         };
-        out.push(FilterEntry { name: f.name.clone(), config, origin: format!("{origin}/{i}") });
+        out.push(FilterEntry {
+            name: f.name.clone(),
+            config,
+            origin: format!("{origin}/{i}"),
+        });
     }
     Ok(out)
 }
@@ -260,13 +295,22 @@ fn chain_filters(chain: &RawChain, origin: &str) -> Result<Vec<FilterEntry>, Str
 /// A stable UUID for an entity declared without `id` (Kong generates one; we make it
 /// deterministic so keys survive a restart).
 pub fn uuid_from_name(kind: &str, name: &str) -> String {
-    let digest = sha1_smol::Sha1::from(format!("{kind}:{name}")).digest().bytes();
+    let digest = sha1_smol::Sha1::from(format!("{kind}:{name}"))
+        .digest()
+        .bytes();
     let mut b = [0u8; 16];
     b.copy_from_slice(&digest[..16]);
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 #[cfg(test)]
@@ -309,9 +353,15 @@ routes:
         let c = KongConfig::parse(TWO_SERVICES).unwrap();
         assert_eq!(c.services.len(), 2);
         let a = &c.services[0];
-        assert_eq!((a.host.as_str(), a.port, a.path.as_str()), ("127.0.0.1", 9001, "/base"));
+        assert_eq!(
+            (a.host.as_str(), a.port, a.path.as_str()),
+            ("127.0.0.1", 9001, "/base")
+        );
         assert_eq!(a.routes[0].filters.len(), 1);
-        assert_eq!(a.routes[0].filters[0].config.as_deref(), Some(r#"{"minute":5}"#));
+        assert_eq!(
+            a.routes[0].filters[0].config.as_deref(),
+            Some(r#"{"minute":5}"#)
+        );
         let b = &c.services[1];
         assert_eq!(b.filters[0].name, "f3");
         assert_eq!(b.filters[0].config, None);
@@ -324,6 +374,8 @@ routes:
     fn refuses_other_format_versions_and_unknown_services() {
         assert!(KongConfig::parse("_format_version: \"1.1\"\n").is_err());
         let bad = "_format_version: \"3.0\"\nroutes:\n- name: r\n  service: nope\n  paths: [/]\n";
-        assert!(KongConfig::parse(bad).unwrap_err().contains("unknown service"));
+        assert!(KongConfig::parse(bad)
+            .unwrap_err()
+            .contains("unknown service"));
     }
 }

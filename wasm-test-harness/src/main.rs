@@ -26,13 +26,29 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut flags: Vec<(String, String)> = Vec::new();
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
-        let name = flag.strip_prefix("--").ok_or_else(|| format!("unexpected argument {flag:?}\n{USAGE}"))?;
+        let name = flag
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {flag:?}\n{USAGE}"))?;
         let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
         flags.push((name.to_string(), value.clone()));
     }
-    let get = |name: &str| flags.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        flags
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let known: &[&str] = match command.as_str() {
-        "serve" => &["config", "filters-path", "listen", "profile", "workers", "redis-tunnel", "log-level"],
+        "serve" => &[
+            "config",
+            "filters-path",
+            "listen",
+            "profile",
+            "workers",
+            "redis-tunnel",
+            "log-level",
+        ],
         "echo" => &["listen"],
         _ => return Err(USAGE.into()),
     };
@@ -56,9 +72,15 @@ fn run(args: &[String]) -> Result<(), String> {
                 opts.profile = p.parse::<Profile>()?;
             }
             if let Some(w) = get("workers") {
-                opts.workers = w.parse().map_err(|_| format!("--workers {w:?} is not a number"))?;
+                opts.workers = w
+                    .parse()
+                    .map_err(|_| format!("--workers {w:?} is not a number"))?;
             }
-            let tunnels: Vec<String> = flags.iter().filter(|(k, _)| k == "redis-tunnel").map(|(_, v)| v.clone()).collect();
+            let tunnels: Vec<String> = flags
+                .iter()
+                .filter(|(k, _)| k == "redis-tunnel")
+                .map(|(_, v)| v.clone())
+                .collect();
             if !tunnels.is_empty() {
                 opts.redis_tunnels = tunnels;
             }
@@ -85,11 +107,16 @@ fn run(args: &[String]) -> Result<(), String> {
 fn wait_for_signal() {
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
             return;
         };
         tokio::select! {

@@ -36,10 +36,19 @@ impl Router {
     /// The filters that run for a match: the service's chain, then the route's.
     pub fn filters(&self, m: &Matched) -> Vec<&FilterEntry> {
         let service = self.service(m);
-        service.filters.iter().chain(service.routes[m.route].filters.iter()).collect()
+        service
+            .filters
+            .iter()
+            .chain(service.routes[m.route].filters.iter())
+            .collect()
     }
 
-    pub fn route_request(&self, method: &str, host: Option<&str>, path_and_query: &str) -> Option<Matched> {
+    pub fn route_request(
+        &self,
+        method: &str,
+        host: Option<&str>,
+        path_and_query: &str,
+    ) -> Option<Matched> {
         let (path, query) = match path_and_query.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (path_and_query, None),
@@ -51,13 +60,19 @@ impl Router {
                 if !r.methods.is_empty() && !r.methods.iter().any(|m| m == method) {
                     continue;
                 }
-                if !r.hosts.is_empty() && !host.is_some_and(|h| r.hosts.iter().any(|rh| host_matches(rh, h))) {
+                if !r.hosts.is_empty()
+                    && !host.is_some_and(|h| r.hosts.iter().any(|rh| host_matches(rh, h)))
+                {
                     continue;
                 }
                 let prefix = if r.paths.is_empty() {
                     Some("")
                 } else {
-                    r.paths.iter().map(String::as_str).filter(|p| path.starts_with(p)).max_by_key(|p| p.len())
+                    r.paths
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|p| path.starts_with(p))
+                        .max_by_key(|p| p.len())
                 };
                 if let Some(prefix) = prefix {
                     if best.is_none_or(|(len, ..)| prefix.len() > len) {
@@ -68,13 +83,21 @@ impl Router {
         }
         let (_, si, ri, prefix) = best?;
         let service = &self.config.services[si];
-        let rest = if service.routes[ri].strip_path { &path[prefix.len()..] } else { path };
+        let rest = if service.routes[ri].strip_path {
+            &path[prefix.len()..]
+        } else {
+            path
+        };
         let mut upstream = join_paths(&service.path, rest);
         if let Some(q) = query {
             upstream.push('?');
             upstream.push_str(q);
         }
-        Some(Matched { service: si, route: ri, upstream_path: upstream })
+        Some(Matched {
+            service: si,
+            route: ri,
+            upstream_path: upstream,
+        })
     }
 }
 
@@ -132,7 +155,9 @@ services:
     #[test]
     fn hosts_and_methods_must_match() {
         let r = router();
-        assert!(r.route_request("POST", Some("example.com:8000"), "/h").is_some());
+        assert!(r
+            .route_request("POST", Some("example.com:8000"), "/h")
+            .is_some());
         assert!(r.route_request("GET", Some("example.com"), "/h").is_none());
         assert!(r.route_request("POST", Some("other"), "/h").is_none());
         assert!(r.route_request("GET", None, "/nope").is_none());

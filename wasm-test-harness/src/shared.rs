@@ -3,7 +3,9 @@
 //! can print them (`GET /__harness/metrics`).
 
 use proxy_wasm_host::abi::v0_2_1::types::{MetricType, Status};
-use proxy_wasm_host::abi::v0_2_1::{InMemoryStore, Invocation, MetricId, QueueId, SharedServices, SharedValue};
+use proxy_wasm_host::abi::v0_2_1::{
+    InMemoryStore, Invocation, MetricId, QueueId, SharedServices, SharedValue,
+};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -29,25 +31,58 @@ impl SharedStore {
 }
 
 impl SharedServices for SharedStore {
-    fn get_shared_data(&self, call: Invocation, vm_id: &[u8], key: &[u8]) -> Result<SharedValue, Status> {
+    fn get_shared_data(
+        &self,
+        call: Invocation,
+        vm_id: &[u8],
+        key: &[u8],
+    ) -> Result<SharedValue, Status> {
         self.inner.get_shared_data(call, vm_id, key)
     }
-    fn set_shared_data(&self, call: Invocation, vm_id: &[u8], key: &[u8], value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+    fn set_shared_data(
+        &self,
+        call: Invocation,
+        vm_id: &[u8],
+        key: &[u8],
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), Status> {
         self.inner.set_shared_data(call, vm_id, key, value, cas)
     }
-    fn register_shared_queue(&self, call: Invocation, vm_id: &[u8], name: &[u8]) -> Result<QueueId, Status> {
+    fn register_shared_queue(
+        &self,
+        call: Invocation,
+        vm_id: &[u8],
+        name: &[u8],
+    ) -> Result<QueueId, Status> {
         self.inner.register_shared_queue(call, vm_id, name)
     }
-    fn resolve_shared_queue(&self, call: Invocation, vm_id: &[u8], name: &[u8]) -> Result<QueueId, Status> {
+    fn resolve_shared_queue(
+        &self,
+        call: Invocation,
+        vm_id: &[u8],
+        name: &[u8],
+    ) -> Result<QueueId, Status> {
         self.inner.resolve_shared_queue(call, vm_id, name)
     }
-    fn enqueue_shared_queue(&self, call: Invocation, queue: QueueId, value: &[u8]) -> Result<(), Status> {
+    fn enqueue_shared_queue(
+        &self,
+        call: Invocation,
+        queue: QueueId,
+        value: &[u8],
+    ) -> Result<(), Status> {
         self.inner.enqueue_shared_queue(call, queue, value)
     }
     fn dequeue_shared_queue(&self, call: Invocation, queue: QueueId) -> Result<Vec<u8>, Status> {
         self.inner.dequeue_shared_queue(call, queue)
     }
-    fn define_metric(&self, call: Invocation, vm_id: &[u8], kind: MetricType, name: &[u8]) -> Result<MetricId, Status> {
+    fn define_metric(
+        &self,
+        call: Invocation,
+        vm_id: &[u8],
+        kind: MetricType,
+        name: &[u8],
+    ) -> Result<MetricId, Status> {
         let id = self.inner.define_metric(call, vm_id, kind, name)?;
         if let Ok(mut names) = self.names.lock() {
             names.insert(String::from_utf8_lossy(name).into_owned(), id);
@@ -57,7 +92,12 @@ impl SharedServices for SharedStore {
     fn record_metric(&self, call: Invocation, metric: MetricId, value: u64) -> Result<(), Status> {
         self.inner.record_metric(call, metric, value)
     }
-    fn increment_metric(&self, call: Invocation, metric: MetricId, delta: i64) -> Result<(), Status> {
+    fn increment_metric(
+        &self,
+        call: Invocation,
+        metric: MetricId,
+        delta: i64,
+    ) -> Result<(), Status> {
         self.inner.increment_metric(call, metric, delta)
     }
     fn get_metric(&self, call: Invocation, metric: MetricId) -> Result<u64, Status> {

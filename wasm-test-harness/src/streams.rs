@@ -3,7 +3,9 @@
 
 use crate::headers::Headers;
 use proxy_wasm_host::abi::v0_2_1::types::{BufferType, MapType, Status, StreamType};
-use proxy_wasm_host::abi::v0_2_1::{Access, ContextId, GuestId, Invocation, LocalResponse, StreamState};
+use proxy_wasm_host::abi::v0_2_1::{
+    Access, ContextId, GuestId, Invocation, LocalResponse, StreamState,
+};
 use proxy_wasm_host::{Buffer, HeaderMap};
 use std::collections::HashMap;
 
@@ -47,14 +49,22 @@ pub struct Streams {
 
 impl Streams {
     fn request_of(&mut self, call: &Invocation) -> Result<(RequestId, &mut RequestState), Status> {
-        let id = *self.contexts.get(&(call.guest, call.context)).ok_or(Status::NotFound)?;
+        let id = *self
+            .contexts
+            .get(&(call.guest, call.context))
+            .ok_or(Status::NotFound)?;
         let state = self.requests.get_mut(&id).ok_or(Status::NotFound)?;
         Ok((id, state))
     }
 }
 
 impl StreamState for Streams {
-    fn header_map(&mut self, call: Invocation, _access: Access, map: MapType) -> Result<&mut dyn HeaderMap, Status> {
+    fn header_map(
+        &mut self,
+        call: Invocation,
+        _access: Access,
+        map: MapType,
+    ) -> Result<&mut dyn HeaderMap, Status> {
         let (_, r) = self.request_of(&call).map_err(|_| Status::BadArgument)?;
         match map {
             MapType::HttpRequestHeaders => Ok(&mut r.request_headers),
@@ -63,7 +73,12 @@ impl StreamState for Streams {
         }
     }
 
-    fn buffer(&mut self, call: Invocation, _access: Access, buffer: BufferType) -> Result<&mut dyn Buffer, Status> {
+    fn buffer(
+        &mut self,
+        call: Invocation,
+        _access: Access,
+        buffer: BufferType,
+    ) -> Result<&mut dyn Buffer, Status> {
         let (_, r) = self.request_of(&call)?;
         match buffer {
             BufferType::HttpRequestBody => Ok(&mut r.request_body),
@@ -74,7 +89,8 @@ impl StreamState for Streams {
 
     fn continue_stream(&mut self, call: Invocation, _stream: StreamType) -> Result<(), Status> {
         let (id, _) = self.request_of(&call)?;
-        self.events.push(Event::Resumed(id, call.guest, call.context));
+        self.events
+            .push(Event::Resumed(id, call.guest, call.context));
         Ok(())
     }
 
@@ -85,16 +101,28 @@ impl StreamState for Streams {
         Ok(())
     }
 
-    fn send_local_response(&mut self, call: Invocation, response: LocalResponse<'_>) -> Result<(), Status> {
+    fn send_local_response(
+        &mut self,
+        call: Invocation,
+        response: LocalResponse<'_>,
+    ) -> Result<(), Status> {
         let (id, r) = self.request_of(&call)?;
         r.local_response = Some(response.into_owned());
         self.events.push(Event::LocalResponse(id));
         Ok(())
     }
 
-    fn property(&mut self, call: Invocation, path: &[&[u8]], out: &mut Vec<u8>) -> Result<(), Status> {
+    fn property(
+        &mut self,
+        call: Invocation,
+        path: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Status> {
         let (_, r) = self.request_of(&call)?;
-        let segments: Vec<&str> = path.iter().map(|s| std::str::from_utf8(s).unwrap_or("")).collect();
+        let segments: Vec<&str> = path
+            .iter()
+            .map(|s| std::str::from_utf8(s).unwrap_or(""))
+            .collect();
         let value: Option<String> = match segments.as_slice() {
             ["kong", "route_id"] => Some(r.props.route_id.clone()),
             ["kong", "service_id"] => Some(r.props.service_id.clone()),
@@ -104,14 +132,21 @@ impl StreamState for Streams {
             ["destination", "address"] => Some(r.props.destination_address.clone()),
             ["request", "id"] => Some(r.props.request_id.clone()),
             ["request", "path"] => r.request_headers.get_str(":path"),
-            ["request", "url_path"] => r.request_headers.get_str(":path").map(|p| p.split('?').next().unwrap_or("").to_string()),
+            ["request", "url_path"] => r
+                .request_headers
+                .get_str(":path")
+                .map(|p| p.split('?').next().unwrap_or("").to_string()),
             ["request", "method"] => r.request_headers.get_str(":method"),
             ["request", "host"] => r.request_headers.get_str(":authority"),
             ["request", "scheme"] => Some("http".into()),
             ["request", "protocol"] => Some("HTTP/1.1".into()),
             ["request", "headers", name] => r.request_headers.get_str(name),
             ["response", "code"] => {
-                let code: i64 = r.response_headers.get_str(":status").and_then(|s| s.parse().ok()).ok_or(Status::NotFound)?;
+                let code: i64 = r
+                    .response_headers
+                    .get_str(":status")
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(Status::NotFound)?;
                 out.extend_from_slice(&code.to_le_bytes());
                 return Ok(());
             }

@@ -34,10 +34,18 @@ fn is_quit(frame: &[u8]) -> bool {
 }
 
 impl TunnelPool {
-    pub async fn call(&self, node: &str, body: &[u8], timeout: Duration) -> Result<Vec<u8>, TunnelError> {
-        let (frames, rest) = split_frames(body).map_err(|e| TunnelError::BadRequest(e.to_string()))?;
+    pub async fn call(
+        &self,
+        node: &str,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TunnelError> {
+        let (frames, rest) =
+            split_frames(body).map_err(|e| TunnelError::BadRequest(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(TunnelError::BadRequest("incomplete RESP command at the end of the body".into()));
+            return Err(TunnelError::BadRequest(
+                "incomplete RESP command at the end of the body".into(),
+            ));
         }
         let quit = frames.last().is_some_and(|f| is_quit(f));
         let commands = frames.len() - usize::from(quit);
@@ -46,7 +54,9 @@ impl TunnelPool {
         let work = async {
             let mut conn = match self.take_idle(node) {
                 Some(c) => c,
-                None => TcpStream::connect(node).await.map_err(|e| TunnelError::Connect(e.to_string()))?,
+                None => TcpStream::connect(node)
+                    .await
+                    .map_err(|e| TunnelError::Connect(e.to_string()))?,
             };
             let _ = conn.set_nodelay(true);
             let mut replies = exchange(&mut conn, payload, commands).await?;
@@ -77,7 +87,9 @@ impl TunnelPool {
 
 /// Writes the pipeline and reads exactly `n` replies.
 async fn exchange(conn: &mut TcpStream, payload: &[u8], n: usize) -> Result<Vec<u8>, TunnelError> {
-    conn.write_all(payload).await.map_err(|e| TunnelError::Broken(e.to_string()))?;
+    conn.write_all(payload)
+        .await
+        .map_err(|e| TunnelError::Broken(e.to_string()))?;
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -88,9 +100,15 @@ async fn exchange(conn: &mut TcpStream, payload: &[u8], n: usize) -> Result<Vec<
             }
             return Ok(buf);
         }
-        let read = conn.read(&mut chunk).await.map_err(|e| TunnelError::Broken(e.to_string()))?;
+        let read = conn
+            .read(&mut chunk)
+            .await
+            .map_err(|e| TunnelError::Broken(e.to_string()))?;
         if read == 0 {
-            return Err(TunnelError::Broken(format!("connection closed after {} of {n} replies", frames.len())));
+            return Err(TunnelError::Broken(format!(
+                "connection closed after {} of {n} replies",
+                frames.len()
+            )));
         }
         buf.extend_from_slice(&chunk[..read]);
     }

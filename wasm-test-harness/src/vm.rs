@@ -4,7 +4,9 @@
 use crate::callouts::{Dispatches, Outbox};
 use crate::shared::SharedStore;
 use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
-use proxy_wasm_host::abi::v0_2_1::{ContextId, Guest, GuestError, Host, LogContext, LogSink, PluginConfig, Started, VmServices};
+use proxy_wasm_host::abi::v0_2_1::{
+    ContextId, Guest, GuestError, Host, LogContext, LogSink, PluginConfig, Started, VmServices,
+};
 use proxy_wasm_host::{Limits, Module};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +21,11 @@ impl LogSink for StderrLog {
         if (level as u32) < (self.min as u32) {
             return;
         }
-        let name = context.plugin_name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let name = context
+            .plugin_name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         eprintln!("[{name}] {level:?}: {}", String::from_utf8_lossy(message));
     }
 }
@@ -52,7 +58,12 @@ impl Vm {
     pub fn new(spec: VmSpec) -> Result<Self, String> {
         let (guest, roots) = start(&spec)?;
         let outbox = spec.dispatches.outbox.clone();
-        Ok(Self { spec, guest, roots, outbox })
+        Ok(Self {
+            spec,
+            guest,
+            roots,
+            outbox,
+        })
     }
 
     /// Replaces a guest that trapped with a fresh instance (state is lost, as in Kong).
@@ -73,7 +84,9 @@ fn start(spec: &VmSpec) -> Result<(Guest, HashMap<String, RootState>), String> {
         .map_err(|e| format!("filter {}: cannot instantiate: {e}", spec.name))?;
     let mut roots = HashMap::new();
     for (root_id, config) in &spec.roots {
-        let mut plugin = PluginConfig::new().with_name(spec.name.clone()).with_root_id(root_id.clone());
+        let mut plugin = PluginConfig::new()
+            .with_name(spec.name.clone())
+            .with_root_id(root_id.clone());
         if let Some(c) = config {
             plugin = plugin.with_configuration(c.clone().into_bytes());
         }
@@ -85,7 +98,11 @@ fn start(spec: &VmSpec) -> Result<(Guest, HashMap<String, RootState>), String> {
                 RootState::Refused(why)
             }
             Err(e) => {
-                let why = format!("filter {} ({root_id}) failed to start: {}", spec.name, describe(&e));
+                let why = format!(
+                    "filter {} ({root_id}) failed to start: {}",
+                    spec.name,
+                    describe(&e)
+                );
                 eprintln!("[harness] {why}");
                 RootState::Refused(why)
             }

@@ -57,7 +57,11 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(index: usize, shared: Arc<Shared>, vms: Vec<Vm>) -> Rc<Self> {
-        let vm_by_name = vms.iter().enumerate().map(|(i, vm)| (vm.spec.name.clone(), i)).collect();
+        let vm_by_name = vms
+            .iter()
+            .enumerate()
+            .map(|(i, vm)| (vm.spec.name.clone(), i))
+            .collect();
         let upstreams = Upstreams {
             stats: shared.calls.clone(),
             profile: shared.profile,
@@ -86,13 +90,21 @@ impl Worker {
 
     /// Runs `f` in guest `vm` with the worker's request state lent to it, then acts on what the
     /// guest did: calls to make, tick periods, resumed streams, local responses, traps.
-    fn call_vm<R>(self: &Rc<Self>, vm: usize, f: impl FnOnce(&mut CallScope<'_, Streams>) -> Result<R, GuestError>) -> Result<R, GuestError> {
+    fn call_vm<R>(
+        self: &Rc<Self>,
+        vm: usize,
+        f: impl FnOnce(&mut CallScope<'_, Streams>) -> Result<R, GuestError>,
+    ) -> Result<R, GuestError> {
         let streams = self.streams.borrow_mut().take().unwrap_or_default();
         let (result, streams) = self.vms[vm].borrow_mut().guest.with(streams, f);
         *self.streams.borrow_mut() = Some(streams);
         let trapped = match &result {
             Err(e) if self.vms[vm].borrow().guest.is_poisoned() => {
-                eprintln!("[harness] filter {} trapped: {}", self.vms[vm].borrow().spec.name, describe(e));
+                eprintln!(
+                    "[harness] filter {} trapped: {}",
+                    self.vms[vm].borrow().spec.name,
+                    describe(e)
+                );
                 true
             }
             _ => false,
@@ -108,17 +120,27 @@ impl Worker {
                 Ok(o) => o,
                 Err(p) => p.into_inner(),
             };
-            (std::mem::take(&mut outbox.calls), std::mem::take(&mut outbox.violations))
+            (
+                std::mem::take(&mut outbox.calls),
+                std::mem::take(&mut outbox.violations),
+            )
         };
         for call in calls {
             let worker = self.clone();
             tokio::task::spawn_local(async move {
-                let response = worker.upstreams.perform(&call.request, &worker.tunnel, &worker.client).await;
+                let response = worker
+                    .upstreams
+                    .perform(&call.request, &worker.tunnel, &worker.client)
+                    .await;
                 worker.deliver(vm, call.guest, call.context, call.callout, response);
             });
         }
         for v in &violations {
-            eprintln!("[harness] filter {} trapped: {}", self.vms[vm].borrow().spec.name, v.message);
+            eprintln!(
+                "[harness] filter {} trapped: {}",
+                self.vms[vm].borrow().spec.name,
+                v.message
+            );
         }
         if trapped || !violations.is_empty() {
             self.recycle(vm);
@@ -127,7 +149,12 @@ impl Worker {
         for (root, period) in changes.tick_periods {
             self.set_tick(vm, root, period);
         }
-        let events = self.streams.borrow_mut().as_mut().map(|s| std::mem::take(&mut s.events)).unwrap_or_default();
+        let events = self
+            .streams
+            .borrow_mut()
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.events))
+            .unwrap_or_default();
         for event in events {
             let request = match event {
                 Event::Resumed(request, guest, ctx) => {
@@ -153,7 +180,14 @@ impl Worker {
         }
     }
 
-    fn deliver(self: &Rc<Self>, vm: usize, guest: GuestId, context: ContextId, callout: proxy_wasm_host::abi::v0_2_1::CalloutId, response: HttpCallResponse<'static>) {
+    fn deliver(
+        self: &Rc<Self>,
+        vm: usize,
+        guest: GuestId,
+        context: ContextId,
+        callout: proxy_wasm_host::abi::v0_2_1::CalloutId,
+        response: HttpCallResponse<'static>,
+    ) {
         if self.vms[vm].borrow().guest.id() != guest {
             return; // the instance was recycled since the call
         }
@@ -191,21 +225,39 @@ impl Worker {
     }
 
     fn with_request<R>(&self, id: RequestId, f: impl FnOnce(&mut RequestState) -> R) -> Option<R> {
-        self.streams.borrow_mut().as_mut().and_then(|s| s.requests.get_mut(&id)).map(f)
+        self.streams
+            .borrow_mut()
+            .as_mut()
+            .and_then(|s| s.requests.get_mut(&id))
+            .map(f)
     }
 
     fn has_local_response(&self, id: RequestId) -> bool {
-        self.with_request(id, |r| r.local_response.is_some()).unwrap_or(false)
+        self.with_request(id, |r| r.local_response.is_some())
+            .unwrap_or(false)
     }
 
     /// Serves one request through its route's filter chain.
-    pub async fn handle(self: Rc<Self>, req: hyper::Request<Incoming>, peer: SocketAddr, local: SocketAddr) -> hyper::Response<Full<Bytes>> {
+    pub async fn handle(
+        self: Rc<Self>,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> hyper::Response<Full<Bytes>> {
         let method = req.method().as_str().to_string();
-        let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         if path == "/__harness/metrics" {
             return self.metrics_response();
         }
-        let host = req.headers().get("host").and_then(|h| h.to_str().ok()).map(str::to_string);
+        let host = req
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
         let router = &self.shared.router;
         let Some(matched) = router.route_request(&method, host.as_deref(), &path) else {
             return kong_error(404, "no Route matched with those values");
@@ -213,10 +265,18 @@ impl Worker {
         let mut pairs: Vec<(String, Vec<u8>)> = vec![
             (":method".into(), method.clone().into_bytes()),
             (":path".into(), path.clone().into_bytes()),
-            (":authority".into(), host.clone().unwrap_or_default().into_bytes()),
+            (
+                ":authority".into(),
+                host.clone().unwrap_or_default().into_bytes(),
+            ),
             (":scheme".into(), b"http".to_vec()),
         ];
-        pairs.extend(req.headers().iter().filter(|(k, _)| !is_hop_by_hop(k.as_str())).map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec())));
+        pairs.extend(
+            req.headers()
+                .iter()
+                .filter(|(k, _)| !is_hop_by_hop(k.as_str()))
+                .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec())),
+        );
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes().to_vec(),
             Err(_) => return kong_error(400, "Bad request"),
@@ -253,9 +313,23 @@ impl Worker {
         response
     }
 
-    async fn run(self: Rc<Self>, id: RequestId, matched: &crate::router::Matched, notify: &Rc<Notify>) -> hyper::Response<Full<Bytes>> {
+    async fn run(
+        self: Rc<Self>,
+        id: RequestId,
+        matched: &crate::router::Matched,
+        notify: &Rc<Notify>,
+    ) -> hyper::Response<Full<Bytes>> {
         let router = &self.shared.router;
+        let body_len = self
+            .with_request(id, |r| r.request_body.len() as u32)
+            .unwrap_or(0);
+        let headers_len = self
+            .with_request(id, |r| r.request_headers.iter().count() as u32)
+            .unwrap_or(0);
+        // Each filter's context is created and its request headers run in one entry into its
+        // guest; a filter after a local response still gets a context (for the response phase).
         let mut ctxs = Vec::new();
+        let mut end = PhaseEnd::Done;
         for entry in router.filters(matched) {
             let Some(&vm) = self.vm_by_name.get(&entry.name) else {
                 return kong_error(500, "An unexpected error occurred");
@@ -269,24 +343,40 @@ impl Worker {
                 None => return kong_error(500, "An unexpected error occurred"),
             };
             let guest = self.vms[vm].borrow().guest.id();
-            match self.call_vm(vm, |s| s.on_context_create(Some(root))) {
-                Ok(ctx) => {
-                    if let Some(s) = self.streams.borrow_mut().as_mut() {
-                        s.contexts.insert((guest, ctx), id);
-                    }
-                    ctxs.push(Ctx { vm, guest, id: ctx });
-                }
+            let run_headers = matches!(end, PhaseEnd::Done);
+            let result = self.call_vm(vm, |s| {
+                let ctx = s.on_context_create(Some(root))?;
+                s.stream_mut().contexts.insert((guest, ctx), id);
+                let action = if run_headers {
+                    Some(s.on_request_headers(ctx, headers_len, body_len == 0))
+                } else {
+                    None
+                };
+                Ok((ctx, action))
+            });
+            let (ctx, action) = match result {
+                Ok(r) => r,
                 Err(e) => {
-                    eprintln!("[harness] filter {} could not create a context: {}", entry.name, describe(&e));
+                    eprintln!(
+                        "[harness] filter {} could not create a context: {}",
+                        entry.name,
+                        describe(&e)
+                    );
                     return kong_error(500, "An unexpected error occurred");
                 }
+            };
+            let c = Ctx { vm, guest, id: ctx };
+            ctxs.push(c);
+            if let Some(action) = action {
+                end = self.settle(id, c, action, notify).await;
             }
         }
-        let body_len = self.with_request(id, |r| r.request_body.len() as u32).unwrap_or(0);
-        let headers_len = self.with_request(id, |r| r.request_headers.iter().count() as u32).unwrap_or(0);
-        let mut end = self.phase(id, &ctxs, notify, |s, c| s.on_request_headers(c, headers_len, body_len == 0)).await;
         if matches!(end, PhaseEnd::Done) && body_len > 0 {
-            end = self.phase(id, &ctxs, notify, |s, c| s.on_request_body(c, body_len, true)).await;
+            end = self
+                .phase(id, &ctxs, notify, |s, c| {
+                    s.on_request_body(c, body_len, true)
+                })
+                .await;
         }
         match end {
             PhaseEnd::Done => self.proxy(id, matched).await,
@@ -307,71 +397,140 @@ impl Worker {
         if self.shared.profile == Profile::Envoy {
             order.reverse();
         }
-        let n = self.with_request(id, |r| r.response_headers.iter().count() as u32).unwrap_or(0);
-        let _ = self.response_phase(id, &order, notify, |s, c| s.on_response_headers(c, n, false)).await;
-        let len = self.with_request(id, |r| r.response_body.len() as u32).unwrap_or(0);
-        let _ = self.response_phase(id, &order, notify, |s, c| s.on_response_body(c, len, true)).await;
-        let response = self.with_request(id, |r| build_response(r)).unwrap_or_else(|| kong_error(500, "An unexpected error occurred"));
+        self.response_phase(id, &order, notify).await;
+        let response = self
+            .with_request(id, |r| build_response(r))
+            .unwrap_or_else(|| kong_error(500, "An unexpected error occurred"));
         for c in &ctxs {
             if self.vms[c.vm].borrow().guest.id() != c.guest {
                 continue;
             }
-            let _ = self.call_vm(c.vm, |s| {
-                s.on_log(c.id)?;
+            let ended = self.call_vm(c.vm, |s| {
                 s.on_done(c.id)?;
+                s.on_log(c.id)?;
                 s.on_delete(c.id).map(|_| ())
             });
+            if let Err(e) = ended {
+                eprintln!(
+                    "[harness] filter {}: ending the context failed: {}",
+                    self.vms[c.vm].borrow().spec.name,
+                    describe(&e)
+                );
+            }
         }
         response
     }
 
     /// Runs one request phase through the chain; stops at a local response or a failure.
-    async fn phase(self: &Rc<Self>, id: RequestId, ctxs: &[Ctx], notify: &Rc<Notify>, f: impl Fn(&mut CallScope<'_, Streams>, ContextId) -> Result<Action, GuestError>) -> PhaseEnd {
+    async fn phase(
+        self: &Rc<Self>,
+        id: RequestId,
+        ctxs: &[Ctx],
+        notify: &Rc<Notify>,
+        f: impl Fn(&mut CallScope<'_, Streams>, ContextId) -> Result<Action, GuestError>,
+    ) -> PhaseEnd {
         for c in ctxs {
             if self.vms[c.vm].borrow().guest.id() != c.guest {
                 continue;
             }
-            let result = self.call_vm(c.vm, |s| f(s, c.id));
-            match result {
-                Err(e) => {
-                    let name = self.vms[c.vm].borrow().spec.name.clone();
-                    return PhaseEnd::Failed(format!("filter {name} failed: {}", describe(&e)));
+            let action = self.call_vm(c.vm, |s| f(s, c.id));
+            match self.settle(id, *c, action, notify).await {
+                PhaseEnd::Done => {}
+                other => return other,
+            }
+        }
+        PhaseEnd::Done
+    }
+
+    /// What a request-phase callback's answer means for the chain: wait if it paused; stop at a
+    /// local response or a failure.
+    async fn settle(
+        self: &Rc<Self>,
+        id: RequestId,
+        c: Ctx,
+        action: Result<Action, GuestError>,
+        notify: &Rc<Notify>,
+    ) -> PhaseEnd {
+        match action {
+            Err(e) => {
+                let name = self.vms[c.vm].borrow().spec.name.clone();
+                return PhaseEnd::Failed(format!("filter {name} failed: {}", describe(&e)));
+            }
+            Ok(Action::Pause) => {
+                if let Err(why) = self.wait_resumed(id, c, notify).await {
+                    return PhaseEnd::Failed(why);
                 }
-                Ok(Action::Pause) => {
-                    if let Err(why) = self.wait_resumed(id, *c, notify).await {
-                        return PhaseEnd::Failed(why);
+            }
+            Ok(_) => {}
+        }
+        if self.has_local_response(id) {
+            PhaseEnd::Local
+        } else {
+            PhaseEnd::Done
+        }
+    }
+
+    /// The response phases, headers then body. A local response sent here replaces the
+    /// response, and the chain goes on. With a single filter both phases run in one entry into
+    /// its guest when it does not pause in between.
+    async fn response_phase(self: &Rc<Self>, id: RequestId, ctxs: &[Ctx], notify: &Rc<Notify>) {
+        let single = ctxs.len() == 1;
+        let mut body_done = false;
+        for headers_phase in [true, false] {
+            if !headers_phase && body_done {
+                return;
+            }
+            for c in ctxs {
+                if self.vms[c.vm].borrow().guest.id() != c.guest {
+                    continue;
+                }
+                let n = self
+                    .with_request(id, |r| r.response_headers.iter().count() as u32)
+                    .unwrap_or(0);
+                let len = self
+                    .with_request(id, |r| r.response_body.len() as u32)
+                    .unwrap_or(0);
+                let result = self.call_vm(c.vm, |s| {
+                    if !headers_phase {
+                        return s.on_response_body(c.id, len, true).map(|a| (a, false));
                     }
+                    let action = s.on_response_headers(c.id, n, false)?;
+                    let local = s
+                        .stream()
+                        .requests
+                        .get(&id)
+                        .is_some_and(|r| r.local_response.is_some());
+                    if single && action == Action::Continue && !local {
+                        return s.on_response_body(c.id, len, true).map(|a| (a, true));
+                    }
+                    Ok((action, false))
+                });
+                match result {
+                    Ok((action, merged)) => {
+                        body_done |= merged;
+                        if action == Action::Pause {
+                            let _ = self.wait_resumed(id, *c, notify).await;
+                        }
+                    }
+                    Err(e) => eprintln!(
+                        "[harness] filter {} failed in a response phase: {}",
+                        self.vms[c.vm].borrow().spec.name,
+                        describe(&e)
+                    ),
                 }
-                Ok(_) => {}
-            }
-            if self.has_local_response(id) {
-                return PhaseEnd::Local;
-            }
-        }
-        PhaseEnd::Done
-    }
-
-    /// A response phase: a local response sent here replaces the response, and the chain goes on.
-    async fn response_phase(self: &Rc<Self>, id: RequestId, ctxs: &[Ctx], notify: &Rc<Notify>, f: impl Fn(&mut CallScope<'_, Streams>, ContextId) -> Result<Action, GuestError>) -> PhaseEnd {
-        for c in ctxs {
-            if self.vms[c.vm].borrow().guest.id() != c.guest {
-                continue;
-            }
-            let result = self.call_vm(c.vm, |s| f(s, c.id));
-            if let Ok(Action::Pause) = result {
-                let _ = self.wait_resumed(id, *c, notify).await;
-            }
-            if let Err(e) = result {
-                eprintln!("[harness] filter {} failed in a response phase: {}", self.vms[c.vm].borrow().spec.name, describe(&e));
-            }
-            if let Some(local) = self.with_request(id, |r| r.local_response.take()).flatten() {
-                self.with_request(id, |r| apply_local(r, local));
+                if let Some(local) = self.with_request(id, |r| r.local_response.take()).flatten() {
+                    self.with_request(id, |r| apply_local(r, local));
+                }
             }
         }
-        PhaseEnd::Done
     }
 
-    async fn wait_resumed(self: &Rc<Self>, id: RequestId, c: Ctx, notify: &Rc<Notify>) -> Result<(), String> {
+    async fn wait_resumed(
+        self: &Rc<Self>,
+        id: RequestId,
+        c: Ctx,
+        notify: &Rc<Notify>,
+    ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + MAX_PAUSE;
         loop {
             if self.resumed.borrow_mut().remove(&(c.guest, c.id)) || self.has_local_response(id) {
@@ -380,8 +539,14 @@ impl Worker {
             if self.vms[c.vm].borrow().guest.id() != c.guest {
                 return Ok(());
             }
-            if tokio::time::timeout_at(deadline, notify.notified()).await.is_err() {
-                return Err(format!("filter {} paused the request for more than {MAX_PAUSE:?}", self.vms[c.vm].borrow().spec.name));
+            if tokio::time::timeout_at(deadline, notify.notified())
+                .await
+                .is_err()
+            {
+                return Err(format!(
+                    "filter {} paused the request for more than {MAX_PAUSE:?}",
+                    self.vms[c.vm].borrow().spec.name
+                ));
             }
         }
     }
@@ -390,21 +555,32 @@ impl Worker {
         let service = self.shared.router.service(matched);
         let authority = format!("{}:{}", service.host, service.port);
         let (method, path, headers, body) = match self.with_request(id, |r| {
-            let method = r.request_headers.get_str(":method").unwrap_or_else(|| "GET".into());
+            let method = r
+                .request_headers
+                .get_str(":method")
+                .unwrap_or_else(|| "GET".into());
             let headers: Vec<(String, Vec<u8>)> = r
                 .request_headers
                 .iter()
                 .filter(|(k, _)| !k.starts_with(b":") && *k != b"host")
                 .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec()))
                 .collect();
-            (method, matched.upstream_path.clone(), headers, std::mem::take(&mut r.request_body))
+            (
+                method,
+                matched.upstream_path.clone(),
+                headers,
+                std::mem::take(&mut r.request_body),
+            )
         }) {
             Some(parts) => parts,
             None => return,
         };
         let mut headers = headers;
         headers.push(("host".into(), authority.clone().into_bytes()));
-        let answer = self.client.send(&authority, &method, &path, headers, body).await;
+        let answer = self
+            .client
+            .send(&authority, &method, &path, headers, body)
+            .await;
         self.with_request(id, |r| match answer {
             Ok(a) => {
                 let mut pairs = vec![(":status".to_string(), a.status.to_string().into_bytes())];
@@ -414,7 +590,13 @@ impl Worker {
             }
             Err(e) => {
                 eprintln!("[harness] upstream {authority}: {}", e.message);
-                apply_local(r, local_error(502, "An invalid response was received from the upstream server"));
+                apply_local(
+                    r,
+                    local_error(
+                        502,
+                        "An invalid response was received from the upstream server",
+                    ),
+                );
             }
         });
     }
@@ -426,8 +608,16 @@ impl Worker {
         );
         let mut metrics = self.shared.store.metrics(call);
         let calls = &self.shared.calls;
-        metrics.insert("harness.tunnel_calls".into(), calls.tunnel_calls.load(std::sync::atomic::Ordering::Relaxed));
-        metrics.insert("harness.http_calls".into(), calls.http_calls.load(std::sync::atomic::Ordering::Relaxed));
+        metrics.insert(
+            "harness.tunnel_calls".into(),
+            calls
+                .tunnel_calls
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        metrics.insert(
+            "harness.http_calls".into(),
+            calls.http_calls.load(std::sync::atomic::Ordering::Relaxed),
+        );
         let body = serde_json::to_vec(&metrics).unwrap_or_default();
         json_response(200, body)
     }
@@ -436,37 +626,61 @@ impl Worker {
 fn local_error(status: u32, message: &str) -> proxy_wasm_host::abi::v0_2_1::LocalResponse<'static> {
     let body = serde_json::json!({ "message": message }).to_string();
     proxy_wasm_host::abi::v0_2_1::LocalResponse::new(status)
-        .with_headers(vec![(b"content-type".to_vec().into(), b"application/json; charset=utf-8".to_vec().into())])
+        .with_headers(vec![(
+            b"content-type".to_vec().into(),
+            b"application/json; charset=utf-8".to_vec().into(),
+        )])
         .with_body(body.into_bytes())
 }
 
 fn apply_local(r: &mut RequestState, local: proxy_wasm_host::abi::v0_2_1::LocalResponse<'static>) {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = vec![(b":status".to_vec(), local.status_code.to_string().into_bytes())];
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = vec![(
+        b":status".to_vec(),
+        local.status_code.to_string().into_bytes(),
+    )];
     pairs.extend(local.headers.iter().map(|(k, v)| (k.to_vec(), v.to_vec())));
     r.response_headers = Headers::from_pairs(pairs);
     r.response_body = local.body.to_vec();
 }
 
 fn build_response(r: &RequestState) -> hyper::Response<Full<Bytes>> {
-    let status = r.response_headers.get_str(":status").and_then(|s| s.parse::<u16>().ok()).unwrap_or(502);
+    let status = r
+        .response_headers
+        .get_str(":status")
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(502);
     let mut builder = hyper::Response::builder().status(status);
     for (k, v) in r.response_headers.iter() {
-        if k.starts_with(b":") || k == b"content-length" || is_hop_by_hop(&String::from_utf8_lossy(k)) {
+        if k.starts_with(b":")
+            || k == b"content-length"
+            || is_hop_by_hop(&String::from_utf8_lossy(k))
+        {
             continue;
         }
         builder = builder.header(k, v);
     }
-    builder.body(Full::new(Bytes::from(r.response_body.clone()))).unwrap_or_else(|_| kong_error(502, "bad response headers"))
+    builder
+        .body(Full::new(Bytes::from(r.response_body.clone())))
+        .unwrap_or_else(|_| kong_error(502, "bad response headers"))
 }
 
 fn json_response(status: u16, body: Vec<u8>) -> hyper::Response<Full<Bytes>> {
     let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json; charset=utf-8"));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     response
 }
 
 /// A Kong-style error: `{"message": ...}`.
 pub fn kong_error(status: u16, message: &str) -> hyper::Response<Full<Bytes>> {
-    json_response(status, serde_json::json!({ "message": message }).to_string().into_bytes())
+    json_response(
+        status,
+        serde_json::json!({ "message": message })
+            .to_string()
+            .into_bytes(),
+    )
 }

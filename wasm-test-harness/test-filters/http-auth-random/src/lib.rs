@@ -51,11 +51,17 @@ struct Auth {
 
 impl HttpContext for Auth {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let status = self.get_http_request_header("x-auth-status").unwrap_or_else(|| "200".into());
+        let status = self
+            .get_http_request_header("x-auth-status")
+            .unwrap_or_else(|| "200".into());
         let path = format!("/auth?status={status}");
         match self.dispatch_http_call(
             &self.root.upstream,
-            vec![(":method", "GET"), (":path", &path), (":authority", &self.root.authority)],
+            vec![
+                (":method", "GET"),
+                (":path", &path),
+                (":authority", &self.root.authority),
+            ],
             None,
             vec![],
             Duration::from_secs(5),
@@ -77,7 +83,11 @@ impl Context for Auth {
                 self.set_http_request_header("x-auth", Some("passed"));
                 self.resume_http_request();
             }
-            _ => self.send_http_response(403, vec![("Powered-By", "proxy-wasm")], Some(b"Access forbidden.\n")),
+            _ => self.send_http_response(
+                403,
+                vec![("Powered-By", "proxy-wasm")],
+                Some(b"Access forbidden.\n"),
+            ),
         }
     }
 }

@@ -22,7 +22,11 @@ impl HttpContext for Headers {
         }
         match self.get_http_request_header(":path") {
             Some(path) if path == "/hello" => {
-                self.send_http_response(200, vec![("Hello", "World"), ("Powered-By", "proxy-wasm")], Some(b"Hello, World!\n"));
+                self.send_http_response(
+                    200,
+                    vec![("Hello", "World"), ("Powered-By", "proxy-wasm")],
+                    Some(b"Hello, World!\n"),
+                );
                 Action::Pause
             }
             _ => Action::Continue,

@@ -28,7 +28,8 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _: usize) -> bool {
-        self.config = String::from_utf8_lossy(&self.get_plugin_configuration().unwrap_or_default()).into_owned();
+        self.config = String::from_utf8_lossy(&self.get_plugin_configuration().unwrap_or_default())
+            .into_owned();
         if self.config.contains("tick") {
             self.set_tick_period(Duration::from_millis(20));
         }
@@ -41,7 +42,10 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Probe { config: self.config.clone(), path: String::new() }))
+        Some(Box::new(Probe {
+            config: self.config.clone(),
+            path: String::new(),
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -53,7 +57,11 @@ impl RootContext for Root {
 fn incr(ctx: &dyn Context, key: &str) -> Result<u64, Status> {
     loop {
         let (value, cas) = ctx.get_shared_data(key);
-        let n = value.and_then(|v| String::from_utf8(v).ok()).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
+        let n = value
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
         match ctx.set_shared_data(key, Some(n.to_string().as_bytes()), cas) {
             Ok(()) => return Ok(n),
             Err(Status::CasMismatch) => continue,
@@ -63,7 +71,9 @@ fn incr(ctx: &dyn Context, key: &str) -> Result<u64, Status> {
 }
 
 fn property(ctx: &dyn Context, path: Vec<&str>) -> String {
-    ctx.get_property(path).map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_else(|| "-".into())
+    ctx.get_property(path)
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .unwrap_or_else(|| "-".into())
 }
 
 struct Probe {
@@ -73,9 +83,15 @@ struct Probe {
 
 impl Context for Probe {
     fn on_http_call_response(&mut self, _: u32, _: usize, body_size: usize, _: usize) {
-        let status = self.get_http_call_response_header(":status").unwrap_or_else(|| "none".into());
-        let dispatch = self.get_http_call_response_header(":dispatch_status").unwrap_or_else(|| "-".into());
-        let body = self.get_http_call_response_body(0, body_size).unwrap_or_default();
+        let status = self
+            .get_http_call_response_header(":status")
+            .unwrap_or_else(|| "none".into());
+        let dispatch = self
+            .get_http_call_response_header(":dispatch_status")
+            .unwrap_or_else(|| "-".into());
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
         self.send_http_response(
             200,
             vec![("x-call-status", &status), ("x-dispatch-status", &dispatch)],
@@ -94,7 +110,9 @@ impl HttpContext for Probe {
         });
         match route.as_str() {
             "/probe/shared-incr" => {
-                let n = incr(self, "probe:counter").map(|n| n.to_string()).unwrap_or_else(|e| format!("{e:?}"));
+                let n = incr(self, "probe:counter")
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|e| format!("{e:?}"));
                 self.send_http_response(200, vec![("x-counter", &n)], None);
                 Action::Pause
             }
@@ -111,15 +129,21 @@ impl HttpContext for Probe {
                 Action::Pause
             }
             "/probe/metric" => {
-                let id = proxy_wasm::hostcalls::define_metric(MetricType::Counter, "probe_requests").unwrap_or(0);
+                let id =
+                    proxy_wasm::hostcalls::define_metric(MetricType::Counter, "probe_requests")
+                        .unwrap_or(0);
                 let _ = proxy_wasm::hostcalls::increment_metric(id, 1);
-                let v = proxy_wasm::hostcalls::get_metric(id).map(|v| v.to_string()).unwrap_or_else(|e| format!("{e:?}"));
+                let v = proxy_wasm::hostcalls::get_metric(id)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|e| format!("{e:?}"));
                 self.send_http_response(200, vec![("x-metric", &v)], None);
                 Action::Pause
             }
             "/probe/ticks" => {
                 let (v, _) = self.get_shared_data("probe:ticks");
-                let v = v.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_else(|| "0".into());
+                let v = v
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .unwrap_or_else(|| "0".into());
                 self.send_http_response(200, vec![("x-ticks", &v)], None);
                 Action::Pause
             }
@@ -134,12 +158,26 @@ impl HttpContext for Probe {
                 Action::Pause
             }
             "/probe/dispatch" => {
-                let upstream = self.get_http_request_header("x-upstream").unwrap_or_else(|| "echo".into());
-                let path = self.get_http_request_header("x-call-path").unwrap_or_else(|| "/called".into());
-                match self.dispatch_http_call(&upstream, vec![(":method", "GET"), (":path", &path), (":authority", "echo")], None, vec![], Duration::from_millis(500)) {
+                let upstream = self
+                    .get_http_request_header("x-upstream")
+                    .unwrap_or_else(|| "echo".into());
+                let path = self
+                    .get_http_request_header("x-call-path")
+                    .unwrap_or_else(|| "/called".into());
+                match self.dispatch_http_call(
+                    &upstream,
+                    vec![(":method", "GET"), (":path", &path), (":authority", "echo")],
+                    None,
+                    vec![],
+                    Duration::from_millis(500),
+                ) {
                     Ok(_) => Action::Pause,
                     Err(e) => {
-                        self.send_http_response(502, vec![("x-dispatch-error", &format!("{e:?}"))], None);
+                        self.send_http_response(
+                            502,
+                            vec![("x-dispatch-error", &format!("{e:?}"))],
+                            None,
+                        );
                         Action::Pause
                     }
                 }
@@ -174,8 +212,17 @@ impl HttpContext for Probe {
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
         self.set_http_response_header("x-probe", Some("seen"));
         if self.path.starts_with("/probe/dispatch-in-response") {
-            let result = self.dispatch_http_call("echo", vec![(":method", "GET"), (":path", "/"), (":authority", "echo")], None, vec![], Duration::from_millis(500));
-            self.set_http_response_header("x-dispatch-result", Some(if result.is_ok() { "ok" } else { "refused" }));
+            let result = self.dispatch_http_call(
+                "echo",
+                vec![(":method", "GET"), (":path", "/"), (":authority", "echo")],
+                None,
+                vec![],
+                Duration::from_millis(500),
+            );
+            self.set_http_response_header(
+                "x-dispatch-result",
+                Some(if result.is_ok() { "ok" } else { "refused" }),
+            );
         }
         Action::Continue
     }

@@ -41,7 +41,11 @@ impl RootContext for Root {
 
     fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         let client = self.client.clone()?;
-        Some(Box::new(Probe { id: context_id, client, count: None }))
+        Some(Box::new(Probe {
+            id: context_id,
+            client,
+            count: None,
+        }))
     }
 }
 
@@ -57,7 +61,8 @@ impl Probe {
         match outcome.map(|r| r.into_iter().next()) {
             Ok(Some(Reply::Int(n))) => {
                 self.count = Some(n);
-                let _ = host::set_header(HeaderMap::RequestHeaders, "x-redis-count", &n.to_string());
+                let _ =
+                    host::set_header(HeaderMap::RequestHeaders, "x-redis-count", &n.to_string());
                 Action::Continue
             }
             Ok(other) => self.fail(&format!("unexpected reply {other:?}")),
@@ -73,7 +78,10 @@ impl Probe {
 
 impl HttpContext for Probe {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let key = host::header(HeaderMap::RequestHeaders, "x-key").ok().flatten().unwrap_or_else(|| "probe".into());
+        let key = host::header(HeaderMap::RequestHeaders, "x-key")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "probe".into());
         let job = Box::new(Pipeline::commands(vec![Command::new("INCR").arg(key)]));
         let submitted = match self.client.try_borrow_mut() {
             Ok(mut c) => c.submit(self.id, 0, job),

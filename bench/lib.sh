@@ -1,0 +1,58 @@
+# Shared by the benchmark scripts: start servers under setsid, keep their pids, stop them by pid,
+# and run wrk for a bounded time.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PIDS=()
+WORK=$(mktemp -d)
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start NAME CMD...: runs CMD in its own session, logs to $WORK/NAME.log.
+start() {
+  local name=$1; shift
+  setsid "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+
+wait_port() {
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "port $1 never opened" >&2; return 1
+}
+
+# rps URL [CONNECTIONS] [SECONDS]: requests per second and p50 latency (ms) as "RPS P50".
+rps() {
+  local out
+  out=$(wrk -t1 -c"${2:-16}" -d"${3:-5}"s --latency "$1")
+  local r p
+  r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p=$(echo "$out" | awk '$1=="50%" {print $2}')
+  echo "$r $(to_ms "$p")"
+}
+
+to_ms() {
+  case "$1" in
+    *us) echo "$1" | sed 's/us//' | awk '{printf "%.3f", $1/1000}' ;;
+    *ms) echo "$1" | sed 's/ms//' ;;
+    *s) echo "$1" | sed 's/s//' | awk '{printf "%.1f", $1*1000}' ;;
+    *) echo "$1" ;;
+  esac
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+build_native() {
+  (cd "$root" && source scripts/toolchain.sh && cargo build -q --profile native -p wasm-test-harness)
+  HARNESS="$root/target/native/wasm-test-harness"
+}
