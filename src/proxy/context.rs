@@ -17,6 +17,8 @@ pub trait RootContext {
     /// some hosts kill the worker (Kong): prefer staying up and failing requests visibly.
     fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool;
     fn on_tick(&mut self) {}
+    /// A Redis job the root submitted (with its own context id) finished.
+    fn on_redis(&mut self, _tag: u32, _outcome: Outcome) {}
     fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>>;
 }
 

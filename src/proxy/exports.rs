@@ -97,6 +97,13 @@ pub(super) fn deliver_finished() {
         for f in finished {
             let id = f.waiter.context_id;
             let Some(ctx) = http(id) else {
+                if let Some(r) = root(id) {
+                    enter(id);
+                    let _ = host::set_effective_context(id);
+                    if let Ok(mut r) = r.try_borrow_mut() {
+                        r.on_redis(f.waiter.tag, f.outcome);
+                    }
+                }
                 continue;
             };
             enter(id);

@@ -1,0 +1,19 @@
+//! redis-rate-limiting: Kong's rate-limiting plugin as a proxy-wasm filter. Policies `local`
+//! (shared data across workers) and `redis` (one EVALSHA per request for every period, or local
+//! counting synced every `sync_rate` seconds), Kong's headers, status, body and Redis keys.
+
+pub mod config;
+pub mod counters;
+pub mod decision;
+pub mod identifier;
+pub mod keys;
+pub mod periods;
+pub mod script;
+pub mod sync;
+
+mod filter;
+mod host_data;
+mod request;
+mod root;
+
+redis_filter_core::filter_main!(|id| Box::new(root::Root::new(id)));

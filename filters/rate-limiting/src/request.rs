@@ -1,0 +1,242 @@
+//! The HTTP context: counts the request, then lets it through with Kong's headers or answers
+//! with Kong's rejection.
+
+use crate::config::{Policy, WindowType};
+use crate::counters;
+use crate::decision::{decide, sliding_estimate, Usage};
+use crate::filter::Filter;
+use crate::host_data::HostData;
+use crate::identifier::{identifier, strip_port, RequestInfo};
+use crate::keys::{key, Scope, EMPTY_UUID};
+use crate::periods::Period;
+use crate::{script, sync};
+use redis_filter_core::proxy::host::{self, HeaderMap, LogLevel};
+use redis_filter_core::proxy::{Action, HttpContext};
+use redis_filter_core::transport::Submitted;
+use redis_filter_core::{job::Pipeline, Outcome};
+use std::rc::Rc;
+
+/// One period's window for this request.
+#[derive(Debug, Clone)]
+struct Window {
+    period: Period,
+    limit: u64,
+    start_ms: u64,
+    key: String,
+    /// The previous window's key, for a sliding window.
+    previous: Option<String>,
+}
+
+pub struct RateLimit {
+    id: u32,
+    filter: Rc<Filter>,
+    now_ms: u64,
+    windows: Vec<Window>,
+    headers: Vec<(String, String)>,
+}
+
+fn header(name: &str) -> Option<String> {
+    host::header(HeaderMap::RequestHeaders, name).ok().flatten()
+}
+
+fn property(path: &[&str]) -> Option<String> {
+    host::property(path)
+        .ok()
+        .flatten()
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .filter(|s| !s.is_empty())
+}
+
+impl RateLimit {
+    pub fn new(id: u32, filter: Rc<Filter>) -> Self {
+        Self { id, filter, now_ms: 0, windows: Vec::new(), headers: Vec::new() }
+    }
+
+    fn request_info(&self) -> RequestInfo {
+        let config = &self.filter.config;
+        let path = header(":path").unwrap_or_default();
+        RequestInfo {
+            consumer_id: header("x-consumer-id"),
+            credential_id: header("x-credential-identifier"),
+            client_ip: property(&["source", "address"])
+                .or_else(|| property(&["ngx", "remote_addr"]))
+                .map(|a| strip_port(&a))
+                .unwrap_or_default(),
+            service_id: property(&["kong", "service_id"]).or_else(|| property(&["cluster_name"])),
+            header: config.header_name.as_deref().and_then(header),
+            path: path.split('?').next().unwrap_or("").to_string(),
+        }
+    }
+
+    /// The plugin's scope for the keys: the config's ids, else Kong's properties, else zeros.
+    fn scope(&self) -> Scope {
+        let config = &self.filter.config;
+        Scope {
+            route_id: config.route_id.clone().or_else(|| property(&["kong", "route_id"])).unwrap_or_else(|| EMPTY_UUID.into()),
+            service_id: config.service_id.clone().or_else(|| property(&["kong", "service_id"])).unwrap_or_else(|| EMPTY_UUID.into()),
+        }
+    }
+
+    fn windows(&self, scope: &Scope, ident: &str) -> Vec<Window> {
+        let sliding = self.filter.config.window_type == WindowType::Sliding;
+        self.filter
+            .config
+            .limits
+            .iter()
+            .map(|&(period, limit)| {
+                let start_ms = if sliding { period.aligned_start(self.now_ms) } else { period.calendar_start(self.now_ms) };
+                let previous = sliding.then(|| key(scope, ident, period, start_ms.saturating_sub(period.seconds() * 1000)));
+                Window { period, limit, start_ms, key: key(scope, ident, period, start_ms), previous }
+            })
+            .collect()
+    }
+
+    fn ttl(&self, period: Period) -> u64 {
+        match self.filter.config.window_type {
+            WindowType::Fixed => period.seconds(),
+            // The previous window is read for a whole window after it ends.
+            WindowType::Sliding => period.seconds() * 2,
+        }
+    }
+
+    fn usages(&self, current: &[u64], previous: &[u64]) -> Vec<Usage> {
+        self.windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let cur = current.get(i).copied().unwrap_or(0);
+                let prior = match (&w.previous, previous.get(i)) {
+                    (Some(_), Some(prev)) => sliding_estimate(cur, *prev, w.start_ms, w.period.seconds(), self.now_ms),
+                    _ => cur as f64,
+                };
+                Usage { period: w.period, limit: w.limit, prior, window_start_ms: w.start_ms }
+            })
+            .collect()
+    }
+
+    /// Counts in shared data (`local`, and `redis` with `sync_rate`).
+    fn count_in_shared_data(&self) -> Result<(Vec<u64>, Vec<u64>), String> {
+        let mut current = Vec::new();
+        let mut previous = Vec::new();
+        let synced = self.filter.config.sync_rate.is_some();
+        for w in &self.windows {
+            if synced {
+                current.push(sync::count(&HostData, &w.key)?);
+                let end = w.start_ms + self.ttl(w.period) * 1000;
+                self.filter.syncer.borrow_mut().touch(&w.key, self.ttl(w.period), end);
+                if let Some(p) = &w.previous {
+                    previous.push(counters::read(&HostData, &sync::total_key(p)) + counters::read(&HostData, &sync::delta_key(p)));
+                }
+            } else {
+                current.push(counters::add(&HostData, &w.key, 1)?);
+                if let Some(p) = &w.previous {
+                    previous.push(counters::read(&HostData, p));
+                }
+            }
+        }
+        Ok((current, previous))
+    }
+
+    /// Lets the request through with the headers, or rejects it.
+    fn finish(&mut self, current: &[u64], previous: &[u64]) -> Action {
+        let config = &self.filter.config;
+        let usages = self.usages(current, previous);
+        let d = decide(&usages, self.now_ms, config.hide_client_headers);
+        if !d.blocked {
+            self.filter.metrics.allowed();
+            self.headers = d.headers;
+            return Action::Continue;
+        }
+        self.filter.metrics.limited();
+        let mut headers = d.headers;
+        if let Some(retry) = d.retry_after {
+            headers.push(("Retry-After".into(), retry.to_string()));
+        }
+        self.respond(config.error_code, &config.error_message, headers)
+    }
+
+    fn respond(&self, status: u32, message: &str, mut headers: Vec<(String, String)>) -> Action {
+        let mut body = serde_json::Map::new();
+        body.insert("message".into(), message.into());
+        if let Some(id) = property(&["request", "id"]).or_else(|| header("x-request-id")) {
+            body.insert("request_id".into(), id.into());
+        }
+        headers.push(("Content-Type".into(), "application/json; charset=utf-8".into()));
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let body = serde_json::Value::Object(body).to_string();
+        if let Err(s) = host::send_response(status, &pairs, body.as_bytes()) {
+            host::log(LogLevel::Error, &format!("redis-rate-limiting: local response failed (status {})", s.0));
+            return Action::Continue;
+        }
+        Action::Pause
+    }
+
+    /// Counting failed: Kong's fault tolerance.
+    fn failed(&self, error: &str) -> Action {
+        self.filter.metrics.redis_error();
+        host::log(LogLevel::Error, &format!("failed to get usage: {error}"));
+        if self.filter.config.fault_tolerant {
+            self.filter.metrics.allowed();
+            Action::Continue
+        } else {
+            self.respond(500, "An unexpected error occurred", Vec::new())
+        }
+    }
+
+    fn on_counts(&mut self, outcome: Outcome) -> Action {
+        let n = self.windows.len();
+        let previous = self.windows.iter().filter(|w| w.previous.is_some()).count();
+        let counts = outcome
+            .map_err(|e| e.to_string())
+            .and_then(|replies| replies.into_iter().next().ok_or_else(|| "no reply".to_string()))
+            .and_then(|reply| script::counts(&reply, n + previous));
+        match counts {
+            Ok(all) => {
+                let (current, prev) = all.split_at(n.min(all.len()));
+                self.finish(current, prev)
+            }
+            Err(e) => self.failed(&e),
+        }
+    }
+}
+
+impl HttpContext for RateLimit {
+    fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
+        self.now_ms = host::now_ms();
+        let ident = identifier(&self.filter.config, &self.request_info());
+        let scope = self.scope();
+        self.windows = self.windows(&scope, &ident);
+        let config = &self.filter.config;
+        if config.policy == Policy::Local || config.sync_rate.is_some() {
+            return match self.count_in_shared_data() {
+                Ok((current, previous)) => self.finish(&current, &previous),
+                Err(e) => self.failed(&e),
+            };
+        }
+        let Some(client) = self.filter.client.clone() else {
+            return self.failed("no redis client");
+        };
+        let current: Vec<(String, u64)> = self.windows.iter().map(|w| (w.key.clone(), self.ttl(w.period))).collect();
+        let previous: Vec<String> = self.windows.iter().filter_map(|w| w.previous.clone()).collect();
+        let job = Pipeline::new(vec![script::request(&current, &previous)], 0);
+        let submitted = match client.try_borrow_mut() {
+            Ok(mut c) => c.submit(self.id, 0, Box::new(job)),
+            Err(_) => return self.failed("redis client busy"),
+        };
+        match submitted {
+            Submitted::Pending => Action::Pause,
+            Submitted::Done(outcome) => self.on_counts(outcome),
+        }
+    }
+
+    fn on_redis(&mut self, _tag: u32, outcome: Outcome) -> Action {
+        self.on_counts(outcome)
+    }
+
+    fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
+        for (name, value) in &self.headers {
+            let _ = host::set_header(HeaderMap::ResponseHeaders, name, value);
+        }
+        Action::Continue
+    }
+}

@@ -1,0 +1,84 @@
+//! The one script of realtime mode: every configured period counted in one EVALSHA (one round
+//! trip), where Kong sends one EVAL per period. Each current key is INCRed, given its TTL when
+//! new, and its count before this request returned; the previous windows of a sliding window
+//! are read alongside.
+
+use redis_filter_core::job::Request;
+use redis_filter_core::{Reply, Script};
+use std::sync::OnceLock;
+
+const SOURCE: &str = r#"local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local v = redis.call('INCRBY', KEYS[i], 1)
+  if v == 1 then
+    redis.call('EXPIRE', KEYS[i], ARGV[i + 1])
+  end
+  out[i] = v - 1
+end
+for i = n + 1, #KEYS do
+  out[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+end
+return out
+"#;
+
+pub fn script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| Script::new(SOURCE))
+}
+
+/// `current` are (key, ttl seconds) for each period; `previous` the previous window's keys.
+pub fn request(current: &[(String, u64)], previous: &[String]) -> Request {
+    let keys: Vec<&str> = current
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .chain(previous.iter().map(String::as_str))
+        .collect();
+    let mut args: Vec<String> = vec![current.len().to_string()];
+    args.extend(current.iter().map(|(_, ttl)| ttl.to_string()));
+    Request::script(script(), &keys, &args)
+}
+
+/// The counts the script returned: priors of the current windows, then the previous windows.
+pub fn counts(reply: &Reply, expected: usize) -> Result<Vec<u64>, String> {
+    let Reply::Array(items) = reply else {
+        return Err(match reply.error() {
+            Some(e) => format!("rate-limiting script failed: {e}"),
+            None => format!("unexpected script reply {reply:?}"),
+        });
+    };
+    if items.len() != expected {
+        return Err(format!("script returned {} counts, expected {expected}", items.len()));
+    }
+    items
+        .iter()
+        .map(|r| {
+            r.as_int()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| format!("not a count: {r:?}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_call_carries_every_period() {
+        let r = request(&[("a".into(), 1), ("b".into(), 60)], &["pa".into()]);
+        let args: Vec<String> = r.command.arguments().iter().map(|a| String::from_utf8_lossy(a).into()).collect();
+        assert_eq!(args[0], "EVALSHA");
+        assert_eq!(args[2..], ["3", "a", "b", "pa", "2", "1", "60"]);
+        assert!(r.on_noscript.is_some());
+    }
+
+    #[test]
+    fn counts_are_checked() {
+        let ok = Reply::Array(vec![Reply::Int(4), Reply::Int(0)]);
+        assert_eq!(counts(&ok, 2).unwrap(), vec![4, 0]);
+        assert!(counts(&ok, 3).is_err());
+        assert!(counts(&Reply::Int(1), 1).is_err());
+        assert!(counts(&Reply::Array(vec![Reply::Int(-1)]), 1).is_err());
+    }
+}
