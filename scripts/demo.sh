@@ -1,9 +1,62 @@
 #!/usr/bin/env bash
-# The main job: sets everything up and runs the demo. Until the first filter lands it installs
-# the toolchain and builds the filters into dist/.
+# The main job: installs what is missing, builds the filters and the harness, starts Redis, an
+# echo upstream and the harness serving demo/kong.yml, sends requests that show Kong's
+# rate-limiting headers and the 429, then stops everything it started.
+# KEEP_RUNNING=1 leaves them up (the script prints how to stop them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
 bash scripts/build-wasm.sh
-ls -l dist/
+source scripts/toolchain.sh
+cargo build -q -p wasm-test-harness
+harness="$root/target/debug/wasm-test-harness"
+
+work=$(mktemp -d)
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+if [ "${KEEP_RUNNING:-0}" != 1 ]; then trap stop_all EXIT; fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+
+redis_port=$(free_port); echo_port=$(free_port); gw_port=$(free_port)
+setsid redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+pids+=($!)
+setsid "$harness" echo --listen "127.0.0.1:$echo_port" >"$work/echo.log" 2>&1 &
+pids+=($!)
+sed -e "s/\${ECHO_PORT}/$echo_port/g" -e "s/\${REDIS_PORT}/$redis_port/g" demo/kong.yml >"$work/kong.yml"
+wait_port "$redis_port"; wait_port "$echo_port"
+setsid "$harness" serve --config "$work/kong.yml" --filters-path "$root/dist" \
+  --listen "127.0.0.1:$gw_port" --workers 2 >"$work/gateway.log" 2>&1 &
+pids+=($!)
+wait_port "$gw_port"
+echo "Redis on :$redis_port, echo upstream on :$echo_port, gateway on :$gw_port (2 workers)"
+
+show() {
+  local label=$1; shift
+  echo; echo "== $label"
+  curl -s -D - -o "$work/body" "$@" | grep -i -E '^(HTTP|x-ratelimit|ratelimit|retry-after)' | tr -d '\r'
+  if grep -q message "$work/body"; then cat "$work/body"; echo; fi
+}
+for i in 1 2 3 4 5 6; do
+  show "GET /api, request $i of 6 (limit: 5 per minute, policy redis)" "http://127.0.0.1:$gw_port/api/products"
+done
+show "GET /consumers as alice (limit: 2 per second per consumer)" -H "X-Consumer-ID: alice" "http://127.0.0.1:$gw_port/consumers"
+show "GET /consumers as alice again" -H "X-Consumer-ID: alice" "http://127.0.0.1:$gw_port/consumers"
+show "GET /consumers as alice a third time" -H "X-Consumer-ID: alice" "http://127.0.0.1:$gw_port/consumers"
+show "GET /consumers as bob (his own counter)" -H "X-Consumer-ID: bob" "http://127.0.0.1:$gw_port/consumers"
+echo; echo "== The counters in Redis, in Kong's key format"
+redis-cli -p "$redis_port" --scan --pattern 'ratelimit:*' | sort | while read -r key; do
+  echo "$key = $(redis-cli -p "$redis_port" GET "$key") (ttl $(redis-cli -p "$redis_port" TTL "$key") s)"
+done
+echo; echo "== Script calls: $(redis-cli -p "$redis_port" INFO commandstats | grep -E 'cmdstat_(evalsha|eval):' | cut -d, -f1 | tr -d '\r' | tr '\n' ' ')"
+if [ "${KEEP_RUNNING:-0}" = 1 ]; then
+  echo; echo "Still running. Stop with: kill ${pids[*]}"
+else
+  echo; echo "Stopping Redis, the echo upstream and the gateway."
+fi

@@ -1,5 +1,5 @@
 //! How long one request's guest entries take, without any networking:
-//! `cargo run --profile native -p wasm-test-harness --example guest_cost -- FILTER.wasm`.
+//! `cargo run --profile native -p wasm-test-harness --example guest_cost -- FILTER.wasm [CONFIG]`.
 
 use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
 use proxy_wasm_host::abi::v0_2_1::{Host, LogContext, LogSink, PluginConfig, Started, VmServices};
@@ -16,14 +16,19 @@ impl LogSink for Quiet {
 
 fn main() {
     let path = std::env::args().nth(1).expect("path to a filter");
+    let config = std::env::args().nth(2).unwrap_or_default();
     let engine = Engine::new().unwrap();
     let module = Module::new(&engine, &std::fs::read(path).unwrap()).unwrap();
     let host = Host::new(&engine).unwrap();
-    let services = VmServices::new(Arc::new(Quiet));
+    let services = VmServices::new(Arc::new(Quiet))
+        .with_shared(Arc::new(wasm_test_harness::shared::SharedStore::new()));
     let mut guest =
         proxy_wasm_host::abi::v0_2_1::Guest::new(&host, &module, services, &Limits::default())
             .unwrap();
-    let Started::Serving(root) = guest.start(PluginConfig::new()).unwrap() else {
+    let Started::Serving(root) = guest
+        .start(PluginConfig::new().with_configuration(config.into_bytes()))
+        .unwrap()
+    else {
         panic!()
     };
     let mut streams = Some(Streams::default());

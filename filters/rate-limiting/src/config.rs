@@ -198,10 +198,16 @@ mod tests {
 
     #[test]
     fn needs_a_limit_and_longer_periods_may_not_be_lower() {
-        assert!(parse(r#"{"policy": "local"}"#).unwrap_err().message.contains("at least one"));
+        assert!(parse(r#"{"policy": "local"}"#)
+            .unwrap_err()
+            .message
+            .contains("at least one"));
         let e = parse(r#"{"minute": 20, "hour": 10}"#).unwrap_err();
         assert_eq!(e.field, "hour");
-        assert_eq!(e.message, "The limit for hour(10) cannot be lower than the limit for minute(20)");
+        assert_eq!(
+            e.message,
+            "The limit for hour(10) cannot be lower than the limit for minute(20)"
+        );
         assert_eq!(parse(r#"{"second": 0}"#).unwrap_err().field, "second");
     }
 
@@ -214,31 +220,75 @@ mod tests {
 
     #[test]
     fn header_and_path_need_their_field() {
-        assert_eq!(parse(r#"{"minute": 1, "limit_by": "header"}"#).unwrap_err().field, "header_name");
-        assert_eq!(parse(r#"{"minute": 1, "limit_by": "path"}"#).unwrap_err().field, "path");
+        assert_eq!(
+            parse(r#"{"minute": 1, "limit_by": "header"}"#)
+                .unwrap_err()
+                .field,
+            "header_name"
+        );
+        assert_eq!(
+            parse(r#"{"minute": 1, "limit_by": "path"}"#)
+                .unwrap_err()
+                .field,
+            "path"
+        );
         assert!(parse(r#"{"minute": 1, "limit_by": "header", "header_name": "x-api"}"#).is_ok());
     }
 
     #[test]
     fn sync_rate_rules() {
-        assert_eq!(parse(r#"{"minute": 1, "policy": "redis", "sync_rate": 0.5}"#).unwrap().sync_rate, Some(0.5));
-        assert_eq!(parse(r#"{"minute": 1, "policy": "redis", "sync_rate": -1}"#).unwrap().sync_rate, None);
-        assert_eq!(parse(r#"{"minute": 1, "sync_rate": 1}"#).unwrap_err().field, "sync_rate");
-        assert_eq!(parse(r#"{"minute": 1, "policy": "redis", "sync_rate": 0.01}"#).unwrap_err().field, "sync_rate");
+        assert_eq!(
+            parse(r#"{"minute": 1, "policy": "redis", "sync_rate": 0.5}"#)
+                .unwrap()
+                .sync_rate,
+            Some(0.5)
+        );
+        assert_eq!(
+            parse(r#"{"minute": 1, "policy": "redis", "sync_rate": -1}"#)
+                .unwrap()
+                .sync_rate,
+            None
+        );
+        assert_eq!(
+            parse(r#"{"minute": 1, "sync_rate": 1}"#).unwrap_err().field,
+            "sync_rate"
+        );
+        assert_eq!(
+            parse(r#"{"minute": 1, "policy": "redis", "sync_rate": 0.01}"#)
+                .unwrap_err()
+                .field,
+            "sync_rate"
+        );
     }
 
     #[test]
     fn unknown_fields_and_wrong_types_name_the_field() {
-        assert_eq!(parse(r#"{"minute": 1, "minutes": 2}"#).unwrap_err().field, "minutes");
-        assert_eq!(parse(r#"{"minute": "5"}"#).unwrap_err().to_string(), "invalid config: minute: expected a number");
-        assert_eq!(parse(r#"{"minute": 1, "redis": {"port": 99999}}"#).unwrap_err().field, "redis.port");
+        assert_eq!(
+            parse(r#"{"minute": 1, "minutes": 2}"#).unwrap_err().field,
+            "minutes"
+        );
+        assert_eq!(
+            parse(r#"{"minute": "5"}"#).unwrap_err().to_string(),
+            "invalid config: minute: expected a number"
+        );
+        assert_eq!(
+            parse(r#"{"minute": 1, "redis": {"port": 99999}}"#)
+                .unwrap_err()
+                .field,
+            "redis.port"
+        );
         assert!(parse("not json").is_err());
     }
 
     #[test]
     fn extensions() {
-        let c = parse(r#"{"minute": 1, "window_type": "sliding", "route_id": "r", "service_id": "s"}"#).unwrap();
+        let c =
+            parse(r#"{"minute": 1, "window_type": "sliding", "route_id": "r", "service_id": "s"}"#)
+                .unwrap();
         assert_eq!(c.window_type, WindowType::Sliding);
-        assert_eq!((c.route_id.as_deref(), c.service_id.as_deref()), (Some("r"), Some("s")));
+        assert_eq!(
+            (c.route_id.as_deref(), c.service_id.as_deref()),
+            (Some("r"), Some("s"))
+        );
     }
 }

@@ -25,7 +25,11 @@ pub fn read(data: &dyn SharedData, key: &str) -> u64 {
 }
 
 /// Applies `f` to a counter atomically; returns (before, after).
-pub fn update(data: &dyn SharedData, key: &str, f: impl Fn(u64) -> u64) -> Result<(u64, u64), String> {
+pub fn update(
+    data: &dyn SharedData,
+    key: &str,
+    f: impl Fn(u64) -> u64,
+) -> Result<(u64, u64), String> {
     for _ in 0..MAX_TRIES {
         let (value, cas) = data.get(key);
         if value.is_none() {

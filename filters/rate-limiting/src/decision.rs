@@ -33,7 +33,11 @@ pub fn decide(usages: &[Usage], now_ms: u64, hide_client_headers: bool) -> Decis
         .map(|(u, _)| u.period)
         .next_back();
     if hide_client_headers {
-        return Decision { blocked: stop.is_some(), headers: Vec::new(), retry_after: None };
+        return Decision {
+            blocked: stop.is_some(),
+            headers: Vec::new(),
+            retry_after: None,
+        };
     }
     let mut headers = Vec::new();
     // The period with the lowest remaining (ties: the longer window) names RateLimit-*.
@@ -56,8 +60,14 @@ pub fn decide(usages: &[Usage], now_ms: u64, hide_client_headers: bool) -> Decis
             chosen = Some((u.limit, left, reset));
             chosen_window = window;
         }
-        headers.push((format!("X-RateLimit-Limit-{}", u.period.title()), u.limit.to_string()));
-        headers.push((format!("X-RateLimit-Remaining-{}", u.period.title()), left.to_string()));
+        headers.push((
+            format!("X-RateLimit-Limit-{}", u.period.title()),
+            u.limit.to_string(),
+        ));
+        headers.push((
+            format!("X-RateLimit-Remaining-{}", u.period.title()),
+            left.to_string(),
+        ));
     }
     let mut retry_after = None;
     if let Some((limit, left, reset)) = chosen {
@@ -68,12 +78,22 @@ pub fn decide(usages: &[Usage], now_ms: u64, hide_client_headers: bool) -> Decis
             retry_after = Some(reset);
         }
     }
-    Decision { blocked: stop.is_some(), headers, retry_after }
+    Decision {
+        blocked: stop.is_some(),
+        headers,
+        retry_after,
+    }
 }
 
 /// The sliding-window estimate of Rate Limiting Advanced: the current window's count plus the
 /// previous one's, weighted by how much of it still overlaps the sliding window.
-pub fn sliding_estimate(current: u64, previous: u64, window_start_ms: u64, size_s: u64, now_ms: u64) -> f64 {
+pub fn sliding_estimate(
+    current: u64,
+    previous: u64,
+    window_start_ms: u64,
+    size_s: u64,
+    now_ms: u64,
+) -> f64 {
     let size_ms = (size_s * 1000) as f64;
     let elapsed = now_ms.saturating_sub(window_start_ms) as f64;
     let weight = ((size_ms - elapsed) / size_ms).clamp(0.0, 1.0);
@@ -87,11 +107,19 @@ mod tests {
     const MINUTE_START: u64 = 1_709_214_300_000;
 
     fn minute(limit: u64, prior: f64) -> Usage {
-        Usage { period: Period::Minute, limit, prior, window_start_ms: MINUTE_START }
+        Usage {
+            period: Period::Minute,
+            limit,
+            prior,
+            window_start_ms: MINUTE_START,
+        }
     }
 
     fn header<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {
-        d.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        d.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -116,21 +144,48 @@ mod tests {
     #[test]
     fn ratelimit_headers_follow_the_lowest_remaining_and_ties_go_to_the_longer_window() {
         let now = MINUTE_START + 1000;
-        let second = Usage { period: Period::Second, limit: 10, prior: 0.0, window_start_ms: now };
-        let hour = Usage { period: Period::Hour, limit: 100, prior: 95.0, window_start_ms: MINUTE_START - 45 * 60_000 };
+        let second = Usage {
+            period: Period::Second,
+            limit: 10,
+            prior: 0.0,
+            window_start_ms: now,
+        };
+        let hour = Usage {
+            period: Period::Hour,
+            limit: 100,
+            prior: 95.0,
+            window_start_ms: MINUTE_START - 45 * 60_000,
+        };
         let d = decide(&[second, minute(50, 0.0), hour], now, false);
         assert_eq!(header(&d, "RateLimit-Limit"), Some("100"));
         assert_eq!(header(&d, "RateLimit-Remaining"), Some("4"));
-        assert_eq!(header(&d, "RateLimit-Reset"), Some(&*(3600 - 45 * 60 - 1).to_string()));
-        let a = Usage { period: Period::Second, limit: 5, prior: 0.0, window_start_ms: now };
+        assert_eq!(
+            header(&d, "RateLimit-Reset"),
+            Some(&*(3600 - 45 * 60 - 1).to_string())
+        );
+        let a = Usage {
+            period: Period::Second,
+            limit: 5,
+            prior: 0.0,
+            window_start_ms: now,
+        };
         let d = decide(&[a, minute(5, 0.0)], now, false);
-        assert_eq!(header(&d, "RateLimit-Reset"), Some("59"), "tie: the minute wins");
+        assert_eq!(
+            header(&d, "RateLimit-Reset"),
+            Some("59"),
+            "tie: the minute wins"
+        );
     }
 
     #[test]
     fn a_stop_in_one_period_leaves_the_others_remaining_unchanged() {
         let now = MINUTE_START;
-        let second = Usage { period: Period::Second, limit: 1, prior: 1.0, window_start_ms: now };
+        let second = Usage {
+            period: Period::Second,
+            limit: 1,
+            prior: 1.0,
+            window_start_ms: now,
+        };
         let d = decide(&[second, minute(10, 4.0)], now, false);
         assert!(d.blocked);
         assert_eq!(header(&d, "X-RateLimit-Remaining-Second"), Some("0"));

@@ -38,7 +38,9 @@ pub fn strip_port(addr: &str) -> String {
         return rest.split(']').next().unwrap_or(rest).to_string();
     }
     match addr.rsplit_once(':') {
-        Some((ip, port)) if !ip.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => ip.to_string(),
+        Some((ip, port)) if !ip.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
+            ip.to_string()
+        }
         _ => addr.to_string(),
     }
 }
@@ -66,20 +68,48 @@ mod tests {
     fn consumer_then_credential_then_ip() {
         let c = config("");
         assert_eq!(identifier(&c, &req()), "c-1");
-        let r = RequestInfo { consumer_id: None, ..req() };
+        let r = RequestInfo {
+            consumer_id: None,
+            ..req()
+        };
         assert_eq!(identifier(&c, &r), "cred-1");
-        let r = RequestInfo { consumer_id: None, credential_id: None, ..req() };
+        let r = RequestInfo {
+            consumer_id: None,
+            credential_id: None,
+            ..req()
+        };
         assert_eq!(identifier(&c, &r), "10.0.0.9");
     }
 
     #[test]
     fn each_limit_by() {
-        assert_eq!(identifier(&config(r#","limit_by":"credential""#), &req()), "cred-1");
-        assert_eq!(identifier(&config(r#","limit_by":"ip""#), &req()), "10.0.0.9");
-        assert_eq!(identifier(&config(r#","limit_by":"service""#), &req()), "svc");
-        assert_eq!(identifier(&config(r#","limit_by":"header","header_name":"x-tenant""#), &req()), "tenant-a");
-        assert_eq!(identifier(&config(r#","limit_by":"path","path":"/api/x""#), &req()), "/api/x");
-        assert_eq!(identifier(&config(r#","limit_by":"path","path":"/other""#), &req()), "10.0.0.9");
+        assert_eq!(
+            identifier(&config(r#","limit_by":"credential""#), &req()),
+            "cred-1"
+        );
+        assert_eq!(
+            identifier(&config(r#","limit_by":"ip""#), &req()),
+            "10.0.0.9"
+        );
+        assert_eq!(
+            identifier(&config(r#","limit_by":"service""#), &req()),
+            "svc"
+        );
+        assert_eq!(
+            identifier(
+                &config(r#","limit_by":"header","header_name":"x-tenant""#),
+                &req()
+            ),
+            "tenant-a"
+        );
+        assert_eq!(
+            identifier(&config(r#","limit_by":"path","path":"/api/x""#), &req()),
+            "/api/x"
+        );
+        assert_eq!(
+            identifier(&config(r#","limit_by":"path","path":"/other""#), &req()),
+            "10.0.0.9"
+        );
     }
 
     #[test]

@@ -37,7 +37,12 @@ mod tests {
 
     #[test]
     fn matches_kongs_format() {
-        let k = key(&Scope::default(), "127.0.0.1", Period::Minute, 1_709_214_300_000);
+        let k = key(
+            &Scope::default(),
+            "127.0.0.1",
+            Period::Minute,
+            1_709_214_300_000,
+        );
         assert_eq!(
             k,
             "ratelimit:00000000-0000-0000-0000-000000000000:00000000-0000-0000-0000-000000000000:127.0.0.1:1709214300000:minute"

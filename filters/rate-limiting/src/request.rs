@@ -1,7 +1,7 @@
 //! The HTTP context: counts the request, then lets it through with Kong's headers or answers
 //! with Kong's rejection.
 
-use crate::config::{Policy, WindowType};
+use crate::config::{LimitBy, Policy, WindowType};
 use crate::counters;
 use crate::decision::{decide, sliding_estimate, Usage};
 use crate::filter::Filter;
@@ -49,31 +49,61 @@ fn property(path: &[&str]) -> Option<String> {
 
 impl RateLimit {
     pub fn new(id: u32, filter: Rc<Filter>) -> Self {
-        Self { id, filter, now_ms: 0, windows: Vec::new(), headers: Vec::new() }
+        Self {
+            id,
+            filter,
+            now_ms: 0,
+            windows: Vec::new(),
+            headers: Vec::new(),
+        }
     }
 
+    /// Reads only what `limit_by` needs: each header or property is a host call.
     fn request_info(&self) -> RequestInfo {
         let config = &self.filter.config;
-        let path = header(":path").unwrap_or_default();
-        RequestInfo {
-            consumer_id: header("x-consumer-id"),
-            credential_id: header("x-credential-identifier"),
-            client_ip: property(&["source", "address"])
+        let mut info = RequestInfo::default();
+        match config.limit_by {
+            LimitBy::Consumer => {
+                info.consumer_id = header("x-consumer-id");
+                if info.consumer_id.is_none() {
+                    info.credential_id = header("x-credential-identifier");
+                }
+            }
+            LimitBy::Credential => info.credential_id = header("x-credential-identifier"),
+            LimitBy::Service => {
+                info.service_id =
+                    property(&["kong", "service_id"]).or_else(|| property(&["cluster_name"]))
+            }
+            LimitBy::Header => info.header = config.header_name.as_deref().and_then(header),
+            LimitBy::Path => {
+                let path = header(":path").unwrap_or_default();
+                info.path = path.split('?').next().unwrap_or("").to_string();
+            }
+            LimitBy::Ip => {}
+        }
+        if identifier(config, &info).is_empty() {
+            info.client_ip = property(&["source", "address"])
                 .or_else(|| property(&["ngx", "remote_addr"]))
                 .map(|a| strip_port(&a))
-                .unwrap_or_default(),
-            service_id: property(&["kong", "service_id"]).or_else(|| property(&["cluster_name"])),
-            header: config.header_name.as_deref().and_then(header),
-            path: path.split('?').next().unwrap_or("").to_string(),
+                .unwrap_or_default();
         }
+        info
     }
 
     /// The plugin's scope for the keys: the config's ids, else Kong's properties, else zeros.
     fn scope(&self) -> Scope {
         let config = &self.filter.config;
         Scope {
-            route_id: config.route_id.clone().or_else(|| property(&["kong", "route_id"])).unwrap_or_else(|| EMPTY_UUID.into()),
-            service_id: config.service_id.clone().or_else(|| property(&["kong", "service_id"])).unwrap_or_else(|| EMPTY_UUID.into()),
+            route_id: config
+                .route_id
+                .clone()
+                .or_else(|| property(&["kong", "route_id"]))
+                .unwrap_or_else(|| EMPTY_UUID.into()),
+            service_id: config
+                .service_id
+                .clone()
+                .or_else(|| property(&["kong", "service_id"]))
+                .unwrap_or_else(|| EMPTY_UUID.into()),
         }
     }
 
@@ -84,9 +114,26 @@ impl RateLimit {
             .limits
             .iter()
             .map(|&(period, limit)| {
-                let start_ms = if sliding { period.aligned_start(self.now_ms) } else { period.calendar_start(self.now_ms) };
-                let previous = sliding.then(|| key(scope, ident, period, start_ms.saturating_sub(period.seconds() * 1000)));
-                Window { period, limit, start_ms, key: key(scope, ident, period, start_ms), previous }
+                let start_ms = if sliding {
+                    period.aligned_start(self.now_ms)
+                } else {
+                    period.calendar_start(self.now_ms)
+                };
+                let previous = sliding.then(|| {
+                    key(
+                        scope,
+                        ident,
+                        period,
+                        start_ms.saturating_sub(period.seconds() * 1000),
+                    )
+                });
+                Window {
+                    period,
+                    limit,
+                    start_ms,
+                    key: key(scope, ident, period, start_ms),
+                    previous,
+                }
             })
             .collect()
     }
@@ -106,10 +153,17 @@ impl RateLimit {
             .map(|(i, w)| {
                 let cur = current.get(i).copied().unwrap_or(0);
                 let prior = match (&w.previous, previous.get(i)) {
-                    (Some(_), Some(prev)) => sliding_estimate(cur, *prev, w.start_ms, w.period.seconds(), self.now_ms),
+                    (Some(_), Some(prev)) => {
+                        sliding_estimate(cur, *prev, w.start_ms, w.period.seconds(), self.now_ms)
+                    }
                     _ => cur as f64,
                 };
-                Usage { period: w.period, limit: w.limit, prior, window_start_ms: w.start_ms }
+                Usage {
+                    period: w.period,
+                    limit: w.limit,
+                    prior,
+                    window_start_ms: w.start_ms,
+                }
             })
             .collect()
     }
@@ -123,9 +177,12 @@ impl RateLimit {
             if synced {
                 current.push(sync::count(&HostData, &w.key)?);
                 let end = w.start_ms + self.ttl(w.period) * 1000;
-                self.filter.syncer.borrow_mut().touch(&w.key, self.ttl(w.period), end);
+                self.filter
+                    .syncer
+                    .borrow_mut()
+                    .touch(&w.key, self.ttl(w.period), end);
                 if let Some(p) = &w.previous {
-                    previous.push(counters::read(&HostData, &sync::total_key(p)) + counters::read(&HostData, &sync::delta_key(p)));
+                    previous.push(sync::known(&HostData, p));
                 }
             } else {
                 current.push(counters::add(&HostData, &w.key, 1)?);
@@ -161,11 +218,23 @@ impl RateLimit {
         if let Some(id) = property(&["request", "id"]).or_else(|| header("x-request-id")) {
             body.insert("request_id".into(), id.into());
         }
-        headers.push(("Content-Type".into(), "application/json; charset=utf-8".into()));
-        let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        headers.push((
+            "Content-Type".into(),
+            "application/json; charset=utf-8".into(),
+        ));
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let body = serde_json::Value::Object(body).to_string();
         if let Err(s) = host::send_response(status, &pairs, body.as_bytes()) {
-            host::log(LogLevel::Error, &format!("redis-rate-limiting: local response failed (status {})", s.0));
+            host::log(
+                LogLevel::Error,
+                &format!(
+                    "redis-rate-limiting: local response failed (status {})",
+                    s.0
+                ),
+            );
             return Action::Continue;
         }
         Action::Pause
@@ -188,7 +257,12 @@ impl RateLimit {
         let previous = self.windows.iter().filter(|w| w.previous.is_some()).count();
         let counts = outcome
             .map_err(|e| e.to_string())
-            .and_then(|replies| replies.into_iter().next().ok_or_else(|| "no reply".to_string()))
+            .and_then(|replies| {
+                replies
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| "no reply".to_string())
+            })
             .and_then(|reply| script::counts(&reply, n + previous));
         match counts {
             Ok(all) => {
@@ -216,8 +290,16 @@ impl HttpContext for RateLimit {
         let Some(client) = self.filter.client.clone() else {
             return self.failed("no redis client");
         };
-        let current: Vec<(String, u64)> = self.windows.iter().map(|w| (w.key.clone(), self.ttl(w.period))).collect();
-        let previous: Vec<String> = self.windows.iter().filter_map(|w| w.previous.clone()).collect();
+        let current: Vec<(String, u64)> = self
+            .windows
+            .iter()
+            .map(|w| (w.key.clone(), self.ttl(w.period)))
+            .collect();
+        let previous: Vec<String> = self
+            .windows
+            .iter()
+            .filter_map(|w| w.previous.clone())
+            .collect();
         let job = Pipeline::new(vec![script::request(&current, &previous)], 0);
         let submitted = match client.try_borrow_mut() {
             Ok(mut c) => c.submit(self.id, 0, Box::new(job)),

@@ -29,7 +29,10 @@ impl Root {
             return;
         };
         let every_ms = (rate * 1000.0) as u64;
-        let job = filter.syncer.borrow_mut().due(&HostData, host::now_ms(), every_ms);
+        let job = filter
+            .syncer
+            .borrow_mut()
+            .due(&HostData, host::now_ms(), every_ms);
         let (Some(job), Some(client)) = (job, &filter.client) else {
             return;
         };
@@ -53,7 +56,10 @@ impl RootContext for Root {
             Ok(filter) => {
                 self.filter = Some(Rc::new(filter));
                 if let Err(s) = host::set_tick_period_ms(TICK_MS) {
-                    host::log(LogLevel::Warn, &format!("redis-rate-limiting: no tick (status {})", s.0));
+                    host::log(
+                        LogLevel::Warn,
+                        &format!("redis-rate-limiting: no tick (status {})", s.0),
+                    );
                 }
                 true
             }

@@ -48,7 +48,10 @@ pub fn counts(reply: &Reply, expected: usize) -> Result<Vec<u64>, String> {
         });
     };
     if items.len() != expected {
-        return Err(format!("script returned {} counts, expected {expected}", items.len()));
+        return Err(format!(
+            "script returned {} counts, expected {expected}",
+            items.len()
+        ));
     }
     items
         .iter()
@@ -67,7 +70,12 @@ mod tests {
     #[test]
     fn one_call_carries_every_period() {
         let r = request(&[("a".into(), 1), ("b".into(), 60)], &["pa".into()]);
-        let args: Vec<String> = r.command.arguments().iter().map(|a| String::from_utf8_lossy(a).into()).collect();
+        let args: Vec<String> = r
+            .command
+            .arguments()
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into())
+            .collect();
         assert_eq!(args[0], "EVALSHA");
         assert_eq!(args[2..], ["3", "a", "b", "pa", "2", "1", "60"]);
         assert!(r.on_noscript.is_some());

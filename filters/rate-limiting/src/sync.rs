@@ -28,11 +28,26 @@ pub fn total_key(key: &str) -> String {
     format!("{key}|total")
 }
 
-/// Counts a request; returns the usage before it (last known total plus pending deltas).
+/// Deltas taken by a flush whose answer has not come back yet.
+pub fn in_flight_key(key: &str) -> String {
+    format!("{key}|inflight")
+}
+
+/// Counts a request; returns the usage before it: the last known total, the deltas in flight
+/// to Redis, and the pending deltas.
 pub fn count(data: &dyn SharedData, key: &str) -> Result<u64, String> {
     let total = counters::read(data, &total_key(key));
+    let in_flight = counters::read(data, &in_flight_key(key));
     let pending = counters::add(data, &delta_key(key), 1)?;
-    Ok(total + pending)
+    Ok(total + in_flight + pending)
+}
+
+/// The usage of a key as known here (for the previous window of a sliding window).
+pub fn known(data: &dyn SharedData, key: &str) -> u64 {
+    [total_key(key), in_flight_key(key), delta_key(key)]
+        .iter()
+        .map(|k| counters::read(data, k))
+        .sum()
 }
 
 /// A key this worker counted in, kept until its window is over and flushed.
@@ -53,13 +68,18 @@ pub struct Syncer {
 
 impl Syncer {
     pub fn touch(&mut self, key: &str, ttl: u64, expires_ms: u64) {
-        self.touched.entry(key.to_string()).or_insert(Touched { ttl, expires_ms });
+        self.touched
+            .entry(key.to_string())
+            .or_insert(Touched { ttl, expires_ms });
     }
 
     /// The flush to send now, if one is due and none is in flight: one pipeline with an
     /// INCRBY-and-expire per key holding a delta and a GET per other key.
     pub fn due(&mut self, data: &dyn SharedData, now_ms: u64, every_ms: u64) -> Option<Pipeline> {
-        if self.in_flight.is_some() || now_ms < self.last_flush_ms + every_ms || self.touched.is_empty() {
+        if self.in_flight.is_some()
+            || now_ms < self.last_flush_ms + every_ms
+            || self.touched.is_empty()
+        {
             return None;
         }
         self.last_flush_ms = now_ms;
@@ -67,10 +87,17 @@ impl Syncer {
         let mut requests = Vec::new();
         for (key, t) in &self.touched {
             let delta = counters::take(data, &delta_key(key)).unwrap_or(0);
+            if delta > 0 && counters::add(data, &in_flight_key(key), delta).is_err() {
+                // Could not record it as in flight: leave it pending for the next flush.
+                let _ = counters::add(data, &delta_key(key), delta);
+                continue;
+            }
             let request = if delta > 0 {
                 Request::script(flush_script(), &[key.as_str()], &[delta, t.ttl])
             } else {
-                redis_filter_core::Command::new("GET").arg(key.as_str()).into()
+                redis_filter_core::Command::new("GET")
+                    .arg(key.as_str())
+                    .into()
             };
             requests.push(request);
             batch.push((key.clone(), delta));
@@ -82,16 +109,22 @@ impl Syncer {
     }
 
     /// Applies the flush's outcome: totals read back; on failure the deltas go back to be sent
-    /// with the next flush. Returns an error to log.
+    /// with the next flush. Returns an error to log. (Each step errs on the side of counting a
+    /// request twice for a moment, never on not counting it.)
     pub fn done(&mut self, data: &dyn SharedData, outcome: Outcome) -> Result<(), String> {
         let batch = self.in_flight.take().unwrap_or_default();
+        let requeue = |key: &str, delta: u64| -> Result<(), String> {
+            if delta > 0 {
+                counters::add(data, &delta_key(key), delta)?;
+                counters::update(data, &in_flight_key(key), |v| v.saturating_sub(delta))?;
+            }
+            Ok(())
+        };
         let replies = match outcome {
             Ok(replies) if replies.len() == batch.len() => replies,
             other => {
                 for (key, delta) in &batch {
-                    if *delta > 0 {
-                        counters::add(data, &delta_key(key), *delta)?;
-                    }
+                    requeue(key, *delta)?;
                 }
                 return Err(match other {
                     Err(e) => format!("sync with redis failed: {e}"),
@@ -102,15 +135,16 @@ impl Syncer {
         for ((key, delta), reply) in batch.iter().zip(replies) {
             match reply {
                 Reply::Error(e) => {
-                    if *delta > 0 {
-                        counters::add(data, &delta_key(key), *delta)?;
-                    }
+                    requeue(key, *delta)?;
                     return Err(format!("sync of {key}: {e}"));
                 }
                 reply => {
                     let total = reply.as_int().unwrap_or(0).max(0) as u64;
                     // Another worker may have stored a newer total meanwhile: keep the larger.
                     counters::update(data, &total_key(key), |old| old.max(total))?;
+                    if *delta > 0 {
+                        counters::update(data, &in_flight_key(key), |v| v.saturating_sub(*delta))?;
+                    }
                 }
             }
         }
@@ -134,13 +168,27 @@ mod tests {
         s.touch("k1", 60, 60_000);
         s.touch("k2", 60, 60_000);
         let mut job = s.due(&data, 1000, 500).unwrap();
-        let Step::Send { commands, .. } = job.start() else { panic!() };
+        let Step::Send { commands, .. } = job.start() else {
+            panic!()
+        };
         let names: Vec<String> = commands.iter().map(|c| c.name()).collect();
         assert_eq!(names.len(), 2);
         assert!(names.contains(&"EVALSHA".to_string()) && names.contains(&"GET".to_string()));
-        assert!(s.due(&data, 2000, 500).is_none(), "one flush in flight at a time");
+        assert!(
+            s.due(&data, 2000, 500).is_none(),
+            "one flush in flight at a time"
+        );
         // Redis says k1 is now 7 (other gateways counted too), k2 is 3.
-        let replies = commands.iter().map(|c| if c.name() == "GET" { Reply::Int(3) } else { Reply::Int(7) }).collect();
+        let replies = commands
+            .iter()
+            .map(|c| {
+                if c.name() == "GET" {
+                    Reply::Int(3)
+                } else {
+                    Reply::Int(7)
+                }
+            })
+            .collect();
         s.done(&data, Ok(replies)).unwrap();
         assert_eq!(count(&data, "k1").unwrap(), 7);
     }
@@ -153,8 +201,14 @@ mod tests {
         count(&data, "k").unwrap();
         s.touch("k", 60, 60_000);
         s.due(&data, 1000, 500).unwrap();
+        assert_eq!(
+            count(&data, "k").unwrap(),
+            2,
+            "deltas in flight still count"
+        );
         assert!(s.done(&data, Err(RedisError::Timeout)).is_err());
-        assert_eq!(counters::read(&data, &delta_key("k")), 2);
+        assert_eq!(counters::read(&data, &delta_key("k")), 3);
+        assert_eq!(counters::read(&data, &in_flight_key("k")), 0);
     }
 
     #[test]

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# redis-rate-limiting on the harness: passthrough vs the filter with policy local, redis
+# realtime and redis sync_rate, one worker, same run, as ratios; Redis commands per request from
+# INFO commandstats. Limits are high enough that nothing is rejected.
+source "$(dirname "$0")/lib.sh"
+build_native
+bash "$root/scripts/build-wasm.sh" >/dev/null
+echo_port=$(free_port); gw_port=$(free_port); redis_port=$(free_port)
+start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
+start echo "$HARNESS" echo --listen "127.0.0.1:$echo_port"
+wait_port "$echo_port"; wait_port "$redis_port"
+rl() { echo "{\"year\": 1000000000, \"limit_by\": \"ip\", $1}"; }
+cat >"$WORK/kong.yml" <<YAML
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://127.0.0.1:$echo_port
+  routes:
+  - {name: plain, paths: [/plain]}
+  - name: local
+    paths: [/local]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl '"policy": "local"')'}]}]
+  - name: realtime
+    paths: [/realtime]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"redis_port\": $redis_port")'}]}]
+  - name: sync
+    paths: [/sync]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"sync_rate\": 0.1, \"redis_port\": $redis_port")'}]}]
+YAML
+start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$root/dist" \
+  --listen "127.0.0.1:$gw_port" --workers 1
+wait_port "$gw_port"
+conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-5}
+cmds() { redis-cli -p "$redis_port" INFO commandstats | awk -F'[:=,]' '/^cmdstat_(evalsha|eval|get|incrby)/ {n += $3} END {print n + 0}'; }
+calls() { curl -s "http://127.0.0.1:$gw_port/__harness/metrics" | python3 -c 'import json,sys; print(json.load(sys.stdin)["harness.tunnel_calls"])'; }
+reqs() { curl -s "http://127.0.0.1:$gw_port/__harness/metrics" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m.get("redis_rate_limiting.allowed",0)+m.get("redis_rate_limiting.limited",0))'; }
+printf '\n%-28s %10s %8s %10s %14s %12s\n' "harness, 1 worker, wrk -c$conns" "req/s" "p50 ms" "ratio" "redis cmds/req" "calls/req"
+read -r base base_p50 < <(rps "http://127.0.0.1:$gw_port/plain" "$conns" "$secs")
+printf '%-28s %10.0f %8s %10s %14s %12s\n' "no filter" "$base" "$base_p50" "1.00" "-" "-"
+for mode in local realtime sync; do
+  c0=$(cmds); t0=$(calls); r0=$(reqs)
+  read -r r p50 < <(rps "http://127.0.0.1:$gw_port/$mode" "$conns" "$secs")
+  sleep 0.3
+  c1=$(cmds); t1=$(calls); r1=$(reqs)
+  n=$((r1 - r0))
+  printf '%-28s %10.0f %8s %10s %14s %12s\n' "redis-rate-limiting $mode" "$r" "$p50" "$(ratio "$r" "$base")" \
+    "$(awk -v a=$((c1 - c0)) -v b=$n 'BEGIN {printf "%.3f", a / b}')" "$(awk -v a=$((t1 - t0)) -v b=$n 'BEGIN {printf "%.3f", a / b}')"
+done
