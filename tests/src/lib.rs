@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: real servers on free loopback ports (redis-server,
 //! the harness and its echo upstream), stopped when the test ends.
 
+pub mod envoy;
+pub mod gateway;
 pub mod harness;
 pub mod http;
 pub mod redis_server;

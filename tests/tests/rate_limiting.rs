@@ -1,6 +1,7 @@
 //! redis-rate-limiting on the harness against a real redis-server: Kong's headers, status, body
 //! and keys; every period and limit_by; several gateways sharing one Redis; Redis failures.
 
+use e2e_tests::gateway::{Gateway, Host, HOSTS};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
 use e2e_tests::{RedisServer, Setup, TestGateway};
@@ -33,6 +34,10 @@ services:
 
 fn gateway(config: &str) -> TestGateway {
     Setup::new(&yaml(config)).filters(dist_dir()).start()
+}
+
+fn gateway_on(host: Host, config: &str) -> Gateway {
+    Gateway::start(host, &yaml(config), &dist_dir())
 }
 
 fn now_ms() -> u64 {
@@ -81,32 +86,55 @@ fn assert_kong_rejection(r: &Response) {
 
 #[test]
 fn rejects_the_request_after_the_limit_with_kong_headers_and_body() {
-    let redis = RedisServer::start(&[]);
-    let gw = gateway(&format!(
-        r#"{{"year": 3, "policy": "redis", "redis_port": {}}}"#,
-        redis.port
-    ));
-    for remaining in ["2", "1", "0"] {
-        let r = get(gw.addr, "/", &[]);
-        assert_eq!(r.status, 200, "{}", r.text());
-        assert_eq!(r.header("x-ratelimit-limit-year"), Some("3"));
-        assert_eq!(r.header("x-ratelimit-remaining-year"), Some(remaining));
-        assert_eq!(r.header("ratelimit-limit"), Some("3"));
-        assert_eq!(r.header("ratelimit-remaining"), Some(remaining));
-        assert!(r.header("ratelimit-reset").is_some());
-        assert_eq!(r.header("retry-after"), None);
+    for host in HOSTS {
+        let redis = RedisServer::start(&[]);
+        let gw = gateway_on(
+            host,
+            &format!(
+                r#"{{"year": 3, "policy": "redis", "redis_port": {}}}"#,
+                redis.port
+            ),
+        );
+        for remaining in ["2", "1", "0"] {
+            let r = get(gw.addr(), "/", &[]);
+            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+            assert_eq!(r.header("x-ratelimit-limit-year"), Some("3"), "{host:?}");
+            assert_eq!(
+                r.header("x-ratelimit-remaining-year"),
+                Some(remaining),
+                "{host:?}"
+            );
+            assert_eq!(r.header("ratelimit-limit"), Some("3"));
+            assert_eq!(r.header("ratelimit-remaining"), Some(remaining));
+            assert!(r.header("ratelimit-reset").is_some());
+            assert_eq!(r.header("retry-after"), None);
+        }
+        let r = get(gw.addr(), "/", &[]);
+        assert_kong_rejection(&r);
+        assert_eq!(r.header("x-ratelimit-remaining-year"), Some("0"));
+        assert_eq!(r.header("ratelimit-remaining"), Some("0"));
+        assert_eq!(r.header("retry-after"), r.header("ratelimit-reset"));
+        assert_eq!(
+            redis.calls("evalsha"),
+            4,
+            "{host:?}: one script call per request"
+        );
+        assert_eq!(
+            redis.calls("eval"),
+            1,
+            "the first EVALSHA met NOSCRIPT and EVAL loaded the script"
+        );
+        assert_eq!(
+            gw.metric("redis_rate_limiting.limited"),
+            Some(1),
+            "{host:?}"
+        );
+        assert_eq!(
+            gw.metric("redis_rate_limiting.allowed"),
+            Some(3),
+            "{host:?}"
+        );
     }
-    let r = get(gw.addr, "/", &[]);
-    assert_kong_rejection(&r);
-    assert_eq!(r.header("x-ratelimit-remaining-year"), Some("0"));
-    assert_eq!(r.header("ratelimit-remaining"), Some("0"));
-    assert_eq!(r.header("retry-after"), r.header("ratelimit-reset"));
-    assert_eq!(redis.calls("evalsha"), 4, "one script call per request");
-    assert_eq!(
-        redis.calls("eval"),
-        1,
-        "the first EVALSHA met NOSCRIPT and EVAL loaded the script"
-    );
 }
 
 #[test]
@@ -240,27 +268,37 @@ fn each_limit_by_counts_separately() {
 
 #[test]
 fn two_gateways_enforce_exactly_the_limit_under_concurrent_clients() {
-    let redis = RedisServer::start(&[]);
-    let config = format!(
-        r#"{{"year": 100, "policy": "redis", "limit_by": "ip", "redis_port": {}}}"#,
-        redis.port
-    );
-    let a = gateway(&config);
-    let b = gateway(&config);
-    let statuses = burst(&[a.addr, b.addr], 8, 40, &[]);
-    assert_eq!(count(&statuses, 200), 100, "exactly the limit passes");
-    assert_eq!(count(&statuses, 429), 220);
-    let calls = a.metrics()["harness.tunnel_calls"].as_u64().unwrap()
-        + b.metrics()["harness.tunnel_calls"].as_u64().unwrap();
-    assert!(
-        calls < 320,
-        "requests shared tunnel calls: {calls} calls for 320 requests"
-    );
-    assert_eq!(redis.calls("evalsha"), 320, "one script call per request");
-    assert!(
-        redis.calls("eval") <= 8,
-        "EVAL only for the requests that met NOSCRIPT on a fresh server"
-    );
+    for host in HOSTS {
+        let redis = RedisServer::start(&[]);
+        let config = format!(
+            r#"{{"year": 100, "policy": "redis", "limit_by": "ip", "redis_port": {}}}"#,
+            redis.port
+        );
+        let a = gateway_on(host, &config);
+        let b = gateway_on(host, &config);
+        let statuses = burst(&[a.addr(), b.addr()], 8, 40, &[]);
+        assert_eq!(
+            count(&statuses, 200),
+            100,
+            "{host:?}: exactly the limit passes"
+        );
+        assert_eq!(count(&statuses, 429), 220, "{host:?}");
+        let calls = a.tunnel_calls().unwrap() + b.tunnel_calls().unwrap();
+        eprintln!("{host:?}: {calls} tunnel calls for 320 requests");
+        assert!(
+            calls < 320,
+            "{host:?}: requests shared tunnel calls: {calls} calls for 320 requests"
+        );
+        assert_eq!(
+            redis.calls("evalsha"),
+            320,
+            "{host:?}: one script call per request"
+        );
+        assert!(
+            redis.calls("eval") <= 8,
+            "EVAL only for the requests that met NOSCRIPT on a fresh server"
+        );
+    }
 }
 
 #[test]
@@ -283,34 +321,37 @@ fn local_policy_counts_across_workers_with_shared_data() {
 
 #[test]
 fn redis_stopped_mid_test_fault_tolerant_passes_and_strict_answers_500() {
-    for fault_tolerant in [true, false] {
-        let redis = RedisServer::start(&[]);
-        let gw = gateway(&format!(
-            r#"{{"year": 1000, "policy": "redis", "fault_tolerant": {fault_tolerant}, "redis": {{"port": {}, "timeout": 500}}}}"#,
-            redis.port
-        ));
-        assert_eq!(get(gw.addr, "/", &[]).status, 200);
-        drop(redis);
-        for _ in 0..5 {
-            let r = get(gw.addr, "/", &[]);
-            if fault_tolerant {
-                assert_eq!(r.status, 200, "fault_tolerant passes");
-                assert_eq!(
-                    r.header("x-ratelimit-limit-year"),
-                    None,
-                    "no usage, no headers"
-                );
-            } else {
-                assert_eq!(r.status, 500);
-                assert_eq!(r.json()["message"], "An unexpected error occurred");
+    for host in HOSTS {
+        for fault_tolerant in [true, false] {
+            let redis = RedisServer::start(&[]);
+            let gw = gateway_on(
+                host,
+                &format!(
+                    r#"{{"year": 1000, "policy": "redis", "fault_tolerant": {fault_tolerant}, "redis": {{"port": {}, "timeout": 500}}}}"#,
+                    redis.port
+                ),
+            );
+            assert_eq!(get(gw.addr(), "/", &[]).status, 200);
+            drop(redis);
+            for _ in 0..5 {
+                let r = get(gw.addr(), "/", &[]);
+                if fault_tolerant {
+                    assert_eq!(r.status, 200, "{host:?}: fault_tolerant passes");
+                    assert_eq!(
+                        r.header("x-ratelimit-limit-year"),
+                        None,
+                        "no usage, no headers"
+                    );
+                } else {
+                    assert_eq!(r.status, 500, "{host:?}");
+                    assert_eq!(r.json()["message"], "An unexpected error occurred");
+                }
             }
+            assert!(
+                gw.metric("redis_rate_limiting.redis_errors").unwrap() >= 5,
+                "{host:?}"
+            );
         }
-        assert!(
-            gw.metrics()["redis_rate_limiting.redis_errors"]
-                .as_u64()
-                .unwrap()
-                >= 5
-        );
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod callouts;
 pub mod dispatch;
 pub mod echo;
+pub mod envoy_config;
 pub mod gateway;
 pub mod headers;
 pub mod http_client;

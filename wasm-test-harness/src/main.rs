@@ -8,7 +8,8 @@ const USAGE: &str = "usage:
   wasm-test-harness serve --config kong.yml --filters-path DIR --listen ADDR
                           [--profile kong|envoy] [--workers N] [--redis-tunnel NAME ...]
                           [--log-level trace|debug|info|warn|error]
-  wasm-test-harness echo --listen ADDR";
+  wasm-test-harness echo --listen ADDR
+  wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,10 +51,14 @@ fn run(args: &[String]) -> Result<(), String> {
             "log-level",
         ],
         "echo" => &["listen"],
+        "render-envoy" => &["config", "filters-path", "listen", "admin"],
         _ => return Err(USAGE.into()),
     };
     if let Some((bad, _)) = flags.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(format!("unknown option --{bad}\n{USAGE}"));
+    }
+    if command == "render-envoy" {
+        return render_envoy(&get);
     }
     let listen = get("listen").ok_or("--listen is required")?;
     match command.as_str() {
@@ -100,6 +105,32 @@ fn run(args: &[String]) -> Result<(), String> {
             gateway.stop();
         }
     }
+    Ok(())
+}
+
+/// Prints the Envoy config (JSON, which Envoy also reads as YAML) equivalent to a kong.yml.
+fn render_envoy(get: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    use wasm_test_harness::envoy_config::{render, split_addr, EnvoyOptions};
+    let config = wasm_test_harness::kong_config::KongConfig::load(std::path::Path::new(
+        &get("config").ok_or("--config is required")?,
+    ))?;
+    let filters =
+        std::path::PathBuf::from(get("filters-path").ok_or("--filters-path is required")?);
+    let filters = std::fs::canonicalize(&filters).unwrap_or(filters);
+    let listen = split_addr(&get("listen").unwrap_or_else(|| "0.0.0.0:8000".into()))?;
+    let admin = get("admin").map(|a| split_addr(&a)).transpose()?;
+    let rendered = render(
+        &config,
+        &EnvoyOptions {
+            filters_path: &filters,
+            listen,
+            admin,
+        },
+    )?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?
+    );
     Ok(())
 }
 

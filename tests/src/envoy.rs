@@ -1,0 +1,107 @@
+//! A real Envoy (from the project's venv) serving a kong.yml rendered by
+//! `wasm_test_harness::envoy_config`, with the harness' echo server as upstream. Stopped (by
+//! pid) when dropped.
+
+use crate::harness::TempDir;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasm_test_harness::envoy_config::{render, EnvoyOptions};
+use wasm_test_harness::kong_config::KongConfig;
+use wasm_test_harness::EchoServer;
+
+pub fn envoy_bin() -> PathBuf {
+    std::env::var_os("ENVOY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/envoy"))
+}
+
+pub struct EnvoyGateway {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub echo: SocketAddr,
+    child: Child,
+    echo_server: Option<EchoServer>,
+    dir: TempDir,
+}
+
+impl EnvoyGateway {
+    pub fn start(yaml: &str, filters: &std::path::Path, concurrency: usize) -> Self {
+        let echo_server = EchoServer::start("127.0.0.1:0").expect("echo");
+        let echo = echo_server.addr;
+        let dir = TempDir::new("envoy");
+        let config =
+            KongConfig::parse(&yaml.replace("{echo}", &echo.to_string())).expect("kong.yml");
+        let (port, admin_port) = (crate::free_port(), crate::free_port());
+        let filters = std::fs::canonicalize(filters).expect("filters dir");
+        let opts = EnvoyOptions {
+            filters_path: &filters,
+            listen: ("127.0.0.1".into(), port),
+            admin: Some(("127.0.0.1".into(), admin_port)),
+        };
+        let rendered = render(&config, &opts).expect("render");
+        let path = dir.0.join("envoy.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&rendered).unwrap()).unwrap();
+        let log = std::fs::File::create(dir.0.join("envoy.log")).unwrap();
+        let child = Command::new(envoy_bin())
+            .args([
+                "-c",
+                path.to_str().unwrap(),
+                "--concurrency",
+                &concurrency.to_string(),
+                "--disable-hot-restart",
+                "-l",
+                "warning",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("envoy must be installed (scripts/setup.sh puts it in .venv)");
+        let gw = Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            admin: SocketAddr::from(([127, 0, 0, 1], admin_port)),
+            echo,
+            child,
+            echo_server: Some(echo_server),
+            dir,
+        };
+        gw.wait_ready();
+        gw
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("envoy did not start:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("envoy.log")).unwrap_or_default()
+    }
+
+    /// A counter or gauge from Envoy's stats (`wasmcustom.` prefix for filter metrics).
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let body = crate::http::get(self.admin, "/stats?format=json", &[]).json();
+        body["stats"]
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == name)?["value"]
+            .as_u64()
+    }
+}
+
+impl Drop for EnvoyGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(e) = self.echo_server.take() {
+            e.stop();
+        }
+    }
+}

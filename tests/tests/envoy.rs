@@ -1,0 +1,158 @@
+//! Envoy-specific: rendered configs validate and serve, the SDK example filters behave as on
+//! the harness, and the RESP tunnel reaches only the configured Redis nodes.
+
+use e2e_tests::envoy::{envoy_bin, EnvoyGateway};
+use e2e_tests::harness::{dist_dir, test_filters_dir, TempDir};
+use e2e_tests::http::get;
+use e2e_tests::RedisServer;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One folder with the product filters and the test filters, as Envoy loads them by path.
+fn all_filters(dir: &TempDir) -> PathBuf {
+    let out = dir.0.join("filters");
+    std::fs::create_dir_all(&out).unwrap();
+    for src in [dist_dir(), test_filters_dir()] {
+        for entry in std::fs::read_dir(src).unwrap().flatten() {
+            let _ = std::os::unix::fs::symlink(entry.path(), out.join(entry.file_name()));
+        }
+    }
+    out
+}
+
+fn validate(config: &Path) {
+    let out = Command::new(envoy_bin())
+        .args(["--mode", "validate", "-c", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_demo_config_renders_to_a_valid_envoy_config() {
+    let dir = TempDir::new("render");
+    let yaml =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/kong.yml"))
+            .unwrap()
+            .replace("${ECHO_PORT}", "9000")
+            .replace("${REDIS_PORT}", "6379");
+    let kong = dir.0.join("kong.yml");
+    std::fs::write(&kong, yaml).unwrap();
+    let config = wasm_test_harness::kong_config::KongConfig::load(&kong).unwrap();
+    let filters = std::fs::canonicalize(dist_dir()).unwrap();
+    let opts = wasm_test_harness::envoy_config::EnvoyOptions {
+        filters_path: &filters,
+        listen: ("127.0.0.1".into(), 8000),
+        admin: None,
+    };
+    let rendered = wasm_test_harness::envoy_config::render(&config, &opts).unwrap();
+    let path = dir.0.join("envoy.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&rendered).unwrap()).unwrap();
+    validate(&path);
+}
+
+#[test]
+fn the_checked_in_envoy_configs_validate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../envoy");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap().replace(
+                "${FILTERS}",
+                &std::fs::canonicalize(dist_dir()).unwrap().to_string_lossy(),
+            );
+            let tmp = TempDir::new("checked-in");
+            let copy = tmp.0.join("envoy.yaml");
+            std::fs::write(&copy, text).unwrap();
+            validate(&copy);
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no envoy/*.yaml");
+}
+
+const SDK_AND_TUNNEL: &str = r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://{echo}
+  routes:
+  - name: hello
+    paths: [/h]
+    filter_chains:
+    - filters:
+      - name: http-headers
+  - name: secret
+    paths: [/s]
+    strip_path: false
+    filter_chains:
+    - filters:
+      - name: http-body
+  - name: probe
+    paths: [/probe]
+    strip_path: false
+    filter_chains:
+    - filters:
+      - name: probe
+  - name: limited
+    paths: [/limited]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {"year": 100, "policy": "redis", "redis_port": REDIS_PORT}
+"#;
+
+#[test]
+fn sdk_examples_serve_in_envoy_as_in_the_harness() {
+    let dir = TempDir::new("sdk");
+    let filters = all_filters(&dir);
+    let gw = EnvoyGateway::start(&SDK_AND_TUNNEL.replace("REDIS_PORT", "6379"), &filters, 1);
+    let r = get(gw.addr, "/h/x", &[]);
+    assert_eq!(r.status, 200, "{}", gw.log());
+    assert_eq!(r.header("powered-by"), Some("proxy-wasm"));
+    let r = get(gw.addr, "/s/secret", &[]);
+    assert_eq!(r.json()["path"], "/s/******");
+    let r = get(gw.addr, "/probe/dispatch-in-response", &[]);
+    assert_eq!(
+        r.header("x-dispatch-result"),
+        Some("ok"),
+        "Envoy allows a dispatch from the response phase"
+    );
+}
+
+#[test]
+fn the_tunnel_refuses_a_node_that_is_not_configured() {
+    let redis = RedisServer::start(&[]);
+    let dir = TempDir::new("tunnel");
+    let filters = all_filters(&dir);
+    let gw = EnvoyGateway::start(
+        &SDK_AND_TUNNEL.replace("REDIS_PORT", &redis.port.to_string()),
+        &filters,
+        1,
+    );
+    assert_eq!(get(gw.addr, "/limited", &[]).status, 200, "{}", gw.log());
+    assert_eq!(
+        redis.calls("eval") + redis.calls("evalsha"),
+        2,
+        "the configured node is reached"
+    );
+    // The probe dispatches into the tunnel with `:authority: echo`, which is no Redis node.
+    let r = get(
+        gw.addr,
+        "/probe/dispatch",
+        &[("x-upstream", "redis_tunnel")],
+    );
+    assert_eq!(r.header("x-call-status"), Some("404"), "{:?}", r.headers);
+    // And the tunnel is not reachable from outside: its listener is internal.
+    let r = get(
+        gw.addr,
+        "/probe/dispatch",
+        &[("x-upstream", "redis_tunnel_listener")],
+    );
+    assert_eq!(r.status, 502, "not a cluster name");
+}
