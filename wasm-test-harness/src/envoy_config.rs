@@ -208,7 +208,7 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
         .into_iter()
         .enumerate()
         .map(|(i, (hosts, mut routes))| {
-            routes.sort_by(|a, b| b.0.cmp(&a.0));
+            routes.sort_by_key(|r| std::cmp::Reverse(r.0));
             let domains = if hosts.is_empty() { vec!["*".to_string()] } else { hosts.iter().flat_map(|h| [h.clone(), format!("{h}:*")]).collect() };
             json!({"name": format!("vhost_{i}"), "domains": domains, "routes": routes.into_iter().map(|(_, r)| r).collect::<Vec<_>>()})
         })
