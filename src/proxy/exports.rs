@@ -191,8 +191,6 @@ pub extern "C" fn proxy_on_tick(context_id: u32) {
     deliver_finished();
 }
 
-#[no_mangle]
-pub extern "C" fn proxy_on_queue_ready(_context_id: u32, _queue_id: u32) {}
 
 #[no_mangle]
 pub extern "C" fn proxy_on_request_headers(context_id: u32, n: usize, eos: u32) -> u32 {
@@ -201,6 +199,9 @@ pub extern "C" fn proxy_on_request_headers(context_id: u32, n: usize, eos: u32) 
     })
 }
 
+// Body and log callbacks are exported only by filters that use them: every export is a VM entry
+// the host makes per request (per body chunk), which costs microseconds in Envoy's V8.
+#[cfg(feature = "request-body")]
 #[no_mangle]
 pub extern "C" fn proxy_on_request_body(context_id: u32, size: usize, eos: u32) -> u32 {
     with_http(context_id, Stream::Request, |c| {
@@ -208,10 +209,6 @@ pub extern "C" fn proxy_on_request_body(context_id: u32, size: usize, eos: u32) 
     })
 }
 
-#[no_mangle]
-pub extern "C" fn proxy_on_request_trailers(_context_id: u32, _n: usize) -> u32 {
-    Action::Continue as u32
-}
 
 #[no_mangle]
 pub extern "C" fn proxy_on_response_headers(context_id: u32, n: usize, eos: u32) -> u32 {
@@ -220,6 +217,7 @@ pub extern "C" fn proxy_on_response_headers(context_id: u32, n: usize, eos: u32)
     })
 }
 
+#[cfg(feature = "response-body")]
 #[no_mangle]
 pub extern "C" fn proxy_on_response_body(context_id: u32, size: usize, eos: u32) -> u32 {
     with_http(context_id, Stream::Response, |c| {
@@ -227,11 +225,8 @@ pub extern "C" fn proxy_on_response_body(context_id: u32, size: usize, eos: u32)
     })
 }
 
-#[no_mangle]
-pub extern "C" fn proxy_on_response_trailers(_context_id: u32, _n: usize) -> u32 {
-    Action::Continue as u32
-}
 
+#[cfg(feature = "log")]
 #[no_mangle]
 pub extern "C" fn proxy_on_log(context_id: u32) {
     with_http(context_id, Stream::Response, |c| {
@@ -240,10 +235,6 @@ pub extern "C" fn proxy_on_log(context_id: u32) {
     });
 }
 
-#[no_mangle]
-pub extern "C" fn proxy_on_done(_context_id: u32) -> u32 {
-    1
-}
 
 #[no_mangle]
 pub extern "C" fn proxy_on_delete(context_id: u32) {

@@ -4,7 +4,7 @@ use crate::config::{Config, Policy};
 use crate::sync::Syncer;
 use redis_filter_core::proxy::host::{self, MetricType};
 use redis_filter_core::proxy::{RedisClient, SharedClient};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 pub struct Metrics {
     allowed: Option<u32>,
@@ -44,6 +44,9 @@ pub struct Filter {
     pub client: Option<SharedClient>,
     pub metrics: Metrics,
     pub syncer: RefCell<Syncer>,
+    /// Whether the host has Kong's `kong.route_id` / `kong.service_id` properties (Kong does,
+    /// Envoy does not): learnt on the first request, so other hosts are not asked every time.
+    pub kong_properties: Cell<Option<bool>>,
 }
 
 impl Filter {
@@ -57,6 +60,7 @@ impl Filter {
             client,
             metrics: Metrics::define(),
             syncer: RefCell::new(Syncer::default()),
+            kong_properties: Cell::new(None),
         })
     }
 }

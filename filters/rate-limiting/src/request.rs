@@ -93,17 +93,21 @@ impl RateLimit {
     /// The plugin's scope for the keys: the config's ids, else Kong's properties, else zeros.
     fn scope(&self) -> Scope {
         let config = &self.filter.config;
+        let known = self.filter.kong_properties.get();
+        let lookup = |name: &str| -> Option<String> {
+            if known == Some(false) {
+                return None;
+            }
+            property(&["kong", name])
+        };
+        let route_id = config.route_id.clone().or_else(|| lookup("route_id"));
+        let service_id = config.service_id.clone().or_else(|| lookup("service_id"));
+        if known.is_none() && config.route_id.is_none() {
+            self.filter.kong_properties.set(Some(route_id.is_some()));
+        }
         Scope {
-            route_id: config
-                .route_id
-                .clone()
-                .or_else(|| property(&["kong", "route_id"]))
-                .unwrap_or_else(|| EMPTY_UUID.into()),
-            service_id: config
-                .service_id
-                .clone()
-                .or_else(|| property(&["kong", "service_id"]))
-                .unwrap_or_else(|| EMPTY_UUID.into()),
+            route_id: route_id.unwrap_or_else(|| EMPTY_UUID.into()),
+            service_id: service_id.unwrap_or_else(|| EMPTY_UUID.into()),
         }
     }
 

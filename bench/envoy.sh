@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Envoy and the harness, same run, one worker each, wrk -c64: passthrough, Envoy's native
+# local_ratelimit, redis-rate-limiting with policy local, redis realtime, redis sync_rate; then
+# the round trip of one tunnelled Redis call (a request through redis-probe, one INCR, minus a
+# passthrough request, at one connection) against a direct Redis round trip (redis-benchmark).
+source "$(dirname "$0")/lib.sh"
+build_native
+bash "$root/scripts/build-wasm.sh" >/dev/null
+bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
+ENVOY=${ENVOY_BIN:-$root/.venv/bin/envoy}
+filters="$WORK/filters"; mkdir -p "$filters"
+ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
+echo_port=$(free_port); redis_port=$(free_port); envoy_port=$(free_port); gw_port=$(free_port)
+start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
+start echo "$HARNESS" echo --listen "127.0.0.1:$echo_port"
+wait_port "$echo_port"; wait_port "$redis_port"
+rl() { echo "{\"year\": 1000000000, \"limit_by\": \"ip\", $1}"; }
+cat >"$WORK/kong.yml" <<YAML
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://127.0.0.1:$echo_port
+  routes:
+  - {name: plain, paths: [/plain]}
+  - {name: native, paths: [/native]}
+  - name: local
+    paths: [/local]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl '"policy": "local"')'}]}]
+  - name: realtime
+    paths: [/realtime]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"redis_port\": $redis_port")'}]}]
+  - name: sync
+    paths: [/sync]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"sync_rate\": 0.1, \"redis_port\": $redis_port")'}]}]
+  - name: probe
+    paths: [/probe]
+    filter_chains: [{filters: [{name: redis-probe, config: '{"redis_port": $redis_port}'}]}]
+YAML
+"$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
+# Envoy's own local_ratelimit on /native, with a bucket that never runs dry.
+python3 - "$WORK/envoy.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+cfg = json.load(open(path))
+hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+t = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+hcm["http_filters"].insert(len(hcm["http_filters"]) - 1, {"name": "envoy.filters.http.local_ratelimit", "typed_config": {"@type": t, "stat_prefix": "native"}})
+pct = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}, "runtime_key": "native_rl"}
+for vh in hcm["route_config"]["virtual_hosts"]:
+    for r in vh["routes"]:
+        if r["match"]["prefix"] == "/native":
+            r["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"] = {"@type": t, "stat_prefix": "native",
+                "token_bucket": {"max_tokens": 1000000000, "tokens_per_fill": 1000000000, "fill_interval": "1s"},
+                "filter_enabled": pct, "filter_enforced": pct}
+json.dump(cfg, open(path, "w"))
+PY
+"$ENVOY" --mode validate -c "$WORK/envoy.json" >/dev/null
+start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
+start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$gw_port" --workers 1
+wait_port "$envoy_port"; wait_port "$gw_port"
+for port in "$envoy_port" "$gw_port"; do for p in plain native local realtime sync probe; do curl -s -o /dev/null "http://127.0.0.1:$port/$p"; done; done
+conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-5}
+table() {
+  local name=$1 port=$2
+  printf '\n%-38s %10s %8s %14s %12s\n' "$name (1 worker, wrk -c$conns ${secs}s)" "req/s" "p50 ms" "vs no filter" "vs native"
+  read -r base base_p50 < <(rps "http://127.0.0.1:$port/plain" "$conns" "$secs")
+  printf '%-38s %10.0f %8s %14s %12s\n' "no filter" "$base" "$base_p50" "1.00" "-"
+  native=""
+  for route in native local realtime sync; do
+    if [ "$route" = native ] && [ "$name" != Envoy ]; then continue; fi
+    read -r r p50 < <(rps "http://127.0.0.1:$port/$route" "$conns" "$secs")
+    [ "$route" = native ] && native=$r
+    vs_native="-"; [ -n "$native" ] && vs_native=$(ratio "$r" "$native")
+    label="redis-rate-limiting $route"; [ "$route" = native ] && label="Envoy local_ratelimit (native)"
+    printf '%-38s %10.0f %8s %14s %12s\n' "$label" "$r" "$p50" "$(ratio "$r" "$base")" "$vs_native"
+  done
+}
+table Envoy "$envoy_port"
+table Harness "$gw_port"
+echo
+read -r _ direct_p50 < <(redis-benchmark -p "$redis_port" -c 1 -n 20000 -q -t ping 2>/dev/null | tr -d '\r' | awk '/PING_INLINE/ {for (i=1;i<=NF;i++) if ($i ~ /^p50=/) {sub("p50=","",$i); print "x", $i}}')
+for host in "Envoy $envoy_port" "Harness $gw_port"; do
+  set -- $host
+  read -r _ plain_p50 < <(rps "http://127.0.0.1:$2/plain" 1 3)
+  read -r _ probe_p50 < <(rps "http://127.0.0.1:$2/probe" 1 3)
+  printf '%-8s one request with one tunnelled INCR: p50 %s ms vs %s ms without: the call adds %s ms\n' \
+    "$1" "$probe_p50" "$plain_p50" "$(awk -v a="$probe_p50" -v b="$plain_p50" 'BEGIN {printf "%.3f", a - b}')"
+done
+echo "direct Redis round trip (redis-benchmark PING, 1 connection): p50 ${direct_p50} ms"
