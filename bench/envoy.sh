@@ -10,32 +10,17 @@ bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
 ENVOY=${ENVOY_BIN:-$root/.venv/bin/envoy}
 filters="$WORK/filters"; mkdir -p "$filters"
 ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
-echo_port=$(free_port); redis_port=$(free_port); envoy_port=$(free_port); gw_port=$(free_port)
-start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
-start echo "$HARNESS" echo --listen "127.0.0.1:$echo_port"
-wait_port "$echo_port"; wait_port "$redis_port"
-rl() { echo "{\"year\": 1000000000, \"limit_by\": \"ip\", $1}"; }
-cat >"$WORK/kong.yml" <<YAML
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://127.0.0.1:$echo_port
-  routes:
-  - {name: plain, paths: [/plain]}
+start_upstreams
+envoy_port=$(free_port); gw_port=$(free_port)
+{
+  rate_limit_routes
+  cat <<YAML
   - {name: native, paths: [/native]}
-  - name: local
-    paths: [/local]
-    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl '"policy": "local"')'}]}]
-  - name: realtime
-    paths: [/realtime]
-    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"redis_port\": $redis_port")'}]}]
-  - name: sync
-    paths: [/sync]
-    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"sync_rate\": 0.1, \"redis_port\": $redis_port")'}]}]
   - name: probe
     paths: [/probe]
     filter_chains: [{filters: [{name: redis-probe, config: '{"redis_port": $redis_port}'}]}]
 YAML
+} >"$WORK/kong.yml"
 "$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
 # Envoy's own local_ratelimit on /native, with a bucket that never runs dry.
 python3 - "$WORK/envoy.json" <<'PY'

@@ -4,9 +4,8 @@
 source "$(dirname "$0")/lib.sh"
 build_native
 bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
-echo_port=$(free_port); gw_port=$(free_port)
-start echo "$HARNESS" echo --listen "127.0.0.1:$echo_port"
-wait_port "$echo_port"
+start_upstreams
+gw_port=$(free_port)
 cat >"$WORK/kong.yml" <<YAML
 _format_version: "3.0"
 services:

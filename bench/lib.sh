@@ -56,3 +56,35 @@ build_native() {
   (cd "$root" && source scripts/toolchain.sh && cargo build -q --profile native -p wasm-test-harness)
   HARNESS="$root/target/native/wasm-test-harness"
 }
+
+# start_upstreams: redis-server and the harness' echo upstream on free ports
+# ($redis_port, $echo_port), waited for.
+start_upstreams() {
+  echo_port=$(free_port); redis_port=$(free_port)
+  start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
+  start echo "$HARNESS" echo --listen "127.0.0.1:$echo_port"
+  wait_port "$echo_port"; wait_port "$redis_port"
+}
+
+# rate_limit_routes: the kong.yml routes of the rate-limiting benchmarks (/plain without a filter,
+# /local, /realtime, /sync with redis-rate-limiting), limits that never reject.
+rate_limit_routes() {
+  local rl='{"year": 1000000000, "limit_by": "ip", '
+  cat <<YAML
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://127.0.0.1:$echo_port
+  routes:
+  - {name: plain, paths: [/plain]}
+  - name: local
+    paths: [/local]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl"policy": "local"}'}]}]
+  - name: realtime
+    paths: [/realtime]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl"policy": "redis", "redis_port": $redis_port}'}]}]
+  - name: sync
+    paths: [/sync]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl"policy": "redis", "sync_rate": 0.1, "redis_port": $redis_port}'}]}]
+YAML
+}

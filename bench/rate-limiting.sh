@@ -5,28 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 build_native
 bash "$root/scripts/build-wasm.sh" >/dev/null
-echo_port=$(free_port); gw_port=$(free_port); redis_port=$(free_port)
-start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
-start echo "$HARNESS" echo --listen "127.0.0.1:$echo_port"
-wait_port "$echo_port"; wait_port "$redis_port"
-rl() { echo "{\"year\": 1000000000, \"limit_by\": \"ip\", $1}"; }
-cat >"$WORK/kong.yml" <<YAML
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://127.0.0.1:$echo_port
-  routes:
-  - {name: plain, paths: [/plain]}
-  - name: local
-    paths: [/local]
-    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl '"policy": "local"')'}]}]
-  - name: realtime
-    paths: [/realtime]
-    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"redis_port\": $redis_port")'}]}]
-  - name: sync
-    paths: [/sync]
-    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$(rl "\"policy\": \"redis\", \"sync_rate\": 0.1, \"redis_port\": $redis_port")'}]}]
-YAML
+start_upstreams
+gw_port=$(free_port)
+rate_limit_routes >"$WORK/kong.yml"
 start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$root/dist" \
   --listen "127.0.0.1:$gw_port" --workers 1
 wait_port "$gw_port"
