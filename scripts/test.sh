@@ -14,7 +14,7 @@ cargo fmt --all -- --check
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p redis-filter-core --all-targets --features higress -- -D warnings
+cargo clippy -p redis-filter-core --all-targets --all-features -- -D warnings
 
 step "unit tests"
 cargo test --workspace --lib

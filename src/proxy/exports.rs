@@ -191,7 +191,6 @@ pub extern "C" fn proxy_on_tick(context_id: u32) {
     deliver_finished();
 }
 
-
 #[no_mangle]
 pub extern "C" fn proxy_on_request_headers(context_id: u32, n: usize, eos: u32) -> u32 {
     with_http(context_id, Stream::Request, |c| {
@@ -209,7 +208,6 @@ pub extern "C" fn proxy_on_request_body(context_id: u32, size: usize, eos: u32) 
     })
 }
 
-
 #[no_mangle]
 pub extern "C" fn proxy_on_response_headers(context_id: u32, n: usize, eos: u32) -> u32 {
     with_http(context_id, Stream::Response, |c| {
@@ -225,7 +223,6 @@ pub extern "C" fn proxy_on_response_body(context_id: u32, size: usize, eos: u32)
     })
 }
 
-
 #[cfg(feature = "log")]
 #[no_mangle]
 pub extern "C" fn proxy_on_log(context_id: u32) {
@@ -234,7 +231,6 @@ pub extern "C" fn proxy_on_log(context_id: u32) {
         Action::Continue
     });
 }
-
 
 #[no_mangle]
 pub extern "C" fn proxy_on_delete(context_id: u32) {
