@@ -39,21 +39,21 @@ for vh in hcm["route_config"]["virtual_hosts"]:
                 "filter_enabled": pct, "filter_enforced": pct}
 json.dump(cfg, open(path, "w"))
 PY
-"$ENVOY" --mode validate -c "$WORK/envoy.json" >/dev/null
+"$ENVOY" --mode validate -c "$WORK/envoy.json" >/dev/null 2>&1
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$gw_port" --workers 1
 wait_port "$envoy_port"; wait_port "$gw_port"
 for port in "$envoy_port" "$gw_port"; do for p in plain native local realtime sync probe; do curl -s -o /dev/null "http://127.0.0.1:$port/$p"; done; done
-conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-5}
+conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}; rounds=${ROUNDS:-3}
 table() {
   local name=$1 port=$2
-  printf '\n%-38s %10s %8s %14s %12s\n' "$name (1 worker, wrk -c$conns ${secs}s)" "req/s" "p50 ms" "vs no filter" "vs native"
-  read -r base base_p50 < <(rps "http://127.0.0.1:$port/plain" "$conns" "$secs")
+  printf '\n%-38s %10s %8s %14s %12s\n' "$name (1 worker, -c$conns, median of $rounds x ${secs}s)" "req/s" "p50 ms" "vs no filter" "vs native"
+  read -r base base_p50 < <(median_rps "http://127.0.0.1:$port/plain" "$conns" "$secs" "$rounds")
   printf '%-38s %10.0f %8s %14s %12s\n' "no filter" "$base" "$base_p50" "1.00" "-"
   native=""
   for route in native local realtime sync; do
     if [ "$route" = native ] && [ "$name" != Envoy ]; then continue; fi
-    read -r r p50 < <(rps "http://127.0.0.1:$port/$route" "$conns" "$secs")
+    read -r r p50 < <(median_rps "http://127.0.0.1:$port/$route" "$conns" "$secs" "$rounds")
     [ "$route" = native ] && native=$r
     vs_native="-"; [ -n "$native" ] && vs_native=$(ratio "$r" "$native")
     label="redis-rate-limiting $route"; [ "$route" = native ] && label="Envoy local_ratelimit (native)"

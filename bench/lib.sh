@@ -88,3 +88,9 @@ services:
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl"policy": "redis", "sync_rate": 0.1, "redis_port": $redis_port}'}]}]
 YAML
 }
+
+# median_rps URL CONNECTIONS SECONDS ROUNDS: the median "RPS P50" of ROUNDS runs.
+median_rps() {
+  local i
+  for i in $(seq 1 "$4"); do rps "$1" "$2" "$3"; done | sort -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}'
+}
