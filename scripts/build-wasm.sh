@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every filter in filters/ for wasm32-wasip1 (release, size-tuned) into dist/, each as
 # redis-<feature>.wasm. The std for wasm32 is built from Debian's rust-web-src (-Zbuild-std):
-# no `rustup target add` on these machines.
+# rustup cannot install a wasm32 std on these machines.
 # Usage: scripts/build-wasm.sh [OUT_DIR]
 #        scripts/build-wasm.sh --test-filters [OUT_DIR]   (the harness' test filters, named by folder;
 #                                                          default target-wasm/test-filters)
