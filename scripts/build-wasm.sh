@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds every filter in filters/ for wasm32-wasip1 (release, size-tuned) into dist/, each as
+# Builds every filter in filters/ for wasm32-wasip1 (release profile: LTO, opt-level 2, wasm-opt) into dist/, each as
 # redis-<feature>.wasm. The std for wasm32 is built from Debian's rust-web-src (-Zbuild-std):
 # rustup cannot install a wasm32 std on these machines.
 # Usage: scripts/build-wasm.sh [OUT_DIR]
