@@ -6,19 +6,16 @@ build_native
 bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
 start_upstreams
 gw_port=$(free_port)
-cat >"$WORK/kong.yml" <<YAML
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://127.0.0.1:$echo_port
-  routes:
-  - {name: plain, paths: [/plain]}
+{
+  echo_service
+  cat <<YAML
   - name: trivial
     paths: [/trivial]
     filter_chains:
     - filters:
       - name: probe
 YAML
+} >"$WORK/kong.yml"
 start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$root/target-wasm/test-filters" \
   --listen "127.0.0.1:$gw_port" --workers 1
 wait_port "$gw_port"

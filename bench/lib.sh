@@ -66,10 +66,9 @@ start_upstreams() {
   wait_port "$echo_port"; wait_port "$redis_port"
 }
 
-# rate_limit_routes: the kong.yml routes of the rate-limiting benchmarks (/plain without a filter,
-# /local, /realtime, /sync with redis-rate-limiting), limits that never reject.
-rate_limit_routes() {
-  local rl='{"year": 1000000000, "limit_by": "ip", '
+# echo_service: the head of every benchmark's kong.yml, the echo service with a /plain route
+# that has no filter; the caller appends its own routes.
+echo_service() {
   cat <<YAML
 _format_version: "3.0"
 services:
@@ -77,6 +76,15 @@ services:
   url: http://127.0.0.1:$echo_port
   routes:
   - {name: plain, paths: [/plain]}
+YAML
+}
+
+# rate_limit_routes: the kong.yml routes of the rate-limiting benchmarks (/plain without a filter,
+# /local, /realtime, /sync with redis-rate-limiting), limits that never reject.
+rate_limit_routes() {
+  local rl='{"year": 1000000000, "limit_by": "ip", '
+  echo_service
+  cat <<YAML
   - name: local
     paths: [/local]
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl"policy": "local"}'}]}]

@@ -50,10 +50,7 @@ impl RedisClient {
 
     /// Starts a job for the HTTP context `context_id`; `tag` comes back with the outcome.
     pub fn submit(&mut self, context_id: u32, tag: u32, job: Box<dyn Job>) -> Submitted {
-        let mut host = HostDispatcher {
-            client_id: self.id,
-            root_id: self.root_id,
-        };
+        let mut host = self.host();
         let waiter = Waiter { context_id, tag };
         self.mux.submit(&mut host, host::now_ms(), waiter, job)
     }

@@ -38,12 +38,9 @@ pub fn decode_some(buf: &[u8], expected: usize) -> Result<(Vec<Reply>, &[u8]), R
                 buf.len()
             ))
         };
-        let len = scan::frame_len(rest, MAX_DEPTH)
-            .map_err(RedisError::Protocol)?
-            .ok_or_else(truncated)?;
-        let (frame_bytes, tail) = rest.split_at_checked(len).ok_or_else(truncated)?;
+        let (frame_bytes, tail) = next_frame(rest)?.ok_or_else(truncated)?;
         let frame = match decode(frame_bytes) {
-            Ok(Some((frame, used))) if used == len => frame,
+            Ok(Some((frame, used))) if used == frame_bytes.len() => frame,
             Ok(_) => return Err(truncated()),
             Err(e) => return Err(RedisError::Protocol(e.to_string())),
         };
@@ -58,19 +55,23 @@ pub fn decode_some(buf: &[u8], expected: usize) -> Result<(Vec<Reply>, &[u8]), R
 pub fn split_frames(buf: &[u8]) -> Result<(Vec<&[u8]>, &[u8]), RedisError> {
     let mut frames = Vec::new();
     let mut rest = buf;
-    while !rest.is_empty() {
-        match scan::frame_len(rest, MAX_DEPTH).map_err(RedisError::Protocol)? {
-            Some(len) => match rest.split_at_checked(len) {
-                Some((frame, tail)) => {
-                    frames.push(frame);
-                    rest = tail;
-                }
-                None => break,
-            },
-            None => break,
-        }
+    while let Some((frame, tail)) = next_frame(rest)? {
+        frames.push(frame);
+        rest = tail;
     }
     Ok((frames, rest))
+}
+
+/// A whole frame and the bytes after it.
+type Split<'a> = (&'a [u8], &'a [u8]);
+
+/// The first whole frame of `buf` and the bytes after it; `None` if `buf` ends before it does.
+fn next_frame(buf: &[u8]) -> Result<Option<Split<'_>>, RedisError> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    let len = scan::frame_len(buf, MAX_DEPTH).map_err(RedisError::Protocol)?;
+    Ok(len.and_then(|len| buf.split_at_checked(len)))
 }
 
 fn to_reply(frame: OwnedFrame) -> Reply {

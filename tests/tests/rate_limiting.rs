@@ -385,15 +385,19 @@ fn a_hung_redis_costs_a_few_timeouts_then_fails_fast_and_recovers() {
     );
 }
 
-#[test]
-fn sync_rate_counts_locally_and_syncs_with_a_bounded_overshoot() {
-    let redis = RedisServer::start(&[]);
+/// Two gateways counting against one limit of 100 per year with `sync_rate` 0.1 s.
+fn two_synced_gateways(redis: &RedisServer) -> (TestGateway, TestGateway) {
     let config = format!(
         r#"{{"year": 100, "policy": "redis", "sync_rate": 0.1, "limit_by": "ip", "redis_port": {}}}"#,
         redis.port
     );
-    let a = gateway(&config);
-    let b = gateway(&config);
+    (gateway(&config), gateway(&config))
+}
+
+#[test]
+fn sync_rate_counts_locally_and_syncs_with_a_bounded_overshoot() {
+    let redis = RedisServer::start(&[]);
+    let (a, b) = two_synced_gateways(&redis);
     let statuses = burst(&[a.addr, b.addr], 8, 40, &[]);
     let passed = count(&statuses, 200);
     eprintln!("sync_rate 0.1 s, 2 gateways, limit 100: {passed} of 320 passed");
@@ -422,12 +426,7 @@ fn sync_rate_counts_locally_and_syncs_with_a_bounded_overshoot() {
 #[test]
 fn sync_rate_overshoot_at_a_steady_rate_is_about_one_interval_of_the_other_gateway() {
     let redis = RedisServer::start(&[]);
-    let config = format!(
-        r#"{{"year": 100, "policy": "redis", "sync_rate": 0.1, "limit_by": "ip", "redis_port": {}}}"#,
-        redis.port
-    );
-    let a = gateway(&config);
-    let b = gateway(&config);
+    let (a, b) = two_synced_gateways(&redis);
     let (addrs, started) = ([a.addr, b.addr], Instant::now());
     let handles: Vec<_> = (0..4)
         .map(|t| {

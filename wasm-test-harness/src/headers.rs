@@ -71,21 +71,12 @@ impl HeaderMap for Headers {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), NotAllowed> {
+        // One pair, where the first one was (the others all come after it).
         let key = lower(key);
-        match self.pairs.iter().position(|(k, _)| *k == key) {
-            Some(i) => {
-                self.pairs[i].1 = value.to_vec();
-                let mut n = 0;
-                self.pairs.retain(|(k, _)| {
-                    let keep = *k != key || n == 0;
-                    if *k == key {
-                        n += 1;
-                    }
-                    keep
-                });
-            }
-            None => self.pairs.push((key, value.to_vec())),
-        }
+        let first = self.pairs.iter().position(|(k, _)| *k == key);
+        self.pairs.retain(|(k, _)| *k != key);
+        let at = first.unwrap_or(self.pairs.len());
+        self.pairs.insert(at, (key, value.to_vec()));
         Ok(())
     }
 
