@@ -5,16 +5,30 @@
 use crate::config::NodeAddr;
 use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
 use crate::script::Script;
+use crate::slot;
 use crate::topology::Target;
 
 /// What a job wants next.
 #[derive(Debug)]
 pub enum Step {
-    Send {
-        target: Target,
-        commands: Vec<Command>,
-    },
+    /// Commands to send, in parts that may go to different nodes (in parallel). The replies of
+    /// every part come back together, in the order of the parts.
+    Send(Vec<Part>),
     Done(Outcome),
+}
+
+/// Commands for one target.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub target: Target,
+    pub commands: Vec<Command>,
+}
+
+impl Step {
+    /// One part: every command to `target`.
+    pub fn send(target: Target, commands: Vec<Command>) -> Self {
+        Step::Send(vec![Part { target, commands }])
+    }
 }
 
 /// The replies of a job's commands, in order (error replies included as `Reply::Error` for the
@@ -23,30 +37,48 @@ pub type Outcome = Result<Vec<Reply>, RedisError>;
 
 pub trait Job {
     fn start(&mut self) -> Step;
-    /// `replies` has exactly one reply per command of the last `Send`.
+    /// `replies` has exactly one reply per command of the last `Send`, parts in order.
     fn on_replies(&mut self, replies: Vec<Reply>) -> Step;
+    /// A call of the last `Send` failed (transport, timeout, node unknown). Most jobs give up;
+    /// discovery jobs try the next node.
+    fn on_failure(&mut self, error: RedisError) -> Step {
+        Step::Done(Err(error))
+    }
 }
 
 /// One command of a pipeline, with the command that replaces it if Redis does not know the
-/// script (EVALSHA -> EVAL).
+/// script (EVALSHA -> EVAL), and the cluster slot of its keys.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub command: Command,
     pub on_noscript: Option<Command>,
+    /// The slot of the keys it touches (None: keyless, or keys in several slots).
+    pub slot: Option<u16>,
 }
 
 impl From<Command> for Request {
+    /// A keyless command (it goes wherever the topology sends `Target::Default`).
     fn from(command: Command) -> Self {
         Self {
             command,
             on_noscript: None,
+            slot: None,
         }
     }
 }
 
 impl Request {
-    /// EVALSHA, falling back to EVAL (which also loads the script) on NOSCRIPT.
-    pub fn script<K: crate::resp::Arg, A: crate::resp::Arg>(
+    /// A command that touches `key` (so Redis Cluster sends it to the key's slot).
+    pub fn keyed<K: AsRef<[u8]>>(command: Command, key: K) -> Self {
+        Self {
+            slot: Some(slot::key_slot(key.as_ref())),
+            ..Self::from(command)
+        }
+    }
+
+    /// EVALSHA, falling back to EVAL (which also loads the script) on NOSCRIPT. In a cluster
+    /// the keys must share a slot (one key, or one hash tag).
+    pub fn script<K: crate::resp::Arg + AsRef<[u8]>, A: crate::resp::Arg>(
         script: &Script,
         keys: &[K],
         args: &[A],
@@ -54,13 +86,18 @@ impl Request {
         Self {
             command: script.evalsha(keys, args),
             on_noscript: Some(script.eval(keys, args)),
+            slot: slot::common_slot(keys),
         }
+    }
+
+    fn first_target(&self) -> Target {
+        self.slot.map_or(Target::Default, Target::Slot)
     }
 }
 
-/// A retry waiting to go: which request, where, and whether it needs `ASKING` first.
+/// A command waiting to go: which request, where, and whether it needs `ASKING` first.
 #[derive(Debug, Clone)]
-struct Retry {
+struct Pending {
     index: usize,
     target: Target,
     asking: bool,
@@ -68,15 +105,16 @@ struct Retry {
 }
 
 /// A pipeline of requests that follows NOSCRIPT (once per request) and MOVED / ASK redirects
-/// (at most `max_redirections` per request), then hands back one reply per request.
+/// (at most `max_redirections` per request), then hands back one reply per request. Requests
+/// are grouped by target (slot) into parts, which a cluster sends to their nodes in parallel.
 pub struct Pipeline {
     requests: Vec<Request>,
     replies: Vec<Option<Reply>>,
     redirects: Vec<u32>,
     max_redirections: u32,
-    queued: Vec<Retry>,
-    /// What the last `Send` carried: for each command, the request it answers (None: ASKING).
-    in_flight: Vec<Option<usize>>,
+    queued: Vec<Pending>,
+    /// What the last `Send` carried, in reply order: the command, or None for `ASKING`.
+    in_flight: Vec<Option<Pending>>,
 }
 
 impl Pipeline {
@@ -96,12 +134,14 @@ impl Pipeline {
         Self::new(commands.into_iter().map(Request::from).collect(), 0)
     }
 
-    fn retry_for(&mut self, index: usize, reply: &Reply) -> Option<Retry> {
-        let request = self.requests.get_mut(index)?;
+    /// What to send again for a reply, if anything: EVAL after NOSCRIPT (to the same node, with
+    /// ASKING again if it went there by ASK), the command to the node a redirect names.
+    fn retry_for(&mut self, sent: Pending, reply: &Reply) -> Option<Pending> {
+        let request = self.requests.get_mut(sent.index)?;
         let kind = &reply.error()?.kind;
         let redirect = |addr: &str| NodeAddr::parse(addr).map(Target::Node);
         let (target, asking, command) = match kind {
-            ServerErrorKind::NoScript => (Target::Default, false, request.on_noscript.take()?),
+            ServerErrorKind::NoScript => (sent.target, sent.asking, request.on_noscript.take()?),
             ServerErrorKind::Moved { addr, .. } => {
                 (redirect(addr)?, false, request.command.clone())
             }
@@ -112,59 +152,69 @@ impl Pipeline {
             kind,
             ServerErrorKind::Moved { .. } | ServerErrorKind::Ask { .. }
         ) {
-            let used = self.redirects.get_mut(index)?;
+            let used = self.redirects.get_mut(sent.index)?;
             if *used >= self.max_redirections {
                 return None;
             }
             *used += 1;
         }
-        Some(Retry {
-            index,
+        Some(Pending {
+            index: sent.index,
             target,
             asking,
             command,
         })
     }
 
-    /// Sends the queued retries that share the first one's target; the rest wait their turn.
+    /// Sends every queued command, one part per target (first-seen order), or finishes.
     fn next_step(&mut self) -> Step {
-        let Some(first) = self.queued.first() else {
+        if self.queued.is_empty() {
             let replies = self
                 .replies
                 .drain(..)
                 .map(|r| r.unwrap_or(Reply::Nil))
                 .collect();
             return Step::Done(Ok(replies));
-        };
-        let target = first.target.clone();
-        let (now, later): (Vec<_>, Vec<_>) =
-            self.queued.drain(..).partition(|r| r.target == target);
-        self.queued = later;
-        let mut commands = Vec::new();
-        self.in_flight.clear();
-        for retry in now {
-            if retry.asking {
-                commands.push(Command::new("ASKING"));
-                self.in_flight.push(None);
-            }
-            commands.push(retry.command);
-            self.in_flight.push(Some(retry.index));
         }
-        Step::Send { target, commands }
+        let mut groups: Vec<(Target, Vec<Pending>)> = Vec::new();
+        for p in self.queued.drain(..) {
+            match groups.iter_mut().find(|(t, _)| *t == p.target) {
+                Some((_, list)) => list.push(p),
+                None => groups.push((p.target.clone(), vec![p])),
+            }
+        }
+        self.in_flight.clear();
+        let mut parts = Vec::with_capacity(groups.len());
+        for (target, list) in groups {
+            let mut commands = Vec::with_capacity(list.len());
+            for p in list {
+                if p.asking {
+                    commands.push(Command::new("ASKING"));
+                    self.in_flight.push(None);
+                }
+                commands.push(p.command.clone());
+                self.in_flight.push(Some(p));
+            }
+            parts.push(Part { target, commands });
+        }
+        Step::Send(parts)
     }
 }
 
 impl Job for Pipeline {
     fn start(&mut self) -> Step {
-        self.in_flight = (0..self.requests.len()).map(Some).collect();
-        if self.requests.is_empty() {
-            return Step::Done(Ok(Vec::new()));
-        }
-        let commands = self.requests.iter().map(|r| r.command.clone()).collect();
-        Step::Send {
-            target: Target::Default,
-            commands,
-        }
+        self.queued = self
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(index, r)| Pending {
+                index,
+                target: r.first_target(),
+                asking: false,
+                command: r.command.clone(),
+            })
+            .collect();
+        self.next_step()
     }
 
     fn on_replies(&mut self, replies: Vec<Reply>) -> Step {
@@ -177,10 +227,11 @@ impl Job for Pipeline {
         }
         let in_flight = std::mem::take(&mut self.in_flight);
         for (slot, reply) in in_flight.into_iter().zip(replies) {
-            let Some(index) = slot else {
+            let Some(sent) = slot else {
                 continue; // the +OK of ASKING
             };
-            match self.retry_for(index, &reply) {
+            let index = sent.index;
+            match self.retry_for(sent, &reply) {
                 Some(retry) => self.queued.push(retry),
                 None => {
                     if let Some(r) = self.replies.get_mut(index) {

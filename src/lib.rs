@@ -10,6 +10,7 @@ pub mod job;
 pub mod proxy;
 pub mod resp;
 pub mod script;
+pub mod slot;
 pub mod topology;
 pub mod transport;
 

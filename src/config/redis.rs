@@ -162,6 +162,21 @@ impl RedisConfig {
             .max(self.read_timeout_ms)
     }
 
+    /// How many MOVED / ASK redirects a command follows: `cluster_max_redirections` in a
+    /// cluster, none elsewhere.
+    pub fn max_redirections(&self) -> u32 {
+        match self.mode {
+            RedisMode::Cluster {
+                max_redirections, ..
+            } => max_redirections,
+            _ => 0,
+        }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.mode, RedisMode::Cluster { .. })
+    }
+
     fn from_block(block: &mut Fields, top: Option<&mut Fields>) -> Result<Self, ConfigError> {
         let d = Self::default();
         let mut flat = FlatAliases { top };

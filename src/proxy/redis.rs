@@ -5,7 +5,7 @@
 use super::host::{self, HeaderMap, LogLevel};
 use crate::config::{NodeAddr, RedisConfig};
 use crate::job::Job;
-use crate::topology;
+use crate::topology::{self, SharedStore};
 use crate::transport::{
     CallResponse, Dispatcher, Finished, Framing, Mux, MuxConfig, MuxStats, Submitted, Waiter,
 };
@@ -30,12 +30,25 @@ pub type SharedClient = Rc<RefCell<RedisClient>>;
 impl RedisClient {
     /// A client for `config`, owned by the root context `root_id`.
     pub fn new(root_id: u32, config: &RedisConfig) -> Result<SharedClient, String> {
-        let topology = topology::from_config(config)?;
         #[cfg(feature = "higress")]
-        let framing = Framing::pooled(config);
+        let framing = {
+            if !matches!(config.mode, crate::config::RedisMode::Standalone(_)) {
+                return Err(
+                    "redis: Higress' proxy_redis_call reaches one configured service; \
+                    sentinel_* and cluster_nodes need the RESP tunnel build"
+                        .into(),
+                );
+            }
+            Framing::pooled(config)
+        };
         #[cfg(not(feature = "higress"))]
         let framing = Framing::new(config);
-        let mux = Mux::new(MuxConfig::from_redis(config), framing, topology);
+        let mux = Mux::new(
+            MuxConfig::from_redis(config),
+            framing,
+            topology::from_config(config),
+        )
+        .with_sentinel_framing(Framing::sentinel(config));
         let id = NEXT_CLIENT.with(|n| {
             let mut n = n.borrow_mut();
             *n += 1;
@@ -78,6 +91,19 @@ struct HostDispatcher {
     client_id: u32,
     #[cfg_attr(feature = "higress", allow(dead_code))]
     root_id: u32,
+}
+
+impl SharedStore for HostDispatcher {
+    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
+        match host::shared_data(key) {
+            Ok((Some(value), cas)) => Some((value, cas)),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> bool {
+        host::set_shared_data(key, value, cas).is_ok()
+    }
 }
 
 impl Dispatcher for HostDispatcher {

@@ -1,18 +1,20 @@
 //! The per-worker multiplexer owned by a filter's root context. A job's commands go out at once
 //! when no call to their node is in flight; jobs that arrive meanwhile wait and leave together as
 //! one pipeline when the call in flight returns. Each reply goes back to its job; finished jobs
-//! are handed to the caller, which resumes their HTTP contexts. Host-agnostic: the host is a
+//! are handed to the caller, which resumes their HTTP contexts. The topology says which node each
+//! part of a job goes to; while it must look the layout up (Sentinel, `CLUSTER SLOTS`), parts
+//! wait, and the lookup runs here as a job of its own. Host-agnostic: the host is a
 //! `Dispatcher`, time is passed in.
 
 use super::{Backoff, CallResponse, Framing};
 use crate::config::{NodeAddr, RedisConfig};
-use crate::job::{Job, Outcome, Step};
-use crate::resp::{Command, RedisError, Reply};
-use crate::topology::Topology;
+use crate::job::{Job, Outcome, Part, Step};
+use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
+use crate::topology::{Kind, Route, SharedStore, Target, Topology};
 use std::collections::{HashMap, VecDeque};
 
-/// How the multiplexer reaches the host.
-pub trait Dispatcher {
+/// How the multiplexer reaches the host: calls, and the shared data where lookups are cached.
+pub trait Dispatcher: SharedStore {
     /// Sends one pipeline body to `node` through `upstream`; returns the call's token.
     fn dispatch(
         &mut self,
@@ -77,35 +79,64 @@ pub struct MuxStats {
     pub calls: u64,
     pub commands: u64,
     pub failed_calls: u64,
+    /// Topology lookups started (Sentinel, `CLUSTER SLOTS`).
+    pub lookups: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Http(Waiter),
+    /// The topology's own lookup.
+    Topology,
+}
+
+struct PartState {
+    /// Its commands, until they are sent.
+    commands: Vec<Command>,
+    replies: Option<Vec<Reply>>,
 }
 
 struct Entry {
-    waiter: Waiter,
+    owner: Owner,
     job: Box<dyn Job>,
     deadline_ms: u64,
-    /// Commands of the job's current step, until they are sent.
-    commands: Vec<Command>,
+    /// Which step the job is at: queued or in-flight parts of an earlier step are ignored.
+    step: u32,
+    parts: Vec<PartState>,
 }
 
+/// One part of one step of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ticket {
+    id: u64,
+    step: u32,
+    part: usize,
+}
+
+type NodeKey = (NodeAddr, Kind);
+
 struct Call {
-    node: NodeAddr,
-    jobs: Vec<(u64, usize)>,
+    node: NodeKey,
+    tickets: Vec<(Ticket, usize)>,
     deadline_ms: u64,
 }
 
 struct Node {
     in_flight: Option<u32>,
-    queue: VecDeque<u64>,
+    queue: VecDeque<Ticket>,
     backoff: Backoff,
 }
 
 pub struct Mux {
     config: MuxConfig,
     framing: Framing,
+    sentinel_framing: Framing,
     topology: Box<dyn Topology>,
     entries: HashMap<u64, Entry>,
-    nodes: HashMap<NodeAddr, Node>,
+    nodes: HashMap<NodeKey, Node>,
     calls: HashMap<u32, Call>,
+    /// Parts waiting for the topology's lookup.
+    parked: Vec<(Ticket, Target)>,
     finished: Vec<Finished>,
     next_id: u64,
     stats: MuxStats,
@@ -119,14 +150,22 @@ impl Mux {
         Self {
             config,
             framing,
+            sentinel_framing: Framing::bare(),
             topology,
             entries: HashMap::new(),
             nodes: HashMap::new(),
             calls: HashMap::new(),
+            parked: Vec::new(),
             finished: Vec::new(),
             next_id: 1,
             stats: MuxStats::default(),
         }
+    }
+
+    /// How calls to sentinels open (their own credentials).
+    pub fn with_sentinel_framing(mut self, framing: Framing) -> Self {
+        self.sentinel_framing = framing;
+        self
     }
 
     pub fn stats(&self) -> &MuxStats {
@@ -149,23 +188,11 @@ impl Mux {
         host: &mut dyn Dispatcher,
         now_ms: u64,
         waiter: Waiter,
-        mut job: Box<dyn Job>,
+        job: Box<dyn Job>,
     ) -> Submitted {
         self.stats.jobs += 1;
-        let id = self.next_id;
-        self.next_id += 1;
-        let step = job.start();
-        let deadline_ms = now_ms + u64::from(self.config.timeout_ms);
-        self.entries.insert(
-            id,
-            Entry {
-                waiter,
-                job,
-                deadline_ms,
-                commands: Vec::new(),
-            },
-        );
-        self.advance(host, now_ms, id, step);
+        self.start(host, now_ms, Owner::Http(waiter), job);
+        self.settle(host, now_ms);
         match self.finished.iter().position(|f| f.waiter == waiter) {
             Some(i) => Submitted::Done(self.finished.swap_remove(i).outcome),
             None => Submitted::Pending,
@@ -183,8 +210,12 @@ impl Mux {
         let Some(call) = self.calls.remove(&token) else {
             return;
         };
-        let total = call.jobs.iter().map(|(_, n)| n).sum();
-        let result = self.framing.replies(response, total);
+        let total = call.tickets.iter().map(|(_, n)| n).sum();
+        let framing = match call.node.1 {
+            Kind::Data => &self.framing,
+            Kind::Sentinel => &self.sentinel_framing,
+        };
+        let result = framing.replies(response, total);
         if let Some(node) = self.nodes.get_mut(&call.node) {
             node.in_flight = None;
             match &result {
@@ -193,18 +224,23 @@ impl Mux {
             }
         }
         match result {
-            Ok(replies) => self.deliver(host, now_ms, call.jobs, replies),
+            Ok(replies) => self.deliver(host, now_ms, &call.node, call.tickets, replies),
             Err(e) => {
                 self.stats.failed_calls += 1;
-                for (id, _) in call.jobs {
-                    self.finish(id, Err(e.clone()));
+                if !matches!(e, RedisError::Server(_)) && call.node.1 == Kind::Data {
+                    self.topology.node_failed(now_ms, &call.node.0);
+                }
+                for (ticket, _) in call.tickets {
+                    self.fail(host, now_ms, ticket, e.clone());
                 }
             }
         }
         self.pump(host, now_ms, &call.node);
+        self.settle(host, now_ms);
     }
 
-    /// Expires jobs past their deadline and calls the host never answered. Call it from on_tick.
+    /// Expires jobs past their deadline and calls the host never answered, and runs a lookup
+    /// that is due. Call it from on_tick.
     pub fn on_tick(&mut self, host: &mut dyn Dispatcher, now_ms: u64) {
         let lost: Vec<u32> = self
             .calls
@@ -219,78 +255,228 @@ impl Mux {
             };
             self.on_response(host, now_ms, token, &lost);
         }
-        let nodes: Vec<NodeAddr> = self.nodes.keys().cloned().collect();
+        let nodes: Vec<NodeKey> = self.nodes.keys().cloned().collect();
         for node in nodes {
-            self.expire_queue(now_ms, &node);
+            self.expire_queue(host, now_ms, &node);
         }
+        let parked = std::mem::take(&mut self.parked);
+        for (ticket, target) in parked {
+            match self.entries.get(&ticket.id) {
+                Some(e) if e.deadline_ms <= now_ms => {
+                    self.finish(host, now_ms, ticket.id, Err(RedisError::Timeout))
+                }
+                Some(_) => self.parked.push((ticket, target)),
+                None => {}
+            }
+        }
+        self.settle(host, now_ms);
     }
 
     /// The HTTP context went away: its queued jobs are dropped; replies to its jobs in flight
     /// are read and discarded so the other jobs of the same call are not disturbed.
     pub fn cancel(&mut self, context_id: u32) {
-        self.entries
-            .retain(|_, e| e.waiter.context_id != context_id);
+        self.entries.retain(|_, e| match e.owner {
+            Owner::Http(w) => w.context_id != context_id,
+            Owner::Topology => true,
+        });
         self.finished.retain(|f| f.waiter.context_id != context_id);
     }
 
+    fn start(
+        &mut self,
+        host: &mut dyn Dispatcher,
+        now_ms: u64,
+        owner: Owner,
+        mut job: Box<dyn Job>,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let step = job.start();
+        let entry = Entry {
+            owner,
+            job,
+            deadline_ms: now_ms + u64::from(self.config.timeout_ms),
+            step: 0,
+            parts: Vec::new(),
+        };
+        self.entries.insert(id, entry);
+        self.advance(host, now_ms, id, step);
+    }
+
+    /// Starts the topology's lookup when one is due, and routes parked parts again once no
+    /// lookup is running (it finished, or none could start).
+    fn settle(&mut self, host: &mut dyn Dispatcher, now_ms: u64) {
+        for _ in 0..3 {
+            if let Some(job) = self.topology.discovery(now_ms) {
+                self.stats.lookups += 1;
+                self.start(host, now_ms, Owner::Topology, job);
+            }
+            if self.parked.is_empty() || self.topology.waiting_for_discovery() {
+                return;
+            }
+            for (ticket, target) in std::mem::take(&mut self.parked) {
+                self.route(host, now_ms, ticket, &target);
+            }
+        }
+    }
+
+    fn current(&self, ticket: Ticket) -> bool {
+        self.entries
+            .get(&ticket.id)
+            .is_some_and(|e| e.step == ticket.step)
+    }
+
+    /// Replies for one part of a job; once every part of its step has them, the job goes on.
     fn deliver(
         &mut self,
         host: &mut dyn Dispatcher,
         now_ms: u64,
-        jobs: Vec<(u64, usize)>,
+        node: &NodeKey,
+        tickets: Vec<(Ticket, usize)>,
         replies: Vec<Reply>,
     ) {
+        self.learn(now_ms, node, &replies);
         let mut replies = replies.into_iter();
-        for (id, n) in jobs {
+        for (ticket, n) in tickets {
             let part: Vec<Reply> = replies.by_ref().take(n).collect();
-            let Some(entry) = self.entries.get_mut(&id) else {
+            if !self.current(ticket) {
+                continue;
+            }
+            let Some(entry) = self.entries.get_mut(&ticket.id) else {
                 continue;
             };
-            let step = entry.job.on_replies(part);
-            self.advance(host, now_ms, id, step);
+            if let Some(p) = entry.parts.get_mut(ticket.part) {
+                p.replies = Some(part);
+            }
+            if entry.parts.iter().all(|p| p.replies.is_some()) {
+                let all = entry
+                    .parts
+                    .iter_mut()
+                    .flat_map(|p| p.replies.take().unwrap_or_default())
+                    .collect();
+                let step = entry.job.on_replies(all);
+                self.advance(host, now_ms, ticket.id, step);
+            }
         }
     }
 
-    /// Takes a job's next step: finish it, or queue its commands on their node and pump.
+    /// What replies say about the topology: a slot moved, a master was demoted.
+    fn learn(&mut self, now_ms: u64, node: &NodeKey, replies: &[Reply]) {
+        for e in replies.iter().filter_map(Reply::error) {
+            match &e.kind {
+                ServerErrorKind::Moved { slot, addr } => {
+                    if let Some(to) = NodeAddr::parse(addr) {
+                        self.topology.moved(now_ms, *slot, &to);
+                    }
+                }
+                ServerErrorKind::ReadOnly if node.1 == Kind::Data => {
+                    self.topology.node_failed(now_ms, &node.0);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Takes a job's next step: finish it, or route each of its parts.
     fn advance(&mut self, host: &mut dyn Dispatcher, now_ms: u64, id: u64, step: Step) {
-        let (target, commands) = match step {
-            Step::Done(outcome) => return self.finish(id, outcome),
-            Step::Send { target, commands } => (target, commands),
+        let parts = match step {
+            Step::Done(outcome) => return self.finish(host, now_ms, id, outcome),
+            Step::Send(parts) => parts,
         };
-        let node = match self.topology.resolve(&target) {
-            Ok(node) => node,
-            Err(e) => return self.finish(id, Err(e)),
+        let timeout = u64::from(self.config.timeout_ms);
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
         };
+        entry.step += 1;
+        if entry.owner == Owner::Topology {
+            // A lookup may ask several nodes in turn: each step gets the full timeout.
+            entry.deadline_ms = now_ms + timeout;
+        }
+        let step = entry.step;
+        let mut targets = Vec::with_capacity(parts.len());
+        entry.parts = parts
+            .into_iter()
+            .map(|Part { target, commands }| {
+                targets.push(target);
+                PartState {
+                    commands,
+                    replies: None,
+                }
+            })
+            .collect();
+        if targets.is_empty() {
+            return self.fail(
+                host,
+                now_ms,
+                Ticket { id, step, part: 0 },
+                RedisError::Protocol("empty step".into()),
+            );
+        }
+        for (part, target) in targets.iter().enumerate() {
+            self.route(host, now_ms, Ticket { id, step, part }, target);
+        }
+    }
+
+    /// Queues a part on the node the topology names, or parks it until the lookup is done.
+    fn route(&mut self, host: &mut dyn Dispatcher, now_ms: u64, ticket: Ticket, target: &Target) {
+        if !self.current(ticket) {
+            return;
+        }
+        match self.topology.resolve(host, now_ms, target) {
+            Ok(Route::Node(addr, kind)) => self.enqueue(host, now_ms, ticket, (addr, kind)),
+            Ok(Route::Wait) if self.parked.len() >= self.config.max_queue => {
+                self.fail(host, now_ms, ticket, RedisError::Overloaded)
+            }
+            Ok(Route::Wait) => self.parked.push((ticket, target.clone())),
+            Err(e) => self.fail(host, now_ms, ticket, e),
+        }
+    }
+
+    fn enqueue(&mut self, host: &mut dyn Dispatcher, now_ms: u64, ticket: Ticket, node: NodeKey) {
         let state = self.nodes.entry(node.clone()).or_insert_with(|| Node {
             in_flight: None,
             queue: VecDeque::new(),
             backoff: Backoff::new(self.config.failure_threshold, self.config.backoff_ms),
         });
         if !state.backoff.allows(now_ms) {
-            return self.finish(id, Err(RedisError::Unavailable));
+            return self.fail(host, now_ms, ticket, RedisError::Unavailable);
         }
         if state.queue.len() >= self.config.max_queue {
-            return self.finish(id, Err(RedisError::Overloaded));
+            return self.fail(host, now_ms, ticket, RedisError::Overloaded);
         }
-        let Some(entry) = self.entries.get_mut(&id) else {
-            return;
-        };
-        entry.commands = commands;
-        state.queue.push_back(id);
+        state.queue.push_back(ticket);
         self.pump(host, now_ms, &node);
     }
 
+    /// A part failed: the job hears it once for its current step (a lookup tries another
+    /// node; a pipeline gives up), and its other parts of that step are ignored.
+    fn fail(&mut self, host: &mut dyn Dispatcher, now_ms: u64, ticket: Ticket, error: RedisError) {
+        if !self.current(ticket) {
+            return;
+        }
+        let Some(entry) = self.entries.get_mut(&ticket.id) else {
+            return;
+        };
+        entry.step += 1;
+        let step = entry.job.on_failure(error);
+        self.advance(host, now_ms, ticket.id, step);
+    }
+
     /// Sends what waits for `node` as one call, unless a call to it is in flight.
-    fn pump(&mut self, host: &mut dyn Dispatcher, now_ms: u64, node: &NodeAddr) {
+    fn pump(&mut self, host: &mut dyn Dispatcher, now_ms: u64, node: &NodeKey) {
         loop {
-            self.expire_front(now_ms, node);
-            let (jobs, commands) = self.take_batch(node);
-            if jobs.is_empty() {
+            self.expire_front(host, now_ms, node);
+            let (tickets, commands) = self.take_batch(node);
+            if tickets.is_empty() {
                 return;
             }
-            let body = self.framing.body(&commands);
+            let framing = match node.1 {
+                Kind::Data => &self.framing,
+                Kind::Sentinel => &self.sentinel_framing,
+            };
+            let body = framing.body(&commands);
             let timeout = self.config.timeout_ms;
-            let sent = host.dispatch(&self.config.upstream, node, body, timeout);
+            let sent = host.dispatch(&self.config.upstream, &node.0, body, timeout);
             let Some(state) = self.nodes.get_mut(node) else {
                 return;
             };
@@ -301,7 +487,7 @@ impl Mux {
                     self.stats.commands += commands.len() as u64;
                     let call = Call {
                         node: node.clone(),
-                        jobs,
+                        tickets,
                         deadline_ms: now_ms + u64::from(timeout),
                     };
                     self.calls.insert(token, call);
@@ -311,83 +497,93 @@ impl Mux {
                     state.backoff.failure(now_ms);
                     self.stats.failed_calls += 1;
                     let e = RedisError::Transport(format!("dispatch refused: {reason}"));
-                    for (id, _) in jobs {
-                        self.finish(id, Err(e.clone()));
+                    for (ticket, _) in tickets {
+                        self.fail(host, now_ms, ticket, e.clone());
                     }
                 }
             }
         }
     }
 
-    /// The jobs that leave in the next call to `node` (none while a call is in flight), with
+    /// The parts that leave in the next call to `node` (none while a call is in flight), with
     /// their commands in order.
-    fn take_batch(&mut self, node: &NodeAddr) -> (Vec<(u64, usize)>, Vec<Command>) {
-        let mut jobs = Vec::new();
+    fn take_batch(&mut self, node: &NodeKey) -> (Vec<(Ticket, usize)>, Vec<Command>) {
+        let mut tickets = Vec::new();
         let mut commands: Vec<Command> = Vec::new();
         let Some(state) = self.nodes.get_mut(node) else {
-            return (jobs, commands);
+            return (tickets, commands);
         };
         if state.in_flight.is_some() {
-            return (jobs, commands);
+            return (tickets, commands);
         }
-        while let Some(id) = state.queue.front().copied() {
-            let Some(entry) = self.entries.get_mut(&id) else {
-                state.queue.pop_front(); // cancelled
+        while let Some(ticket) = state.queue.front().copied() {
+            let part = self
+                .entries
+                .get_mut(&ticket.id)
+                .filter(|e| e.step == ticket.step)
+                .and_then(|e| e.parts.get_mut(ticket.part));
+            let Some(part) = part else {
+                state.queue.pop_front(); // cancelled, or its step is over
                 continue;
             };
-            if !jobs.is_empty() && commands.len() + entry.commands.len() > self.config.max_batch {
+            if !tickets.is_empty() && commands.len() + part.commands.len() > self.config.max_batch {
                 break;
             }
             state.queue.pop_front();
-            jobs.push((id, entry.commands.len()));
-            commands.append(&mut entry.commands);
+            tickets.push((ticket, part.commands.len()));
+            commands.append(&mut part.commands);
         }
-        (jobs, commands)
+        (tickets, commands)
     }
 
-    /// Fails the jobs at the front of `node`'s queue whose deadline passed (queues are mostly in
-    /// deadline order; `expire_queue` sweeps the rest from on_tick).
-    fn expire_front(&mut self, now_ms: u64, node: &NodeAddr) {
+    /// Fails the parts at the front of `node`'s queue whose job's deadline passed (queues are
+    /// mostly in deadline order; `expire_queue` sweeps the rest from on_tick).
+    fn expire_front(&mut self, host: &mut dyn Dispatcher, now_ms: u64, node: &NodeKey) {
         while let Some(state) = self.nodes.get_mut(node) {
-            let Some(id) = state.queue.front().copied() else {
+            let Some(ticket) = state.queue.front().copied() else {
                 return;
             };
-            match self.entries.get(&id) {
-                Some(e) if e.deadline_ms > now_ms => return,
+            match self.entries.get(&ticket.id) {
+                Some(e) if e.deadline_ms > now_ms && e.step == ticket.step => return,
+                Some(e) if e.step == ticket.step => {
+                    state.queue.pop_front();
+                    self.finish(host, now_ms, ticket.id, Err(RedisError::Timeout));
+                }
                 _ => {
                     state.queue.pop_front();
-                    self.finish(id, Err(RedisError::Timeout));
                 }
             }
         }
     }
 
-    /// Fails every job queued for `node` whose deadline passed.
-    fn expire_queue(&mut self, now_ms: u64, node: &NodeAddr) {
+    /// Fails every job with a part queued for `node` whose deadline passed.
+    fn expire_queue(&mut self, host: &mut dyn Dispatcher, now_ms: u64, node: &NodeKey) {
         let Some(state) = self.nodes.get_mut(node) else {
             return;
         };
         let entries = &self.entries;
         let mut expired = Vec::new();
-        state.queue.retain(|id| match entries.get(id) {
+        state.queue.retain(|t| match entries.get(&t.id) {
+            Some(e) if e.step != t.step => false,
             Some(e) if e.deadline_ms <= now_ms => {
-                expired.push(*id);
+                expired.push(t.id);
                 false
             }
             Some(_) => true,
             None => false,
         });
         for id in expired {
-            self.finish(id, Err(RedisError::Timeout));
+            self.finish(host, now_ms, id, Err(RedisError::Timeout));
         }
     }
 
-    fn finish(&mut self, id: u64, outcome: Outcome) {
-        if let Some(entry) = self.entries.remove(&id) {
-            self.finished.push(Finished {
-                waiter: entry.waiter,
-                outcome,
-            });
+    fn finish(&mut self, host: &mut dyn Dispatcher, now_ms: u64, id: u64, outcome: Outcome) {
+        let Some(entry) = self.entries.remove(&id) else {
+            return;
+        };
+        match entry.owner {
+            Owner::Http(waiter) => self.finished.push(Finished { waiter, outcome }),
+            Owner::Topology => self.topology.discovered(host, now_ms, outcome),
         }
     }
 }
@@ -395,3 +591,7 @@ impl Mux {
 #[cfg(test)]
 #[path = "mux_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "mux_topology_tests.rs"]
+mod topology_tests;

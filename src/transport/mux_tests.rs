@@ -2,15 +2,32 @@ use super::*;
 use crate::job::{Pipeline, Request};
 use crate::resp::{decode_replies, ServerErrorKind};
 use crate::script::Script;
-use crate::topology::Standalone;
+use crate::topology::{SharedStore, Standalone};
 use serde_json::json;
 
-/// A host that records calls and lets the test answer them.
+/// A host that records calls and lets the test answer them, with shared data.
 #[derive(Default)]
-struct FakeHost {
-    next: u32,
-    sent: Vec<(u32, String, Vec<u8>)>,
-    refuse: bool,
+pub(super) struct FakeHost {
+    pub next: u32,
+    pub sent: Vec<(u32, String, Vec<u8>)>,
+    pub refuse: bool,
+    pub shared: std::collections::HashMap<String, (Vec<u8>, u32)>,
+}
+
+impl SharedStore for FakeHost {
+    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.shared.get(key).cloned()
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> bool {
+        let current = self.shared.get(key).map_or(0, |(_, c)| *c);
+        if cas != 0 && cas != current {
+            return false;
+        }
+        self.shared
+            .insert(key.to_string(), (value.to_vec(), current + 1));
+        true
+    }
 }
 
 impl Dispatcher for FakeHost {
@@ -32,11 +49,11 @@ impl Dispatcher for FakeHost {
 }
 
 impl FakeHost {
-    fn last_token(&self) -> u32 {
+    pub fn last_token(&self) -> u32 {
         self.sent.last().unwrap().0
     }
     /// Number of commands in the last body (QUIT included).
-    fn last_commands(&self) -> usize {
+    pub fn last_commands(&self) -> usize {
         let body = &self.sent.last().unwrap().2;
         (1..64).find(|n| decode_replies(body, *n).is_ok()).unwrap()
     }
@@ -55,7 +72,7 @@ fn mux(redis: serde_json::Value) -> Mux {
     )
 }
 
-fn ok(body: &str) -> CallResponse {
+pub(super) fn ok(body: &str) -> CallResponse {
     CallResponse {
         status: Some(200),
         failure: None,

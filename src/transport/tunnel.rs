@@ -2,7 +2,7 @@
 //! into raw TCP to the Redis node named in `:authority`. The body is `[AUTH] [SELECT] cmds QUIT`;
 //! the replies come back as the response body, one per command.
 
-use crate::config::{NodeAddr, RedisConfig};
+use crate::config::{NodeAddr, RedisConfig, RedisMode};
 use crate::resp::{decode_some, Command, RedisError, Reply};
 
 /// What the host handed back for one tunnelled call.
@@ -30,10 +30,38 @@ impl Framing {
             Some(user) => Command::new("AUTH").arg(user).arg(pw),
             None => Command::new("AUTH").arg(pw),
         });
-        let select = (config.database != 0).then(|| Command::new("SELECT").arg(config.database));
+        // A cluster has database 0 only and refuses SELECT; Kong's cluster client ignores it too.
+        let clustered = matches!(config.mode, RedisMode::Cluster { .. });
+        let select = (config.database != 0 && !clustered)
+            .then(|| Command::new("SELECT").arg(config.database));
         Self {
             auth,
             select,
+            quit: true,
+        }
+    }
+
+    /// No AUTH, no SELECT: commands and QUIT.
+    pub fn bare() -> Self {
+        Self {
+            auth: None,
+            select: None,
+            quit: true,
+        }
+    }
+
+    /// For calls to a sentinel: `sentinel_username` / `sentinel_password`, no SELECT.
+    pub fn sentinel(config: &RedisConfig) -> Self {
+        let auth = config
+            .sentinel_password
+            .as_ref()
+            .map(|pw| match &config.sentinel_username {
+                Some(user) => Command::new("AUTH").arg(user).arg(pw),
+                None => Command::new("AUTH").arg(pw),
+            });
+        Self {
+            auth,
+            select: None,
             quit: true,
         }
     }
@@ -101,7 +129,7 @@ impl Framing {
         }
         let pre = self.preamble().count();
         let (mut replies, rest) = decode_some(&response.body, pre + n)?;
-        if !(rest.is_empty() || (self.quit && rest == b"+OK\r\n")) {
+        if !(rest.is_empty() || (self.quit && quit_reply(rest))) {
             return Err(RedisError::Protocol(format!(
                 "{} unexpected bytes where QUIT's +OK belongs",
                 rest.len()
@@ -120,6 +148,16 @@ impl Framing {
         }
         Ok(replies)
     }
+}
+
+/// What may follow the replies: QUIT's `+OK`, or the error line of a server without QUIT
+/// (redis-sentinel 7.0 answers `-ERR unknown command 'QUIT'`; it then closes the connection
+/// when the tunnel ends the request).
+fn quit_reply(rest: &[u8]) -> bool {
+    rest == b"+OK\r\n"
+        || (rest.starts_with(b"-")
+            && rest.ends_with(b"\r\n")
+            && !rest.get(..rest.len() - 2).unwrap_or_default().contains(&b'\n'))
 }
 
 #[cfg(test)]

@@ -104,3 +104,20 @@ fn headers_name_the_node() {
     assert!(h.contains(&(":authority", "10.1.2.3:6380".to_string())));
     assert!(h.contains(&(":method", "POST".to_string())));
 }
+
+#[test]
+fn a_sentinel_without_quit_ends_with_an_error_line() {
+    let f = Framing::bare();
+    let body = b"*2\r\n$9\r\n127.0.0.1\r\n$1\r\n1\r\n-ERR unknown command 'QUIT', with args beginning with: \r\n";
+    let response = CallResponse {
+        status: Some(200),
+        failure: None,
+        body: body.to_vec(),
+    };
+    assert_eq!(f.replies(&response, 1).unwrap().len(), 1);
+    let garbled = CallResponse {
+        body: b":1\r\n-ERR a\r\n:2\r\n".to_vec(),
+        ..response
+    };
+    assert!(f.replies(&garbled, 1).is_err());
+}

@@ -28,6 +28,18 @@ pub struct EnvoyGateway {
 
 impl EnvoyGateway {
     pub fn start(yaml: &str, filters: &std::path::Path, concurrency: usize) -> Self {
+        Self::start_with(yaml, filters, concurrency, &[], |_| {})
+    }
+
+    /// `start` with `--redis-allow` entries, and `edit` applied to the rendered config before
+    /// Envoy reads it (to add a listener only a test needs).
+    pub fn start_with(
+        yaml: &str,
+        filters: &std::path::Path,
+        concurrency: usize,
+        redis_allow: &[&str],
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> Self {
         let echo_server = EchoServer::start("127.0.0.1:0").expect("echo");
         let echo = echo_server.addr;
         let dir = TempDir::new("envoy");
@@ -39,8 +51,10 @@ impl EnvoyGateway {
             filters_path: &filters,
             listen: ("127.0.0.1".into(), port),
             admin: Some(("127.0.0.1".into(), admin_port)),
+            redis_allow: redis_allow.iter().map(|a| a.to_string()).collect(),
         };
-        let rendered = render(&config, &opts).expect("render");
+        let mut rendered = render(&config, &opts).expect("render");
+        edit(&mut rendered);
         let path = dir.0.join("envoy.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&rendered).unwrap()).unwrap();
         let log = std::fs::File::create(dir.0.join("envoy.log")).unwrap();
@@ -52,7 +66,7 @@ impl EnvoyGateway {
                 &concurrency.to_string(),
                 "--disable-hot-restart",
                 "-l",
-                "warning",
+                &std::env::var("ENVOY_LOG_LEVEL").unwrap_or_else(|_| "warning".into()),
             ])
             .stdout(Stdio::null())
             .stderr(log)

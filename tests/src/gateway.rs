@@ -5,6 +5,31 @@ use crate::harness::{Setup, TestGateway};
 use std::net::SocketAddr;
 use std::path::Path;
 
+pub const ROUTE_ID: &str = "5a1a1a1a-0000-4000-8000-00000000000a";
+pub const SERVICE_ID: &str = "5b1b1b1b-0000-4000-8000-00000000000b";
+
+/// A kong.yml with one service (`{echo}` for the upstream) and one route carrying
+/// `redis-rate-limiting` with `config` (its JSON).
+pub fn rate_limited_yaml(config: &str) -> String {
+    format!(
+        r#"
+_format_version: "3.0"
+services:
+- name: echo
+  id: {SERVICE_ID}
+  url: http://{{echo}}
+  routes:
+  - name: limited
+    id: {ROUTE_ID}
+    paths: [/]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {config}
+"#
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host {
     Harness,
@@ -36,6 +61,14 @@ impl Gateway {
         match self {
             Gateway::Harness(g) => g.addr,
             Gateway::Envoy(g) => g.addr,
+        }
+    }
+
+    /// What the gateway logged (Envoy's log; the harness logs to the test's stderr).
+    pub fn log(&self) -> String {
+        match self {
+            Gateway::Harness(_) => "(harness: see stderr)".to_string(),
+            Gateway::Envoy(g) => g.log(),
         }
     }
 

@@ -1,11 +1,14 @@
 //! Helpers shared by the end-to-end tests: real servers on free loopback ports (redis-server,
 //! the harness and its echo upstream), stopped when the test ends.
 
+pub mod cluster;
 pub mod envoy;
 pub mod gateway;
 pub mod harness;
 pub mod http;
+pub mod load;
 pub mod redis_server;
+pub mod sentinel;
 
 pub use harness::{Setup, TestGateway};
 pub use redis_server::RedisServer;

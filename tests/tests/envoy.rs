@@ -1,10 +1,12 @@
 //! Envoy-specific: rendered configs validate and serve, the SDK example filters behave as on
-//! the harness, and the RESP tunnel reaches only the configured Redis nodes.
+//! the harness, and the RESP tunnel reaches only the Redis nodes the configs allow.
 
 use e2e_tests::envoy::{envoy_bin, EnvoyGateway};
 use e2e_tests::harness::{dist_dir, test_filters_dir, TempDir};
-use e2e_tests::http::get;
+use e2e_tests::http::{get, request};
 use e2e_tests::RedisServer;
+use serde_json::json;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -48,6 +50,7 @@ fn the_demo_config_renders_to_a_valid_envoy_config() {
         filters_path: &filters,
         listen: ("127.0.0.1".into(), 8000),
         admin: None,
+        redis_allow: vec!["10.1.2.3:*".into()],
     };
     let rendered = wasm_test_harness::envoy_config::render(&config, &opts).unwrap();
     let path = dir.0.join("envoy.json");
@@ -155,4 +158,91 @@ fn the_tunnel_refuses_a_node_that_is_not_configured() {
         &[("x-upstream", "redis_tunnel_listener")],
     );
     assert_eq!(r.status, 502, "not a cluster name");
+}
+
+/// A Redis Cluster config with one seed. The renderer reads the `redis` block of any filter's
+/// config, so this one rides on `http-headers` (which ignores its config): the test is about the
+/// tunnel, not about a filter's Cluster support.
+const CLUSTER_TUNNEL: &str = r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://{echo}
+  routes:
+  - name: hello
+    paths: [/h]
+    filter_chains:
+    - filters:
+      - name: http-headers
+        config: {"redis": {"cluster_nodes": [{"ip": "127.0.0.1", "port": SEED_PORT}]}}
+"#;
+
+/// A listener for the test only: any request goes into the tunnel with its `:authority` taken
+/// from `x-node`, as a filter's `dispatch_http_call` into the tunnel sets it.
+fn tunnel_door(port: u16) -> serde_json::Value {
+    json!({
+        "name": "test_tunnel_door",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "test_tunnel_door",
+            "route_config": {"virtual_hosts": [{"name": "door", "domains": ["*"], "routes": [{"match": {"prefix": "/"},
+                "route": {"cluster": "redis_tunnel", "host_rewrite_header": "x-node", "timeout": "10s"}}]}]},
+            "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
+        }}]}]
+    })
+}
+
+#[test]
+fn the_tunnel_reaches_any_port_of_a_cluster_host_and_nothing_else() {
+    let seed = RedisServer::start(&[]);
+    // Another port of the seed's host: a node `CLUSTER SLOTS` may report that the config does
+    // not list.
+    let other = RedisServer::start(&[]);
+    let dir = TempDir::new("cluster-tunnel");
+    let filters = all_filters(&dir);
+    let door_port = e2e_tests::free_port();
+    let allowed = format!("localhost:{}", other.port);
+    let gw = EnvoyGateway::start_with(
+        &CLUSTER_TUNNEL.replace("SEED_PORT", &seed.port.to_string()),
+        &filters,
+        1,
+        &[&allowed],
+        |config| {
+            config["static_resources"]["listeners"]
+                .as_array_mut()
+                .unwrap()
+                .push(tunnel_door(door_port));
+        },
+    );
+    let door = SocketAddr::from(([127, 0, 0, 1], door_port));
+    let ping = |node: &str| {
+        request(
+            door,
+            "POST",
+            "/",
+            &[("x-node", node)],
+            b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nQUIT\r\n",
+        )
+    };
+    for node in [seed.addr(), other.addr(), allowed.clone()] {
+        let r = ping(&node);
+        assert_eq!(r.status, 200, "{node}: {}\n{}", r.text(), gw.log());
+        assert_eq!(r.text(), "+PONG\r\n+OK\r\n", "{node}");
+    }
+    assert_eq!(other.calls("ping"), 2, "the unlisted node was reached");
+    for node in [
+        "10.1.2.3:6379".to_string(),
+        // The same machine under a name that is neither configured nor allowed.
+        format!("localhost:{}", seed.port),
+        // Envoy's `127.0.0.1:*` domain matches this too; the route's `:authority` check does not.
+        format!("127.0.0.1:{}.localhost", other.port),
+        format!("127.0.0.1:{}@10.1.2.3", other.port),
+        "127.0.0.1".to_string(),
+    ] {
+        let r = ping(&node);
+        assert_eq!(r.status, 404, "{node}: {}", r.text());
+    }
+    assert_eq!(other.calls("ping"), 2);
 }

@@ -1,43 +1,19 @@
 //! redis-rate-limiting on the harness against a real redis-server: Kong's headers, status, body
 //! and keys; every period and limit_by; several gateways sharing one Redis; Redis failures.
 
-use e2e_tests::gateway::{Gateway, Host, HOSTS};
+use e2e_tests::gateway::{rate_limited_yaml, Gateway, Host, HOSTS, ROUTE_ID, SERVICE_ID};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
 use e2e_tests::{RedisServer, Setup, TestGateway};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const ROUTE_ID: &str = "5a1a1a1a-0000-4000-8000-00000000000a";
-const SERVICE_ID: &str = "5b1b1b1b-0000-4000-8000-00000000000b";
-
-/// A kong.yml with the filter on one route; `config` is the filter's JSON config.
-fn yaml(config: &str) -> String {
-    format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: echo
-  id: {SERVICE_ID}
-  url: http://{{echo}}
-  routes:
-  - name: limited
-    id: {ROUTE_ID}
-    paths: [/]
-    filter_chains:
-    - filters:
-      - name: redis-rate-limiting
-        config: {config}
-"#
-    )
-}
-
 fn gateway(config: &str) -> TestGateway {
-    Setup::new(&yaml(config)).filters(dist_dir()).start()
+    Setup::new(&rate_limited_yaml(config)).filters(dist_dir()).start()
 }
 
 fn gateway_on(host: Host, config: &str) -> Gateway {
-    Gateway::start(host, &yaml(config), &dist_dir())
+    Gateway::start(host, &rate_limited_yaml(config), &dist_dir())
 }
 
 fn now_ms() -> u64 {
@@ -303,7 +279,7 @@ fn two_gateways_enforce_exactly_the_limit_under_concurrent_clients() {
 
 #[test]
 fn local_policy_counts_across_workers_with_shared_data() {
-    let gw = Setup::new(&yaml(r#"{"year": 30, "limit_by": "ip"}"#))
+    let gw = Setup::new(&rate_limited_yaml(r#"{"year": 30, "limit_by": "ip"}"#))
         .filters(dist_dir())
         .workers(2)
         .start();

@@ -5,19 +5,32 @@ use e2e_tests::RedisServer;
 use redis_filter_core::config::{NodeAddr, RedisConfig};
 use redis_filter_core::job::{Job, Pipeline, Request};
 use redis_filter_core::resp::{RedisError, ServerErrorKind};
-use redis_filter_core::topology::Standalone;
+use redis_filter_core::topology::{self, SharedStore};
 use redis_filter_core::transport::{
     CallResponse, Dispatcher, Framing, Mux, MuxConfig, Submitted, Waiter,
 };
 use redis_filter_core::{Command, Reply, Script};
 use serde_json::json;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// A host whose tunnel is a plain TCP exchange with the node: what the harness and Envoy do.
 #[derive(Default)]
 struct TcpTunnel {
     answers: VecDeque<(u32, CallResponse)>,
     next: u32,
+    shared: HashMap<String, (Vec<u8>, u32)>,
+}
+
+impl SharedStore for TcpTunnel {
+    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.shared.get(key).cloned()
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], _cas: u32) -> bool {
+        let cas = self.shared.get(key).map_or(0, |(_, c)| *c) + 1;
+        self.shared.insert(key.to_string(), (value.to_vec(), cas));
+        true
+    }
 }
 
 impl Dispatcher for TcpTunnel {
@@ -49,15 +62,12 @@ impl Dispatcher for TcpTunnel {
 
 fn run(redis: serde_json::Value, job: Box<dyn Job>) -> Result<Vec<Reply>, RedisError> {
     let config = RedisConfig::parse(&redis).unwrap();
-    let node = match &config.mode {
-        redis_filter_core::config::RedisMode::Standalone(n) => n.clone(),
-        _ => unreachable!(),
-    };
     let mut mux = Mux::new(
         MuxConfig::from_redis(&config),
         Framing::new(&config),
-        Box::new(Standalone::new(node)),
-    );
+        topology::from_config(&config),
+    )
+    .with_sentinel_framing(Framing::sentinel(&config));
     let mut host = TcpTunnel::default();
     let waiter = Waiter {
         context_id: 1,

@@ -1,7 +1,7 @@
 //! Renders a Kong kong.yml with filter chains as an equivalent Envoy config: services become
 //! clusters, routes become routes, filter chains become Wasm filters enabled on their routes,
 //! plus the RESP tunnel: an internal listener that turns a POST into raw TCP, reachable only from
-//! inside Envoy and only towards the Redis nodes the filters are configured with.
+//! inside Envoy and only towards the Redis nodes the filters may need (see `Target`).
 
 use crate::kong_config::{FilterEntry, KongConfig, Route, Service};
 use redis_filter_core::config::{NodeAddr, RedisMode};
@@ -14,12 +14,24 @@ pub struct EnvoyOptions<'a> {
     pub filters_path: &'a Path,
     pub listen: (String, u16),
     pub admin: Option<(String, u16)>,
+    /// Tunnel targets beyond what the filters' configs name (`--redis-allow`), added to every
+    /// tunnel: `host:port`, or `host:*` for any port of that host (e.g. the masters Sentinel
+    /// reports on hosts other than the sentinels').
+    pub redis_allow: Vec<String>,
 }
 
 const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const WASM: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 const FILTER_CONFIG: &str = "type.googleapis.com/envoy.config.route.v3.FilterConfig";
+const DFP_FILTER: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig";
+const DFP_CLUSTER: &str =
+    "type.googleapis.com/envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig";
+const HTTP_OPTIONS: &str =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const TLS: &str =
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 
 fn socket(host: &str, port: u16) -> Value {
     json!({"socket_address": {"address": host, "port_value": port}})
@@ -102,50 +114,196 @@ fn route_entries(service: &Service, route: &Route) -> Vec<Value> {
         .collect()
 }
 
-/// The Redis nodes a filter's config names (standalone, sentinels, cluster seeds), by tunnel.
-fn redis_nodes(config: Option<&str>) -> Option<(String, Vec<NodeAddr>, bool, Option<String>)> {
+/// One `:authority` the tunnel lets through; anything else gets a 404, so the tunnel is never an
+/// open TCP proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// Exactly this node: a standalone node, a sentinel, a cluster seed, `--redis-allow h:p`.
+    Node(NodeAddr),
+    /// Any port of this host: the hosts of `sentinel_nodes` / `cluster_nodes` (Sentinel and
+    /// Cluster report nodes the config does not list, typically on the same hosts), and
+    /// `--redis-allow h:*`.
+    AnyPort(String),
+}
+
+impl Target {
+    /// `--redis-allow`: `host:port` or `host:*` (`[v6]:port`, `[v6]:*`).
+    fn parse(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("--redis-allow {s:?}: {why} (expected HOST:PORT or HOST:*)");
+        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let valid = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+        if !valid {
+            return Err(bad("bad host"));
+        }
+        match port {
+            "*" => Ok(Self::AnyPort(host.to_string())),
+            p => match p.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(Self::Node(NodeAddr::new(host, p))),
+                _ => Err(bad("bad port")),
+            },
+        }
+    }
+
+    /// The virtual host domain: `host:port` or `host:*`, as the filter writes `:authority`
+    /// (IPv6 in brackets); lower case, as Envoy compares domains.
+    fn domain(&self) -> String {
+        let (host, port) = match self {
+            Self::Node(n) => (n.host.as_str(), n.port.to_string()),
+            Self::AnyPort(h) => (h.as_str(), "*".to_string()),
+        };
+        let host = host.to_ascii_lowercase();
+        if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        }
+    }
+
+    /// The same as a regex alternative over `:authority`. Envoy's prefix wildcard `host:*`
+    /// matches any suffix, and the forward proxy resolves an authority whose "port" is not a
+    /// number as one host name (`127.0.0.1:1.localhost` is loopback port 80): the route's
+    /// `:authority` check keeps a wildcard to a numeric port.
+    fn pattern(&self) -> String {
+        let domain = self.domain();
+        match self {
+            Self::Node(_) => regex_escape(&domain),
+            Self::AnyPort(_) => {
+                format!("{}[0-9]{{1,5}}", regex_escape(domain.trim_end_matches('*')))
+            }
+        }
+    }
+}
+
+/// How a tunnel reaches its targets: `redis.ssl` and `redis.server_name` of the config that
+/// named them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Transport {
+    Plain,
+    Tls { sni: Option<String> },
+}
+
+/// The tunnel a filter's config uses, the targets it needs (standalone node; sentinels or
+/// cluster seeds, and any port of their hosts) and how to reach them.
+fn redis_targets(config: Option<&str>) -> Option<(String, Vec<Target>, Transport)> {
     let value: Value = serde_json::from_str(config?).ok()?;
     let mut top = Fields::new("", &value).ok()?;
     let redis = RedisConfig::from_plugin_config(&mut top).ok()?;
-    let nodes = match &redis.mode {
-        RedisMode::Standalone(n) => vec![n.clone()],
-        RedisMode::Sentinel { nodes, .. } | RedisMode::Cluster { nodes, .. } => nodes.clone(),
+    let targets = match &redis.mode {
+        RedisMode::Standalone(n) => vec![Target::Node(n.clone())],
+        RedisMode::Sentinel { nodes, .. } | RedisMode::Cluster { nodes, .. } => nodes
+            .iter()
+            .map(|n| Target::Node(n.clone()))
+            .chain(nodes.iter().map(|n| Target::AnyPort(n.host.clone())))
+            .collect(),
     };
-    Some((redis.tunnel, nodes, redis.ssl, redis.server_name))
+    let transport = if redis.ssl {
+        Transport::Tls {
+            sni: redis.server_name,
+        }
+    } else {
+        Transport::Plain
+    };
+    Some((redis.tunnel, targets, transport))
 }
 
-fn tunnel(name: &str, nodes: &[(NodeAddr, bool, Option<String>)]) -> (Value, Vec<Value>) {
+/// Adds a target unless its domain is there already (the first config that names it decides
+/// its transport; Envoy refuses a domain twice in one route config).
+fn add_target(list: &mut Vec<(Target, Transport)>, target: Target, transport: &Transport) {
+    if !list.iter().any(|(t, _)| t.domain() == target.domain()) {
+        list.push((target, transport.clone()));
+    }
+}
+
+/// The tunnel `name`: an internal cluster towards an internal listener whose routes turn a POST
+/// into raw TCP (CONNECT upgrade with `allow_post`) to the node in `:authority`, through the
+/// dynamic forward proxy (one cluster per transport, one DNS cache shared with the HTTP
+/// filter). One virtual host per transport lists the allowed domains; there is no catch-all,
+/// so any other `:authority` gets a 404.
+fn tunnel(name: &str, targets: &[(Target, Transport)]) -> (Value, Vec<Value>) {
+    let dns_cache = json!({"name": name, "dns_lookup_family": "V4_PREFERRED"});
     let mut clusters = vec![json!({
         "name": name,
         "connect_timeout": "2s",
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"envoy_internal_address": {"server_listener_name": format!("{name}_listener")}}}}]}]}
     })];
-    let mut hosts = Vec::new();
-    for (i, (node, ssl, sni)) in nodes.iter().enumerate() {
-        let cluster_name = format!("{name}_node_{i}");
-        let mut c = cluster(&cluster_name, &node.host, node.port);
-        if *ssl {
-            let mut tls = json!({"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"});
-            if let Some(sni) = sni {
-                tls["sni"] = json!(sni);
-            }
-            c["transport_socket"] =
-                json!({"name": "envoy.transport_sockets.tls", "typed_config": tls});
+    let mut transports: Vec<&Transport> = Vec::new();
+    for (_, t) in targets {
+        if !transports.contains(&t) {
+            transports.push(t);
         }
+    }
+    let mut hosts = Vec::new();
+    let mut tls_count = 0;
+    for transport in transports {
+        let mut c = json!({
+            "connect_timeout": "2s",
+            "lb_policy": "CLUSTER_PROVIDED",
+            "cluster_type": {"name": "envoy.clusters.dynamic_forward_proxy", "typed_config": {
+                "@type": DFP_CLUSTER, "dns_cache_config": dns_cache}}
+        });
+        let cluster_name = match transport {
+            Transport::Plain => format!("{name}_dfp"),
+            Transport::Tls { sni } => {
+                tls_count += 1;
+                let mut tls = json!({"@type": TLS});
+                if let Some(sni) = sni {
+                    tls["sni"] = json!(sni);
+                }
+                c["transport_socket"] =
+                    json!({"name": "envoy.transport_sockets.tls", "typed_config": tls});
+                // TLS as the static per-node clusters did it: SNI from `server_name` only and
+                // no certificate verification. The forward proxy would otherwise turn on
+                // auto_sni and auto_san_validation (and, with no CA configured, refuse every
+                // certificate); turning them off needs allow_insecure_cluster_options.
+                c["cluster_type"]["typed_config"]["allow_insecure_cluster_options"] = json!(true);
+                c["typed_extension_protocol_options"] = json!({
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": HTTP_OPTIONS,
+                        "upstream_http_protocol_options": {"auto_sni": false, "auto_san_validation": false},
+                        "explicit_http_config": {"http_protocol_options": {}}
+                    }
+                });
+                format!("{name}_dfp_tls_{}", tls_count - 1)
+            }
+        };
+        c["name"] = json!(cluster_name);
         clusters.push(c);
-        // Only a configured node's `host:port` matches; any other :authority gets a 404.
+        let mine: Vec<&Target> = targets
+            .iter()
+            .filter(|(_, t)| t == transport)
+            .map(|(target, _)| target)
+            .collect();
+        let authority = format!(
+            "(?i)^({})$",
+            mine.iter()
+                .map(|t| t.pattern())
+                .collect::<Vec<_>>()
+                .join("|")
+        );
         hosts.push(json!({
-            "name": format!("node_{i}"),
-            "domains": [node.to_string()],
-            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster_name, "timeout": "0s",
-                "upgrade_configs": [{"upgrade_type": "CONNECT", "connect_config": {"allow_post": true}}]}}]
+            "name": cluster_name,
+            "domains": mine.iter().map(|t| t.domain()).collect::<Vec<_>>(),
+            "routes": [{
+                "match": {"prefix": "/", "headers": [{"name": ":authority", "string_match": {"safe_regex": {"regex": authority}}}]},
+                "route": {"cluster": cluster_name, "timeout": "0s",
+                    "upgrade_configs": [{"upgrade_type": "CONNECT", "connect_config": {"allow_post": true}}]}
+            }]
         }));
     }
+    let dfp = json!({"name": "envoy.filters.http.dynamic_forward_proxy", "typed_config": {
+        "@type": DFP_FILTER, "dns_cache_config": dns_cache}});
     let listener = json!({
         "name": format!("{name}_listener"),
         "internal_listener": {},
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-            "@type": HCM, "stat_prefix": name, "route_config": {"name": name, "virtual_hosts": hosts}, "http_filters": [router()]
+            "@type": HCM, "stat_prefix": name, "route_config": {"name": name, "virtual_hosts": hosts}, "http_filters": [dfp, router()]
         }}]}]
     });
     (listener, clusters)
@@ -160,7 +318,7 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
     // Filters in chain order of first appearance; each disabled unless its route enables it.
     let mut filters: Vec<Value> = Vec::new();
     let mut seen = Vec::new();
-    let mut tunnels: BTreeMap<String, Vec<(NodeAddr, bool, Option<String>)>> = BTreeMap::new();
+    let mut tunnels: BTreeMap<String, Vec<(Target, Transport)>> = BTreeMap::new();
     let all_entries = config.services.iter().flat_map(|s| {
         s.filters
             .iter()
@@ -183,13 +341,26 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
                 json!({"@type": "type.googleapis.com/google.protobuf.StringValue", "value": c});
         }
         filters.push(json!({"name": name, "disabled": true, "typed_config": {"@type": WASM, "config": wasm}}));
-        if let Some((tunnel_name, nodes, ssl, sni)) = redis_nodes(f.config.as_deref()) {
+        if let Some((tunnel_name, targets, transport)) = redis_targets(f.config.as_deref()) {
             let list = tunnels.entry(tunnel_name).or_default();
-            for n in nodes {
-                if !list.iter().any(|(m, ..)| *m == n) {
-                    list.push((n, ssl, sni.clone()));
-                }
+            for t in targets {
+                add_target(list, t, &transport);
             }
+        }
+    }
+    let allow = opts
+        .redis_allow
+        .iter()
+        .map(|a| Target::parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !allow.is_empty() && tunnels.is_empty() {
+        return Err("--redis-allow given, but no filter config names a Redis node".into());
+    }
+    for list in tunnels.values_mut() {
+        // Reached like the nodes of the tunnel's first config.
+        let transport = list[0].1.clone();
+        for t in &allow {
+            add_target(list, t.clone(), &transport);
         }
     }
     filters.push(router());
@@ -221,8 +392,8 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
         }}]}]
     });
     let mut listeners = vec![main];
-    for (name, nodes) in &tunnels {
-        let (listener, tunnel_clusters) = tunnel(name, nodes);
+    for (name, targets) in &tunnels {
+        let (listener, tunnel_clusters) = tunnel(name, targets);
         listeners.push(listener);
         clusters.extend(tunnel_clusters);
     }
@@ -272,15 +443,80 @@ services:
     methods: [GET]
 "#;
 
-    fn rendered() -> Value {
-        let config = KongConfig::parse(YAML).unwrap();
+    fn render_with(yaml: &str, redis_allow: &[&str]) -> Result<Value, String> {
+        let config = KongConfig::parse(yaml).unwrap();
         let opts = EnvoyOptions {
             filters_path: Path::new("/f"),
             listen: ("0.0.0.0".into(), 8000),
             admin: None,
+            redis_allow: redis_allow.iter().map(|s| s.to_string()).collect(),
         };
-        render(&config, &opts).unwrap()
+        render(&config, &opts)
     }
+
+    fn rendered() -> Value {
+        render_with(YAML, &[]).unwrap()
+    }
+
+    /// A kong.yml with one filter use per config.
+    fn with_configs(configs: &[&str]) -> String {
+        let mut yaml = String::from(
+            "_format_version: \"3.0\"\nservices:\n- name: api\n  url: http://127.0.0.1:9000\n  routes:\n  - name: r\n    paths: [/]\n    filter_chains:\n    - filters:\n",
+        );
+        for c in configs {
+            yaml.push_str(&format!(
+                "      - name: redis-rate-limiting\n        config: {c}\n"
+            ));
+        }
+        yaml
+    }
+
+    fn tunnel_listener(v: &Value) -> &Value {
+        let listeners = v["static_resources"]["listeners"].as_array().unwrap();
+        listeners
+            .iter()
+            .find(|l| l["name"] == "redis_tunnel_listener")
+            .unwrap()
+    }
+
+    /// The tunnel's virtual hosts as (name, domains, :authority regex, cluster).
+    fn tunnel_hosts(v: &Value) -> Vec<(String, Vec<String>, String, String)> {
+        let hcm = &tunnel_listener(v)["filter_chains"][0]["filters"][0]["typed_config"];
+        hcm["route_config"]["virtual_hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let route = &h["routes"][0];
+                (
+                    h["name"].as_str().unwrap().to_string(),
+                    h["domains"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d.as_str().unwrap().to_string())
+                        .collect(),
+                    route["match"]["headers"][0]["string_match"]["safe_regex"]["regex"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                    route["route"]["cluster"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn cluster_named<'v>(v: &'v Value, name: &str) -> &'v Value {
+        v["static_resources"]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no cluster {name}"))
+    }
+
+    const CLUSTER: &str = r#"{"minute": 5, "policy": "redis", "redis": {"cluster_nodes": [{"ip": "127.0.0.1", "port": 7000}, {"ip": "127.0.0.1", "port": 7001}, {"ip": "Redis-B.internal", "port": 7000}]}}"#;
+    const SENTINEL: &str = r#"{"minute": 5, "policy": "redis", "redis": {"sentinel_master": "m", "sentinel_role": "master", "sentinel_nodes": [{"host": "10.0.0.1", "port": 26379}, {"host": "::1", "port": 26379}]}}"#;
 
     #[test]
     fn services_routes_and_filters() {
@@ -318,15 +554,188 @@ services:
     #[test]
     fn the_tunnel_reaches_only_configured_nodes() {
         let v = rendered();
-        let tunnel = &v["static_resources"]["listeners"][1];
-        assert_eq!(tunnel["name"], "redis_tunnel_listener");
-        let hosts = &tunnel["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]
-            ["virtual_hosts"];
-        assert_eq!(hosts.as_array().unwrap().len(), 1);
-        assert_eq!(hosts[0]["domains"][0], "127.0.0.1:6380");
+        let tunnel = tunnel_listener(&v);
+        let hcm = &tunnel["filter_chains"][0]["filters"][0]["typed_config"];
+        let hosts = tunnel_hosts(&v);
         assert_eq!(
-            hosts[0]["routes"][0]["route"]["upgrade_configs"][0]["connect_config"]["allow_post"],
+            hosts,
+            vec![(
+                "redis_tunnel_dfp".to_string(),
+                vec!["127.0.0.1:6380".to_string()],
+                r"(?i)^(127\.0\.0\.1:6380)$".to_string(),
+                "redis_tunnel_dfp".to_string()
+            )],
+            "a standalone node exactly, no other port, no catch-all"
+        );
+        let route = &hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"];
+        assert_eq!(
+            route["upgrade_configs"][0]["connect_config"]["allow_post"],
             true
         );
+        // The forward proxy: the HTTP filter and the cluster share one DNS cache.
+        let filter = &hcm["http_filters"][0];
+        assert_eq!(filter["name"], "envoy.filters.http.dynamic_forward_proxy");
+        assert_eq!(hcm["http_filters"][1]["name"], "envoy.filters.http.router");
+        let dfp = cluster_named(&v, "redis_tunnel_dfp");
+        assert_eq!(dfp["lb_policy"], "CLUSTER_PROVIDED");
+        assert_eq!(
+            dfp["cluster_type"]["name"],
+            "envoy.clusters.dynamic_forward_proxy"
+        );
+        assert_eq!(
+            dfp["cluster_type"]["typed_config"]["dns_cache_config"],
+            filter["typed_config"]["dns_cache_config"]
+        );
+        assert!(dfp.get("transport_socket").is_none());
+        let internal = cluster_named(&v, "redis_tunnel");
+        assert_eq!(
+            internal["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["envoy_internal_address"]["server_listener_name"],
+            "redis_tunnel_listener"
+        );
     }
+
+    #[test]
+    fn a_cluster_config_allows_its_seeds_and_any_port_of_their_hosts() {
+        let v = render_with(&with_configs(&[CLUSTER]), &[]).unwrap();
+        let hosts = tunnel_hosts(&v);
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(
+            hosts[0].1,
+            [
+                "127.0.0.1:7000",
+                "127.0.0.1:7001",
+                "redis-b.internal:7000",
+                "127.0.0.1:*",
+                "redis-b.internal:*"
+            ]
+        );
+        assert_eq!(
+            hosts[0].2,
+            r"(?i)^(127\.0\.0\.1:7000|127\.0\.0\.1:7001|redis-b\.internal:7000|127\.0\.0\.1:[0-9]{1,5}|redis-b\.internal:[0-9]{1,5})$"
+        );
+    }
+
+    #[test]
+    fn a_sentinel_config_allows_the_sentinels_and_any_port_of_their_hosts() {
+        let v = render_with(&with_configs(&[SENTINEL]), &[]).unwrap();
+        let hosts = tunnel_hosts(&v);
+        assert_eq!(
+            hosts[0].1,
+            ["10.0.0.1:26379", "[::1]:26379", "10.0.0.1:*", "[::1]:*"]
+        );
+        assert!(
+            hosts[0]
+                .2
+                .ends_with(r"|10\.0\.0\.1:[0-9]{1,5}|\[::1\]:[0-9]{1,5})$"),
+            "{}",
+            hosts[0].2
+        );
+    }
+
+    #[test]
+    fn a_standalone_config_next_to_a_cluster_one_adds_only_its_node() {
+        let standalone =
+            r#"{"minute": 5, "policy": "redis", "redis": {"host": "10.5.5.5", "port": 6379}}"#;
+        let v = render_with(&with_configs(&[standalone, CLUSTER]), &[]).unwrap();
+        let domains = &tunnel_hosts(&v)[0].1;
+        assert_eq!(domains[0], "10.5.5.5:6379");
+        assert!(!domains.contains(&"10.5.5.5:*".to_string()));
+        assert!(domains.contains(&"127.0.0.1:*".to_string()));
+    }
+
+    #[test]
+    fn redis_allow_adds_nodes_and_hosts_to_every_tunnel() {
+        let other =
+            r#"{"minute": 5, "policy": "redis", "redis": {"port": 6390, "tunnel": "other"}}"#;
+        let v = render_with(
+            &with_configs(&[other, YAML_PLAIN]),
+            &[
+                "10.9.9.9:6379",
+                "Redis.Example:*",
+                "[fd00::1]:7000",
+                "127.0.0.1:6379",
+            ],
+        )
+        .unwrap();
+        let listeners = v["static_resources"]["listeners"].as_array().unwrap();
+        assert_eq!(listeners.len(), 3, "main and two tunnels");
+        let hosts = tunnel_hosts(&v);
+        assert_eq!(
+            hosts[0].1,
+            [
+                "127.0.0.1:6379",
+                "10.9.9.9:6379",
+                "redis.example:*",
+                "[fd00::1]:7000"
+            ],
+            "a given node that is configured already appears once"
+        );
+        assert!(hosts[0].2.contains(r"|redis\.example:[0-9]{1,5}|"));
+        let other = listeners
+            .iter()
+            .find(|l| l["name"] == "other_listener")
+            .unwrap();
+        let domains = &other["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]
+            ["virtual_hosts"][0]["domains"];
+        assert_eq!(
+            domains,
+            &json!([
+                "127.0.0.1:6390",
+                "10.9.9.9:6379",
+                "redis.example:*",
+                "[fd00::1]:7000",
+                "127.0.0.1:6379"
+            ])
+        );
+    }
+
+    #[test]
+    fn redis_allow_takes_only_host_port_or_host_star() {
+        for bad in [
+            "10.9.9.9", "*:6379", "h:abc", "h:0", ":6379", "h:70000", "a b:1",
+        ] {
+            let e = render_with(YAML, &[bad]).unwrap_err();
+            assert!(e.contains("--redis-allow"), "{bad}: {e}");
+        }
+        let no_redis =
+            "_format_version: \"3.0\"\nservices:\n- name: api\n  url: http://127.0.0.1:9000\n";
+        let e = render_with(no_redis, &["10.9.9.9:6379"]).unwrap_err();
+        assert!(e.contains("no filter config names a Redis node"), "{e}");
+        assert!(render_with(no_redis, &[]).is_ok());
+    }
+
+    #[test]
+    fn tls_nodes_go_through_their_own_forward_proxy_cluster() {
+        let tls = r#"{"minute": 5, "policy": "redis", "redis": {"cluster_nodes": [{"ip": "10.1.1.1", "port": 7000}], "ssl": true, "server_name": "redis.example"}}"#;
+        let v = render_with(&with_configs(&[YAML_PLAIN, tls]), &["10.7.7.7:*"]).unwrap();
+        let hosts = tunnel_hosts(&v);
+        assert_eq!(hosts.len(), 2);
+        assert_eq!(hosts[0].0, "redis_tunnel_dfp");
+        assert_eq!(hosts[0].1, ["127.0.0.1:6379", "10.7.7.7:*"]);
+        assert_eq!(hosts[1].0, "redis_tunnel_dfp_tls_0");
+        assert_eq!(hosts[1].1, ["10.1.1.1:7000", "10.1.1.1:*"]);
+        assert_eq!(hosts[1].3, "redis_tunnel_dfp_tls_0");
+        let c = cluster_named(&v, "redis_tunnel_dfp_tls_0");
+        assert_eq!(
+            c["transport_socket"]["typed_config"]["sni"],
+            "redis.example"
+        );
+        assert_eq!(
+            c["cluster_type"]["typed_config"]["allow_insecure_cluster_options"],
+            true
+        );
+        let opts = &c["typed_extension_protocol_options"]
+            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+            ["upstream_http_protocol_options"];
+        assert_eq!(opts["auto_san_validation"], false);
+        assert_eq!(opts["auto_sni"], false);
+        assert_eq!(
+            c["cluster_type"]["typed_config"]["dns_cache_config"],
+            cluster_named(&v, "redis_tunnel_dfp")["cluster_type"]["typed_config"]
+                ["dns_cache_config"]
+        );
+    }
+
+    const YAML_PLAIN: &str = r#"{"minute": 5, "policy": "redis"}"#;
 }

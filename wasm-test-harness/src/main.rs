@@ -9,7 +9,8 @@ const USAGE: &str = "usage:
                           [--profile kong|envoy] [--workers N] [--redis-tunnel NAME ...]
                           [--log-level trace|debug|info|warn|error]
   wasm-test-harness echo --listen ADDR
-  wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]";
+  wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]
+                                 [--redis-allow HOST:PORT|HOST:* ...]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,14 +52,19 @@ fn run(args: &[String]) -> Result<(), String> {
             "log-level",
         ],
         "echo" => &["listen"],
-        "render-envoy" => &["config", "filters-path", "listen", "admin"],
+        "render-envoy" => &["config", "filters-path", "listen", "admin", "redis-allow"],
         _ => return Err(USAGE.into()),
     };
     if let Some((bad, _)) = flags.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(format!("unknown option --{bad}\n{USAGE}"));
     }
     if command == "render-envoy" {
-        return render_envoy(&get);
+        let redis_allow = flags
+            .iter()
+            .filter(|(k, _)| k == "redis-allow")
+            .map(|(_, v)| v.clone())
+            .collect();
+        return render_envoy(&get, redis_allow);
     }
     let listen = get("listen").ok_or("--listen is required")?;
     match command.as_str() {
@@ -108,8 +114,12 @@ fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Prints the Envoy config (JSON, which Envoy also reads as YAML) equivalent to a kong.yml.
-fn render_envoy(get: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+/// Prints the Envoy config (JSON, which Envoy also reads as YAML) equivalent to a kong.yml;
+/// `redis_allow`: more RESP tunnel targets (`--redis-allow`, repeatable).
+fn render_envoy(
+    get: &dyn Fn(&str) -> Option<String>,
+    redis_allow: Vec<String>,
+) -> Result<(), String> {
     use wasm_test_harness::envoy_config::{render, split_addr, EnvoyOptions};
     let config = wasm_test_harness::kong_config::KongConfig::load(std::path::Path::new(
         &get("config").ok_or("--config is required")?,
@@ -125,6 +135,7 @@ fn render_envoy(get: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
             filters_path: &filters,
             listen,
             admin,
+            redis_allow,
         },
     )?;
     println!(

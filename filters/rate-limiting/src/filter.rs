@@ -55,11 +55,12 @@ impl Filter {
             Policy::Redis => Some(RedisClient::new(root_id, &config.redis)?),
             Policy::Local => None,
         };
+        let syncer = Syncer::new(config.redis.max_redirections());
         Ok(Self {
             config,
             client,
             metrics: Metrics::define(),
-            syncer: RefCell::new(Syncer::default()),
+            syncer: RefCell::new(syncer),
             kong_properties: Cell::new(None),
         })
     }

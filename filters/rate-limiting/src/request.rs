@@ -261,13 +261,7 @@ impl RateLimit {
         let previous = self.windows.iter().filter(|w| w.previous.is_some()).count();
         let counts = outcome
             .map_err(|e| e.to_string())
-            .and_then(|replies| {
-                replies
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| "no reply".to_string())
-            })
-            .and_then(|reply| script::counts(&reply, n + previous));
+            .and_then(|replies| script::counts(&replies, n + previous));
         match counts {
             Ok(all) => {
                 let (current, prev) = all.split_at(n.min(all.len()));
@@ -304,7 +298,13 @@ impl HttpContext for RateLimit {
             .iter()
             .filter_map(|w| w.previous.clone())
             .collect();
-        let job = Pipeline::new(vec![script::request(&current, &previous)], 0);
+        let redis = &self.filter.config.redis;
+        let job = if redis.is_cluster() {
+            let requests = script::per_key_requests(&current, &previous);
+            Pipeline::new(requests, redis.max_redirections())
+        } else {
+            Pipeline::new(vec![script::request(&current, &previous)], 0)
+        };
         let submitted = match client.try_borrow_mut() {
             Ok(mut c) => c.submit(self.id, 0, Box::new(job)),
             Err(_) => return self.failed("redis client busy"),

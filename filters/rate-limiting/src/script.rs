@@ -1,7 +1,9 @@
 //! The one script of realtime mode: every configured period counted in one EVALSHA (one round
 //! trip), where Kong sends one EVAL per period. Each current key is INCRed, given its TTL when
 //! new, and its count before this request returned; the previous windows of a sliding window
-//! are read alongside.
+//! are read alongside. In Redis Cluster the keys of one request hash to different slots (Kong's
+//! key format has no hash tag), so there the script runs once per key, each on its slot's
+//! master, all in parallel: the keys stay exactly Kong's.
 
 use redis_filter_core::job::Request;
 use redis_filter_core::{Reply, Script};
@@ -39,14 +41,34 @@ pub fn request(current: &[(String, u64)], previous: &[String]) -> Request {
     Request::script(script(), &keys, &args)
 }
 
-/// The counts the script returned: priors of the current windows, then the previous windows.
-pub fn counts(reply: &Reply, expected: usize) -> Result<Vec<u64>, String> {
-    let Reply::Array(items) = reply else {
-        return Err(match reply.error() {
-            Some(e) => format!("rate-limiting script failed: {e}"),
-            None => format!("unexpected script reply {reply:?}"),
-        });
-    };
+/// The same counting as `request`, one script per key (for Redis Cluster); the replies, in
+/// order, carry the same counts.
+pub fn per_key_requests(current: &[(String, u64)], previous: &[String]) -> Vec<Request> {
+    let counted = current.iter().map(|(key, ttl)| {
+        Request::script(
+            script(),
+            &[key.as_str()],
+            &["1".to_string(), ttl.to_string()],
+        )
+    });
+    let read = previous
+        .iter()
+        .map(|key| Request::script(script(), &[key.as_str()], &["0"]));
+    counted.chain(read).collect()
+}
+
+/// The counts the script replies hold: priors of the current windows, then the previous windows.
+pub fn counts(replies: &[Reply], expected: usize) -> Result<Vec<u64>, String> {
+    let mut items = Vec::with_capacity(expected);
+    for reply in replies {
+        let Reply::Array(part) = reply else {
+            return Err(match reply.error() {
+                Some(e) => format!("rate-limiting script failed: {e}"),
+                None => format!("unexpected script reply {reply:?}"),
+            });
+        };
+        items.extend(part.iter());
+    }
     if items.len() != expected {
         return Err(format!(
             "script returned {} counts, expected {expected}",
@@ -84,9 +106,30 @@ mod tests {
     #[test]
     fn counts_are_checked() {
         let ok = Reply::Array(vec![Reply::Int(4), Reply::Int(0)]);
-        assert_eq!(counts(&ok, 2).unwrap(), vec![4, 0]);
-        assert!(counts(&ok, 3).is_err());
-        assert!(counts(&Reply::Int(1), 1).is_err());
-        assert!(counts(&Reply::Array(vec![Reply::Int(-1)]), 1).is_err());
+        assert_eq!(counts(std::slice::from_ref(&ok), 2).unwrap(), vec![4, 0]);
+        assert!(counts(std::slice::from_ref(&ok), 3).is_err());
+        assert!(counts(&[Reply::Int(1)], 1).is_err());
+        assert!(counts(&[Reply::Array(vec![Reply::Int(-1)])], 1).is_err());
+    }
+
+    #[test]
+    fn per_key_requests_carry_the_same_counts_one_slot_each() {
+        let rs = per_key_requests(&[("a".into(), 1), ("b".into(), 60)], &["pa".into()]);
+        let args = |r: &Request| -> Vec<String> {
+            r.command
+                .arguments()
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into())
+                .collect()
+        };
+        assert_eq!(args(&rs[0])[2..], ["1", "a", "1", "1"]);
+        assert_eq!(args(&rs[1])[2..], ["1", "b", "1", "60"]);
+        assert_eq!(args(&rs[2])[2..], ["1", "pa", "0"]);
+        assert!(rs.iter().all(|r| r.slot.is_some()));
+        let replies: Vec<Reply> = [3, 7, 9]
+            .iter()
+            .map(|n| Reply::Array(vec![Reply::Int(*n)]))
+            .collect();
+        assert_eq!(counts(&replies, 3).unwrap(), vec![3, 7, 9]);
     }
 }

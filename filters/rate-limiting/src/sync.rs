@@ -64,9 +64,18 @@ pub struct Syncer {
     /// The keys and deltas of the flush in flight, in pipeline order.
     in_flight: Option<Vec<(String, u64)>>,
     last_flush_ms: u64,
+    /// MOVED / ASK redirects a flushed command follows (Redis Cluster).
+    max_redirections: u32,
 }
 
 impl Syncer {
+    pub fn new(max_redirections: u32) -> Self {
+        Self {
+            max_redirections,
+            ..Self::default()
+        }
+    }
+
     pub fn touch(&mut self, key: &str, ttl: u64, expires_ms: u64) {
         self.touched
             .entry(key.to_string())
@@ -95,9 +104,10 @@ impl Syncer {
             let request = if delta > 0 {
                 Request::script(flush_script(), &[key.as_str()], &[delta, t.ttl])
             } else {
-                redis_filter_core::Command::new("GET")
-                    .arg(key.as_str())
-                    .into()
+                Request::keyed(
+                    redis_filter_core::Command::new("GET").arg(key.as_str()),
+                    key,
+                )
             };
             requests.push(request);
             batch.push((key.clone(), delta));
@@ -105,7 +115,7 @@ impl Syncer {
         // Windows that are over need no more flushes once this one is done.
         self.touched.retain(|_, t| t.expires_ms > now_ms);
         self.in_flight = Some(batch);
-        Some(Pipeline::new(requests, 0))
+        Some(Pipeline::new(requests, self.max_redirections))
     }
 
     /// Applies the flush's outcome: totals read back; on failure the deltas go back to be sent
@@ -168,10 +178,13 @@ mod tests {
         s.touch("k1", 60, 60_000);
         s.touch("k2", 60, 60_000);
         let mut job = s.due(&data, 1000, 500).unwrap();
-        let Step::Send { commands, .. } = job.start() else {
+        let Step::Send(parts) = job.start() else {
             panic!()
         };
-        let names: Vec<String> = commands.iter().map(|c| c.name()).collect();
+        let names: Vec<String> = parts
+            .iter()
+            .flat_map(|p| p.commands.iter().map(|c| c.name()))
+            .collect();
         assert_eq!(names.len(), 2);
         assert!(names.contains(&"EVALSHA".to_string()) && names.contains(&"GET".to_string()));
         assert!(
@@ -179,10 +192,10 @@ mod tests {
             "one flush in flight at a time"
         );
         // Redis says k1 is now 7 (other gateways counted too), k2 is 3.
-        let replies = commands
+        let replies = names
             .iter()
-            .map(|c| {
-                if c.name() == "GET" {
+            .map(|name| {
+                if name == "GET" {
                     Reply::Int(3)
                 } else {
                     Reply::Int(7)
