@@ -439,6 +439,10 @@ impl Mux {
             backoff: Backoff::new(self.config.failure_threshold, self.config.backoff_ms),
         });
         if !state.backoff.allows(now_ms) {
+            // Still down as far as we know: the topology may know better by now (a failover).
+            if node.1 == Kind::Data {
+                self.topology.node_failed(now_ms, &node.0);
+            }
             return self.fail(host, now_ms, ticket, RedisError::Unavailable);
         }
         if state.queue.len() >= self.config.max_queue {

@@ -157,7 +157,10 @@ fn quit_reply(rest: &[u8]) -> bool {
     rest == b"+OK\r\n"
         || (rest.starts_with(b"-")
             && rest.ends_with(b"\r\n")
-            && !rest.get(..rest.len() - 2).unwrap_or_default().contains(&b'\n'))
+            && !rest
+                .get(..rest.len() - 2)
+                .unwrap_or_default()
+                .contains(&b'\n'))
 }
 
 #[cfg(test)]

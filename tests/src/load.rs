@@ -78,7 +78,10 @@ pub struct Summary {
 }
 
 pub fn summarize(samples: &[Sample], event: Instant) -> Summary {
-    let failed = samples.iter().filter(|s| s.status == 0 || s.status >= 500).count();
+    let failed = samples
+        .iter()
+        .filter(|s| s.status == 0 || s.status >= 500)
+        .count();
     let unmarked = samples.iter().filter(|s| !s.marked).count();
     let last_unmarked = samples
         .iter()

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn gateway(config: &str) -> TestGateway {
-    Setup::new(&rate_limited_yaml(config)).filters(dist_dir()).start()
+    Setup::new(&rate_limited_yaml(config))
+        .filters(dist_dir())
+        .start()
 }
 
 fn gateway_on(host: Host, config: &str) -> Gateway {

@@ -113,6 +113,9 @@ fn killing_the_master_under_load_gives_no_5xx_and_counting_resumes_on_the_new_on
             samples.iter().rev().take(20).all(|x| x.marked),
             "{host:?}: counting resumed"
         );
-        assert!(counter_keys(&group).contains(":minute"), "{host:?}: on the new master");
+        assert!(
+            counter_keys(&group).contains(":minute"),
+            "{host:?}: on the new master"
+        );
     }
 }

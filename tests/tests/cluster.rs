@@ -1,0 +1,179 @@
+//! redis-rate-limiting on a real Redis Cluster, on the harness and on Envoy: Kong's keys, each on
+//! the master of its slot, found from one seed node; a slot holding a live counter migrated
+//! under load fails no request and loses no count.
+
+use e2e_tests::cluster::RedisCluster;
+use e2e_tests::gateway::{rate_limited_yaml, Gateway, HOSTS};
+use e2e_tests::harness::dist_dir;
+use e2e_tests::http::get;
+use e2e_tests::load::{summarize, Load};
+use e2e_tests::redis_server::Resp;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn cluster_config(cluster: &RedisCluster, limits: serde_json::Value) -> String {
+    let mut config = limits;
+    config["policy"] = json!("redis");
+    config["redis"] = json!({
+        "cluster_nodes": [{"ip": "127.0.0.1", "port": cluster.seed()}],
+        "cluster_max_redirections": 5,
+    });
+    config.to_string()
+}
+
+/// Every rate-limiting key of the cluster, with the port of the master holding it.
+fn counter_keys(cluster: &RedisCluster) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    for port in cluster.masters() {
+        if let Resp::Array(keys) = cluster.cmd_on(port, &["KEYS", "ratelimit:*"]) {
+            out.extend(keys.iter().filter_map(Resp::text).map(|k| (k, port)));
+        }
+    }
+    out
+}
+
+fn counter(cluster: &RedisCluster, key: &str) -> i64 {
+    let port = cluster.master_for_slot(cluster.key_slot(key));
+    cluster
+        .cmd_on(port, &["GET", key])
+        .text()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_period_is_counted_on_its_slots_master_with_kong_keys() {
+    for host in HOSTS {
+        let cluster = RedisCluster::start(3, 0);
+        let config = cluster_config(&cluster, json!({"minute": 3, "hour": 100}));
+        let gw = Gateway::start(host, &rate_limited_yaml(&config), &dist_dir());
+        for remaining in ["2", "1", "0"] {
+            let r = get(gw.addr(), "/", &[]);
+            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+            assert_eq!(
+                r.header("x-ratelimit-remaining-minute"),
+                Some(remaining),
+                "{host:?}: {}",
+                gw.log()
+            );
+        }
+        let r = get(gw.addr(), "/", &[]);
+        assert_eq!(r.status, 429, "{host:?}");
+        // The rejected request is counted (as Kong's redis policy does) but not shown as used.
+        assert_eq!(r.header("x-ratelimit-remaining-hour"), Some("97"));
+        let keys = counter_keys(&cluster);
+        assert_eq!(keys.len(), 2, "{host:?}: {keys:?}");
+        for (key, port) in &keys {
+            // ratelimit:<route id>:<service id>:<identifier>:<window start ms>:<period>
+            let parts: Vec<&str> = key.split(':').collect();
+            assert_eq!(parts.len(), 6, "Kong's key format: {key}");
+            assert_eq!((parts[0], parts[3]), ("ratelimit", "127.0.0.1"), "{key}");
+            assert!(["minute", "hour"].contains(&parts[5]), "{key}");
+            assert_eq!(
+                *port,
+                cluster.master_for_slot(cluster.key_slot(key)),
+                "{key} is on its slot's master"
+            );
+            assert_eq!(counter(&cluster, key), 4, "{host:?}: {key}");
+        }
+    }
+}
+
+#[test]
+fn migrating_a_live_counter_slot_under_load_fails_nothing_and_loses_no_count() {
+    for host in HOSTS {
+        let cluster = RedisCluster::start(3, 0);
+        let config = cluster_config(
+            &cluster,
+            json!({"year": 1_000_000_000, "fault_tolerant": false}),
+        );
+        let gw = Gateway::start(host, &rate_limited_yaml(&config), &dist_dir());
+        let r = get(gw.addr(), "/", &[]);
+        assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+        let (key, from) = counter_keys(&cluster).pop().expect("the year counter");
+        let slot = cluster.key_slot(&key);
+        let to = *cluster
+            .masters()
+            .iter()
+            .find(|p| **p != from)
+            .expect("another master");
+
+        let load = Load::start(gw.addr(), 4, "x-ratelimit-remaining-year");
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        cluster.begin_migration(slot, to);
+        std::thread::sleep(Duration::from_millis(300));
+        let moved = cluster.migrate_some_keys(100);
+        // The key now lives on the target while the slot is still the source's: -ASK.
+        std::thread::sleep(Duration::from_millis(600));
+        cluster.finish_migration();
+        // The slot is the target's: -MOVED, then the new map.
+        std::thread::sleep(Duration::from_millis(600));
+        let samples = load.stop();
+        let s = summarize(&samples, started);
+        let count = cluster
+            .cmd_on(to, &["GET", &key])
+            .text()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        eprintln!(
+            "{host:?}: slot {slot} ({moved} key) moved {from} -> {to} under load: {} requests, \
+             {} failed, {} without headers; counter {count} (expected {})",
+            s.total,
+            s.failed,
+            s.unmarked,
+            s.total + 1
+        );
+        assert_eq!(s.failed, 0, "{host:?}: no failed request");
+        assert!(
+            samples.iter().all(|x| x.status == 200 && x.marked),
+            "{host:?}: every request counted"
+        );
+        assert_eq!(count, s.total + 1, "{host:?}: no count lost or doubled");
+    }
+}
+
+#[test]
+fn killing_a_master_under_load_gives_no_5xx_and_counting_resumes_on_its_replica() {
+    for host in HOSTS {
+        let cluster = RedisCluster::start(3, 1);
+        let config = cluster_config(
+            &cluster,
+            json!({"minute": 10_000_000, "fault_tolerant": true}),
+        );
+        let gw = Gateway::start(host, &rate_limited_yaml(&config), &dist_dir());
+        let r = get(gw.addr(), "/", &[]);
+        assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+        let (key, master) = counter_keys(&cluster).pop().expect("the minute counter");
+
+        let load = Load::start(gw.addr(), 4, "x-ratelimit-remaining-minute");
+        std::thread::sleep(Duration::from_millis(300));
+        let killed = Instant::now();
+        cluster.kill_node(master);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            if get(gw.addr(), "/", &[])
+                .header("x-ratelimit-remaining-minute")
+                .is_some()
+            {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        let samples = load.stop();
+        let s = summarize(&samples, killed);
+        let promoted = cluster.master_for_slot(cluster.key_slot(&key));
+        eprintln!(
+            "{host:?}: master {master} killed, {promoted} serves the slot now: {} requests, \
+             {} failed, {} not counted; counted again {:?} after the kill",
+            s.total, s.failed, s.unmarked, s.recovered_after
+        );
+        assert_eq!(s.failed, 0, "{host:?}: no 5xx with fault_tolerant");
+        assert_ne!(promoted, master);
+        assert!(
+            samples.iter().rev().take(20).all(|x| x.marked),
+            "{host:?}: counting resumed"
+        );
+    }
+}
