@@ -22,23 +22,7 @@ envoy_port=$(free_port); gw_port=$(free_port)
 YAML
 } >"$WORK/kong.yml"
 "$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
-# Envoy's own local_ratelimit on /native, with a bucket that never runs dry.
-python3 - "$WORK/envoy.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-cfg = json.load(open(path))
-hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-t = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
-hcm["http_filters"].insert(len(hcm["http_filters"]) - 1, {"name": "envoy.filters.http.local_ratelimit", "typed_config": {"@type": t, "stat_prefix": "native"}})
-pct = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}, "runtime_key": "native_rl"}
-for vh in hcm["route_config"]["virtual_hosts"]:
-    for r in vh["routes"]:
-        if r["match"]["prefix"] == "/native":
-            r["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"] = {"@type": t, "stat_prefix": "native",
-                "token_bucket": {"max_tokens": 1000000000, "tokens_per_fill": 1000000000, "fill_interval": "1s"},
-                "filter_enabled": pct, "filter_enforced": pct}
-json.dump(cfg, open(path, "w"))
-PY
+add_native_local_ratelimit "$WORK/envoy.json"
 "$ENVOY" --mode validate -c "$WORK/envoy.json" >/dev/null 2>&1
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$gw_port" --workers 1

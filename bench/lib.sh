@@ -102,3 +102,24 @@ median_rps() {
   local i
   for i in $(seq 1 "$4"); do rps "$1" "$2" "$3"; done | sort -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}'
 }
+
+# add_native_local_ratelimit ENVOY_JSON: Envoy's own local_ratelimit on the /native route, with a
+# bucket that never runs dry (the baseline a Wasm rate limiter is compared with).
+add_native_local_ratelimit() {
+python3 - "$1" <<'PY'
+import json, sys
+path = sys.argv[1]
+cfg = json.load(open(path))
+hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+t = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+hcm["http_filters"].insert(len(hcm["http_filters"]) - 1, {"name": "envoy.filters.http.local_ratelimit", "typed_config": {"@type": t, "stat_prefix": "native"}})
+pct = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}, "runtime_key": "native_rl"}
+for vh in hcm["route_config"]["virtual_hosts"]:
+    for r in vh["routes"]:
+        if r["match"]["prefix"] == "/native":
+            r["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"] = {"@type": t, "stat_prefix": "native",
+                "token_bucket": {"max_tokens": 1000000000, "tokens_per_fill": 1000000000, "fill_interval": "1s"},
+                "filter_enabled": pct, "filter_enforced": pct}
+json.dump(cfg, open(path, "w"))
+PY
+}

@@ -2,6 +2,7 @@
 
 mod error;
 mod fields;
+pub mod guide_aliases;
 mod redis;
 
 pub use error::ConfigError;

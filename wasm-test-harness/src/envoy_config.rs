@@ -192,7 +192,8 @@ enum Transport {
 /// The tunnel a filter's config uses, the targets it needs (standalone node; sentinels or
 /// cluster seeds, and any port of their hosts) and how to reach them.
 fn redis_targets(config: Option<&str>) -> Option<(String, Vec<Target>, Transport)> {
-    let value: Value = serde_json::from_str(config?).ok()?;
+    let mut value: Value = serde_json::from_str(config?).ok()?;
+    redis_filter_core::config::guide_aliases::hoist(&mut value).ok()?;
     let mut top = Fields::new("", &value).ok()?;
     let redis = RedisConfig::from_plugin_config(&mut top).ok()?;
     let targets = match &redis.mode {

@@ -50,8 +50,9 @@ pub struct Config {
 
 impl Config {
     pub fn parse(json: &[u8]) -> Result<Self, ConfigError> {
-        let value: Value = serde_json::from_slice(json)
+        let mut value: Value = serde_json::from_slice(json)
             .map_err(|e| ConfigError::new("", format!("config is not valid JSON: {e}")))?;
+        redis_filter_core::config::guide_aliases::hoist(&mut value)?;
         let mut top = Fields::new("", &value)?;
         let config = Self::read(&mut top)?;
         top.finish()?;
