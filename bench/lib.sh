@@ -123,3 +123,22 @@ for vh in hcm["route_config"]["virtual_hosts"]:
 json.dump(cfg, open(path, "w"))
 PY
 }
+
+# proc_cpu_ticks PID: user+system CPU time of a process so far, in clock ticks.
+proc_cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# cpu_per_request URL CONNECTIONS SECONDS PID: "RPS P50 US" where US is the CPU time the process
+# PID spent per request during the run (user + system, all its threads). Unlike req/s, this
+# hardly moves when other tenants of the machine take CPU.
+cpu_per_request() {
+  local before after out r p n
+  before=$(proc_cpu_ticks "$4")
+  out=$(wrk -t1 -c"$2" -d"$3"s --latency "$1")
+  after=$(proc_cpu_ticks "$4")
+  r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p=$(echo "$out" | awk '$1=="50%" {print $2}')
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "$r $(to_ms "$p") $(awk -v t=$((after - before)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+}

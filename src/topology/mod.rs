@@ -65,8 +65,13 @@ pub trait Topology {
     /// The outcome of the job `discovery` returned.
     fn discovered(&mut self, _store: &mut dyn SharedStore, _now_ms: u64, _outcome: Outcome) {}
 
-    /// A call to `node` failed, or it answered as a demoted master would (`-READONLY`).
+    /// A call to `node` failed.
     fn node_failed(&mut self, _now_ms: u64, _node: &NodeAddr) {}
+
+    /// `node` answered `-READONLY`: a master that was demoted, unless a replica was asked for.
+    fn read_only(&mut self, now_ms: u64, node: &NodeAddr) {
+        self.node_failed(now_ms, node);
+    }
 
     /// Redis said `slot` is now served by `node` (`-MOVED`).
     fn moved(&mut self, _now_ms: u64, _slot: u16, _node: &NodeAddr) {}

@@ -83,6 +83,13 @@ impl Topology for Sentinel {
         }
     }
 
+    fn read_only(&mut self, now_ms: u64, node: &NodeAddr) {
+        // A replica (`sentinel_role: slave`) refuses writes by design: asking again would not help.
+        if self.role != SentinelRole::Slave {
+            self.node_failed(now_ms, node);
+        }
+    }
+
     fn waiting_for_discovery(&self) -> bool {
         self.cache.looking()
     }

@@ -370,7 +370,7 @@ impl Mux {
                     }
                 }
                 ServerErrorKind::ReadOnly if node.1 == Kind::Data => {
-                    self.topology.node_failed(now_ms, &node.0);
+                    self.topology.read_only(now_ms, &node.0);
                 }
                 _ => {}
             }

@@ -1,8 +1,10 @@
 //! The floor of a filter on redis-filter-core's guest layer, for benchmarks: with `{}` it lets
-//! every request through untouched; `{"reads": N}` asks the host for a request header N times,
-//! `{"sets": N}` sets N response headers, so the cost of one host call can be measured.
+//! every request through untouched. Each of these makes it do N host calls of one kind per
+//! request, so their cost can be measured: `reads` (a request header), `sets` (a response
+//! header, replacing), `adds` (a response header, adding), `props` (the `source.address` property), `shared` (a shared-data read and
+//! compare-and-swap write), `metrics` (a counter increment), `clock` (the current time).
 
-use redis_filter_core::proxy::host::{self, HeaderMap};
+use redis_filter_core::proxy::host::{self, HeaderMap, MetricType};
 use redis_filter_core::proxy::{Action, HttpContext, RootContext};
 
 redis_filter_core::filter_main!(|_| Box::new(Root::default()));
@@ -11,6 +13,12 @@ redis_filter_core::filter_main!(|_| Box::new(Root::default()));
 struct Root {
     reads: u64,
     sets: u64,
+    adds: u64,
+    props: u64,
+    shared: u64,
+    metrics: u64,
+    clock: u64,
+    metric: Option<u32>,
 }
 
 impl RootContext for Root {
@@ -18,8 +26,15 @@ impl RootContext for Root {
         let v: serde_json::Value = config
             .and_then(|c| serde_json::from_slice(&c).ok())
             .unwrap_or_default();
-        self.reads = v["reads"].as_u64().unwrap_or(0);
-        self.sets = v["sets"].as_u64().unwrap_or(0);
+        let n = |name: &str| v[name].as_u64().unwrap_or(0);
+        self.reads = n("reads");
+        self.sets = n("sets");
+        self.adds = n("adds");
+        self.props = n("props");
+        self.shared = n("shared");
+        self.metrics = n("metrics");
+        self.clock = n("clock");
+        self.metric = host::define_metric(MetricType::Counter, "noop.requests").ok();
         true
     }
 
@@ -33,12 +48,32 @@ impl HttpContext for Root {
         for _ in 0..self.reads {
             let _ = host::header(HeaderMap::RequestHeaders, "x-consumer-id");
         }
+        for _ in 0..self.props {
+            let _ = host::property(&["source", "address"]);
+        }
+        for _ in 0..self.shared {
+            if let Ok((value, cas)) = host::shared_data("noop") {
+                let n = value.map_or(0, |v| v.len());
+                let _ = host::set_shared_data("noop", &[b'1'; 8][..n.clamp(1, 8)], cas);
+            }
+        }
+        for _ in 0..self.metrics {
+            if let Some(id) = self.metric {
+                let _ = host::increment_metric(id, 1);
+            }
+        }
+        for _ in 0..self.clock {
+            let _ = host::now_ms();
+        }
         Action::Continue
     }
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
         for i in 0..self.sets {
             let _ = host::set_header(HeaderMap::ResponseHeaders, &format!("x-noop-{i}"), "1");
+        }
+        for i in 0..self.adds {
+            let _ = host::add_header(HeaderMap::ResponseHeaders, &format!("x-noop-{i}"), "1");
         }
         Action::Continue
     }
