@@ -2,12 +2,13 @@
 //! the master of its slot, found from one seed node; a slot holding a live counter migrated
 //! under load fails no request and loses no count.
 
-use e2e_tests::cluster::RedisCluster;
+use e2e_tests::cluster::{ClusterOptions, RedisCluster};
 use e2e_tests::gateway::{rate_limited_yaml, Gateway, HOSTS};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::get;
 use e2e_tests::load::{summarize, Load};
 use e2e_tests::redis_server::Resp;
+use e2e_tests::Setup;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,9 @@ fn cluster_config(cluster: &RedisCluster, limits: serde_json::Value) -> String {
         "cluster_nodes": [{"ip": "127.0.0.1", "port": cluster.seed()}],
         "cluster_max_redirections": 5,
     });
+    if let Some(pw) = &cluster.options().password {
+        config["redis"]["password"] = json!(pw);
+    }
     config.to_string()
 }
 
@@ -45,13 +49,13 @@ fn counter(cluster: &RedisCluster, key: &str) -> i64 {
 fn every_period_is_counted_on_its_slots_master_with_kong_keys() {
     for host in HOSTS {
         let cluster = RedisCluster::start(3, 0);
-        let config = cluster_config(&cluster, json!({"minute": 3, "hour": 100}));
+        let config = cluster_config(&cluster, json!({"hour": 3, "day": 100}));
         let gw = Gateway::start(host, &rate_limited_yaml(&config), &dist_dir());
         for remaining in ["2", "1", "0"] {
             let r = get(gw.addr(), "/", &[]);
             assert_eq!(r.status, 200, "{host:?}: {}", r.text());
             assert_eq!(
-                r.header("x-ratelimit-remaining-minute"),
+                r.header("x-ratelimit-remaining-hour"),
                 Some(remaining),
                 "{host:?}: {}",
                 gw.log()
@@ -60,7 +64,7 @@ fn every_period_is_counted_on_its_slots_master_with_kong_keys() {
         let r = get(gw.addr(), "/", &[]);
         assert_eq!(r.status, 429, "{host:?}");
         // The rejected request is counted (as Kong's redis policy does) but not shown as used.
-        assert_eq!(r.header("x-ratelimit-remaining-hour"), Some("97"));
+        assert_eq!(r.header("x-ratelimit-remaining-day"), Some("97"));
         let keys = counter_keys(&cluster);
         assert_eq!(keys.len(), 2, "{host:?}: {keys:?}");
         for (key, port) in &keys {
@@ -68,7 +72,7 @@ fn every_period_is_counted_on_its_slots_master_with_kong_keys() {
             let parts: Vec<&str> = key.split(':').collect();
             assert_eq!(parts.len(), 6, "Kong's key format: {key}");
             assert_eq!((parts[0], parts[3]), ("ratelimit", "127.0.0.1"), "{key}");
-            assert!(["minute", "hour"].contains(&parts[5]), "{key}");
+            assert!(["hour", "day"].contains(&parts[5]), "{key}");
             assert_eq!(
                 *port,
                 cluster.master_for_slot(cluster.key_slot(key)),
@@ -175,5 +179,52 @@ fn killing_a_master_under_load_gives_no_5xx_and_counting_resumes_on_its_replica(
             samples.iter().rev().take(20).all(|x| x.marked),
             "{host:?}: counting resumed"
         );
+    }
+}
+
+#[test]
+fn sync_rate_flushes_every_key_to_its_master_on_a_cluster_with_a_password() {
+    let cluster = RedisCluster::start_with(ClusterOptions {
+        password: Some("cluster-secret".into()),
+        ..ClusterOptions::default()
+    });
+    let config = cluster_config(
+        &cluster,
+        json!({"minute": 1000, "hour": 1000, "day": 1000, "sync_rate": 0.1}),
+    );
+    let gw = Setup::new(&rate_limited_yaml(&config))
+        .filters(dist_dir())
+        .workers(2)
+        .start();
+    for _ in 0..25 {
+        assert_eq!(get(gw.addr, "/", &[]).status, 200);
+    }
+    // Flushes run every 100 ms; give them a few.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys = counter_keys(&cluster);
+        // Per period (a window may have turned over during the burst: its counts add up).
+        let total = |period: &str| -> i64 {
+            keys.iter()
+                .filter(|(k, _)| k.ends_with(period))
+                .map(|(k, _)| counter(&cluster, k))
+                .sum()
+        };
+        let counts = [total(":minute"), total(":hour"), total(":day")];
+        if counts == [25, 25, 25] {
+            for (key, port) in &keys {
+                assert_eq!(
+                    *port,
+                    cluster.master_for_slot(cluster.key_slot(key)),
+                    "{key}"
+                );
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "every period's counter flushed to 25 on its master: {keys:?} {counts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

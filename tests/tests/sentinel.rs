@@ -45,20 +45,20 @@ fn the_master_named_by_sentinel_counts_with_passwords_everywhere() {
             sentinel_password: Some("sentinel-secret".into()),
             ..SentinelOptions::default()
         });
-        let config = sentinel_config(&group, json!({"minute": 3}));
+        let config = sentinel_config(&group, json!({"hour": 3}));
         let gw = Gateway::start(host, &rate_limited_yaml(&config), &dist_dir());
         for remaining in ["2", "1", "0"] {
             let r = get(gw.addr(), "/", &[]);
             assert_eq!(r.status, 200, "{host:?}: {}", r.text());
             assert_eq!(
-                r.header("x-ratelimit-remaining-minute"),
+                r.header("x-ratelimit-remaining-hour"),
                 Some(remaining),
                 "{host:?}: {}",
                 gw.log()
             );
         }
         assert_eq!(get(gw.addr(), "/", &[]).status, 429, "{host:?}");
-        assert!(counter_keys(&group).contains(":minute"), "{host:?}");
+        assert!(counter_keys(&group).contains(":hour"), "{host:?}");
         assert!(
             !String::from_utf8_lossy(&group.replica().cmd(&["ROLE"])).contains("master"),
             "the replica stayed a replica"
