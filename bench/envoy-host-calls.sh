@@ -6,13 +6,7 @@
 # and with sync_rate. One worker, wrk -c64; the figure is Envoy's CPU time per request (req/s on
 # this shared machine moves by +-20% between runs; CPU per request by a few percent).
 source "$(dirname "$0")/lib.sh"
-build_native
-bash "$root/scripts/build-wasm.sh" >/dev/null
-bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
-ENVOY=${ENVOY_BIN:-$root/.venv/bin/envoy}
-filters="$WORK/filters"; mkdir -p "$filters"
-ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
-start_upstreams
+envoy_bench_setup
 envoy_port=$(free_port)
 {
   echo_service

@@ -4,13 +4,7 @@
 # the round trip of one tunnelled Redis call (a request through redis-probe, one INCR, minus a
 # passthrough request, at one connection) against a direct Redis round trip (redis-benchmark).
 source "$(dirname "$0")/lib.sh"
-build_native
-bash "$root/scripts/build-wasm.sh" >/dev/null
-bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
-ENVOY=${ENVOY_BIN:-$root/.venv/bin/envoy}
-filters="$WORK/filters"; mkdir -p "$filters"
-ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
-start_upstreams
+envoy_bench_setup
 envoy_port=$(free_port); gw_port=$(free_port)
 {
   rate_limit_routes

@@ -142,3 +142,16 @@ cpu_per_request() {
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   echo "$r $(to_ms "$p") $(awk -v t=$((after - before)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
 }
+
+# envoy_bench_setup: what every Envoy benchmark starts with: the harness (for render-envoy and the
+# echo upstream), the filters and test filters linked into $filters, $ENVOY, redis-server and the
+# echo upstream (start_upstreams).
+envoy_bench_setup() {
+  build_native
+  bash "$root/scripts/build-wasm.sh" >/dev/null
+  bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
+  ENVOY=${ENVOY_BIN:-$root/.venv/bin/envoy}
+  filters="$WORK/filters"; mkdir -p "$filters"
+  ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
+  start_upstreams
+}

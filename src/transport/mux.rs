@@ -211,11 +211,7 @@ impl Mux {
             return;
         };
         let total = call.tickets.iter().map(|(_, n)| n).sum();
-        let framing = match call.node.1 {
-            Kind::Data => &self.framing,
-            Kind::Sentinel => &self.sentinel_framing,
-        };
-        let result = framing.replies(response, total);
+        let result = self.framing(call.node.1).replies(response, total);
         if let Some(node) = self.nodes.get_mut(&call.node) {
             node.in_flight = None;
             match &result {
@@ -317,6 +313,14 @@ impl Mux {
             for (ticket, target) in std::mem::take(&mut self.parked) {
                 self.route(host, now_ms, ticket, &target);
             }
+        }
+    }
+
+    /// How calls to a node of this kind open and close.
+    fn framing(&self, kind: Kind) -> &Framing {
+        match kind {
+            Kind::Data => &self.framing,
+            Kind::Sentinel => &self.sentinel_framing,
         }
     }
 
@@ -474,11 +478,7 @@ impl Mux {
             if tickets.is_empty() {
                 return;
             }
-            let framing = match node.1 {
-                Kind::Data => &self.framing,
-                Kind::Sentinel => &self.sentinel_framing,
-            };
-            let body = framing.body(&commands);
+            let body = self.framing(node.1).body(&commands);
             let timeout = self.config.timeout_ms;
             let sent = host.dispatch(&self.config.upstream, &node.0, body, timeout);
             let Some(state) = self.nodes.get_mut(node) else {

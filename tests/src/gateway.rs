@@ -2,6 +2,7 @@
 
 use crate::envoy::EnvoyGateway;
 use crate::harness::{Setup, TestGateway};
+use crate::http::{get, Response};
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -61,6 +62,33 @@ impl Gateway {
         match self {
             Gateway::Harness(g) => g.addr,
             Gateway::Envoy(g) => g.addr,
+        }
+    }
+
+    /// Sends `limit` requests, each let through with `X-RateLimit-Remaining-<period>` counting
+    /// down to 0, then one more, which must get 429; returns that one.
+    pub fn expect_limit(&self, period: &str, limit: u64) -> Response {
+        let host = self.host();
+        let header = format!("x-ratelimit-remaining-{period}");
+        for remaining in (0..limit).rev() {
+            let r = get(self.addr(), "/", &[]);
+            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+            assert_eq!(
+                r.header(&header),
+                Some(remaining.to_string().as_str()),
+                "{host:?}: {}",
+                self.log()
+            );
+        }
+        let r = get(self.addr(), "/", &[]);
+        assert_eq!(r.status, 429, "{host:?}: {}", r.text());
+        r
+    }
+
+    pub fn host(&self) -> Host {
+        match self {
+            Gateway::Harness(_) => Host::Harness,
+            Gateway::Envoy(_) => Host::Envoy,
         }
     }
 

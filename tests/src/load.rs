@@ -66,6 +66,18 @@ impl Load {
     }
 }
 
+/// Sends requests to `addr` until one carries `mark` (or `timeout` passes); whether one did.
+pub fn wait_for_mark(addr: SocketAddr, mark: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if try_request(addr, "GET", "/", &[], b"").is_ok_and(|r| r.header(mark).is_some()) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 /// What a run under load looked like around an event at `event`.
 #[derive(Debug)]
 pub struct Summary {

@@ -5,7 +5,7 @@
 use e2e_tests::gateway::{rate_limited_yaml, Gateway, HOSTS};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::get;
-use e2e_tests::load::{summarize, Load};
+use e2e_tests::load::{summarize, wait_for_mark, Load};
 use e2e_tests::sentinel::{SentinelGroup, SentinelOptions};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -47,17 +47,7 @@ fn the_master_named_by_sentinel_counts_with_passwords_everywhere() {
         });
         let config = sentinel_config(&group, json!({"hour": 3}));
         let gw = Gateway::start(host, &rate_limited_yaml(&config), &dist_dir());
-        for remaining in ["2", "1", "0"] {
-            let r = get(gw.addr(), "/", &[]);
-            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
-            assert_eq!(
-                r.header("x-ratelimit-remaining-hour"),
-                Some(remaining),
-                "{host:?}: {}",
-                gw.log()
-            );
-        }
-        assert_eq!(get(gw.addr(), "/", &[]).status, 429, "{host:?}");
+        gw.expect_limit("hour", 3);
         assert!(counter_keys(&group).contains(":hour"), "{host:?}");
         assert!(
             !String::from_utf8_lossy(&group.replica().cmd(&["ROLE"])).contains("master"),
@@ -88,14 +78,11 @@ fn killing_the_master_under_load_gives_no_5xx_and_counting_resumes_on_the_new_on
         let old = group.kill_master();
         let promoted = group.wait_failover(Duration::from_secs(20));
         // Keep the load on until requests are counted again, and a little longer.
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            let r = get(gw.addr(), "/", &[]);
-            if r.header("x-ratelimit-remaining-minute").is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_mark(
+            gw.addr(),
+            "x-ratelimit-remaining-minute",
+            Duration::from_secs(15),
+        );
         std::thread::sleep(Duration::from_millis(1000));
         let samples = load.stop();
         let s = summarize(&samples, killed);
