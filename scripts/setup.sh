@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build and test the project. Idempotent.
+# nginx with the Lua module serves Kong's RESP bridge (kong/redis_bridge.lua) in the tests that
+# run the filters in Kong's engine (nginx-wasm, see tests/src/kong.rs); the service it installs
+# is not started.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 debian_packages=(
   rustc-web cargo-web rust-web-src rust-web-llvm lld-22 rust-web-clippy rustfmt-web
   wasi-libc binaryen redis-server redis-sentinel wrk python3-venv
+  nginx-light libnginx-mod-http-lua lua-resty-core
 )
 
 missing=()

@@ -1,133 +1,12 @@
-//! The `proxy_on_*` functions the host calls, and the registry of live contexts. Contexts are
-//! borrowed one at a time and never across a host call that might call back in.
+//! The `proxy_on_*` functions the host calls: every callback the `proxy-wasm` crate exports, so
+//! a host that calls one without checking it exists (ngx_wasm_module does) finds it. Each is a
+//! thin entry into the registry (`runtime`); the ones no filter here uses answer as the crate's
+//! defaults do.
 
-use super::context::{Action, HttpContext, RootContext};
-use super::host::{self, Buffer, LogLevel, Stream};
-use super::redis;
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::rc::Rc;
-
-pub type RootFactory = fn(u32) -> Box<dyn RootContext>;
-
-struct HttpEntry {
-    ctx: Rc<RefCell<Box<dyn HttpContext>>>,
-    /// The stream this context paused, to resume when its Redis work is done.
-    paused: Option<Stream>,
-}
-
-#[derive(Default)]
-struct Registry {
-    factory: Option<RootFactory>,
-    roots: HashMap<u32, Rc<RefCell<Box<dyn RootContext>>>>,
-    https: HashMap<u32, HttpEntry>,
-}
-
-thread_local! {
-    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
-    static CURRENT: Cell<u32> = const { Cell::new(0) };
-}
-
-pub fn set_root_factory(factory: RootFactory) {
-    REGISTRY.with(|r| r.borrow_mut().factory = Some(factory));
-}
-
-/// The context the host is calling into right now.
-pub fn current_context() -> u32 {
-    CURRENT.with(Cell::get)
-}
-
-pub(super) fn enter(context_id: u32) {
-    CURRENT.with(|c| c.set(context_id));
-}
-
-fn root(id: u32) -> Option<Rc<RefCell<Box<dyn RootContext>>>> {
-    REGISTRY.with(|r| r.borrow().roots.get(&id).cloned())
-}
-
-fn http(id: u32) -> Option<Rc<RefCell<Box<dyn HttpContext>>>> {
-    REGISTRY.with(|r| r.borrow().https.get(&id).map(|e| e.ctx.clone()))
-}
-
-fn set_paused(id: u32, stream: Option<Stream>) -> Option<Stream> {
-    REGISTRY.with(|r| {
-        r.borrow_mut()
-            .https
-            .get_mut(&id)
-            .and_then(|e| std::mem::replace(&mut e.paused, stream))
-    })
-}
-
-fn with_root<T>(id: u32, default: T, f: impl FnOnce(&mut dyn RootContext) -> T) -> T {
-    enter(id);
-    let result = match root(id) {
-        Some(r) => match r.try_borrow_mut() {
-            Ok(mut r) => f(r.as_mut()),
-            Err(_) => default,
-        },
-        None => default,
-    };
-    deliver_finished();
-    result
-}
-
-fn with_http(id: u32, stream: Stream, f: impl FnOnce(&mut dyn HttpContext) -> Action) -> u32 {
-    enter(id);
-    let action = match http(id) {
-        Some(ctx) => match ctx.try_borrow_mut() {
-            Ok(mut c) => f(c.as_mut()),
-            Err(_) => Action::Continue,
-        },
-        None => Action::Continue,
-    };
-    if action == Action::Pause {
-        set_paused(id, Some(stream));
-    }
-    deliver_finished();
-    action as u32
-}
-
-/// Hands finished Redis jobs to their HTTP contexts and resumes the ones that continue.
-pub(super) fn deliver_finished() {
-    loop {
-        let finished = redis::take_finished();
-        if finished.is_empty() {
-            return;
-        }
-        for f in finished {
-            let id = f.waiter.context_id;
-            let Some(ctx) = http(id) else {
-                if let Some(r) = root(id) {
-                    enter(id);
-                    let _ = host::set_effective_context(id);
-                    if let Ok(mut r) = r.try_borrow_mut() {
-                        r.on_redis(f.waiter.tag, f.outcome);
-                    }
-                }
-                continue;
-            };
-            enter(id);
-            if host::set_effective_context(id).is_err() {
-                host::log(LogLevel::Debug, "redis: context gone before its reply");
-                continue;
-            }
-            let action = match ctx.try_borrow_mut() {
-                Ok(mut c) => c.on_redis(f.waiter.tag, f.outcome),
-                Err(_) => continue,
-            };
-            if action == Action::Continue {
-                if let Some(stream) = set_paused(id, None) {
-                    if let Err(s) = host::resume(stream) {
-                        host::log(
-                            LogLevel::Warn,
-                            &format!("redis: resume failed (status {})", s.0),
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
+use super::context::Action;
+use super::host::{self, Buffer, HeaderMap, Stream};
+use super::runtime::{self, call_response, with_http, with_http_data, with_root};
+use crate::transport::CallResponse;
 
 fn config(kind: Buffer, size: usize) -> Option<Vec<u8>> {
     if size == 0 {
@@ -149,27 +28,7 @@ pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
 
 #[no_mangle]
 pub extern "C" fn proxy_on_context_create(context_id: u32, root_context_id: u32) {
-    enter(context_id);
-    if root_context_id == 0 {
-        let Some(factory) = REGISTRY.with(|r| r.borrow().factory) else {
-            return;
-        };
-        let ctx = Rc::new(RefCell::new(factory(context_id)));
-        REGISTRY.with(|r| r.borrow_mut().roots.insert(context_id, ctx));
-        return;
-    }
-    let created = root(root_context_id).and_then(|r| {
-        r.try_borrow_mut()
-            .ok()
-            .and_then(|mut r| r.create_http_context(context_id))
-    });
-    if let Some(ctx) = created {
-        let entry = HttpEntry {
-            ctx: Rc::new(RefCell::new(ctx)),
-            paused: None,
-        };
-        REGISTRY.with(|r| r.borrow_mut().https.insert(context_id, entry));
-    }
+    runtime::create_context(context_id, root_context_id);
 }
 
 #[no_mangle]
@@ -187,43 +46,57 @@ pub extern "C" fn proxy_on_configure(context_id: u32, size: usize) -> u32 {
 #[no_mangle]
 pub extern "C" fn proxy_on_tick(context_id: u32) {
     with_root(context_id, (), |r| r.on_tick());
-    redis::tick(context_id);
-    deliver_finished();
+    runtime::tick_clients(context_id);
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_queue_ready(context_id: u32, _queue_id: u32) {
+    runtime::enter(context_id);
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_foreign_function(context_id: u32, _function_id: u32, _size: usize) {
+    runtime::enter(context_id);
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_on_request_headers(context_id: u32, n: usize, eos: u32) -> u32 {
     with_http(context_id, Stream::Request, |c| {
         c.on_request_headers(n, eos != 0)
-    })
+    }) as u32
 }
 
-// Body and log callbacks are exported only by filters that use them: every export is a VM entry
-// the host makes per request (per body chunk), which costs microseconds in Envoy's V8.
-#[cfg(feature = "request-body")]
 #[no_mangle]
 pub extern "C" fn proxy_on_request_body(context_id: u32, size: usize, eos: u32) -> u32 {
-    with_http(context_id, Stream::Request, |c| {
+    with_http_data(context_id, Stream::Request, |c| {
         c.on_request_body(size, eos != 0)
-    })
+    }) as u32
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_trailers(context_id: u32, _n: usize) -> u32 {
+    with_http_data(context_id, Stream::Request, |_| Action::Continue) as u32
 }
 
 #[no_mangle]
 pub extern "C" fn proxy_on_response_headers(context_id: u32, n: usize, eos: u32) -> u32 {
     with_http(context_id, Stream::Response, |c| {
         c.on_response_headers(n, eos != 0)
-    })
+    }) as u32
 }
 
-#[cfg(feature = "response-body")]
 #[no_mangle]
 pub extern "C" fn proxy_on_response_body(context_id: u32, size: usize, eos: u32) -> u32 {
-    with_http(context_id, Stream::Response, |c| {
+    with_http_data(context_id, Stream::Response, |c| {
         c.on_response_body(size, eos != 0)
-    })
+    }) as u32
 }
 
-#[cfg(feature = "log")]
+#[no_mangle]
+pub extern "C" fn proxy_on_response_trailers(context_id: u32, _n: usize) -> u32 {
+    with_http_data(context_id, Stream::Response, |_| Action::Continue) as u32
+}
+
 #[no_mangle]
 pub extern "C" fn proxy_on_log(context_id: u32) {
     with_http(context_id, Stream::Response, |c| {
@@ -232,20 +105,16 @@ pub extern "C" fn proxy_on_log(context_id: u32) {
     });
 }
 
+/// The context is done as far as this filter is concerned (it never holds a context open).
+#[no_mangle]
+pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
+    runtime::enter(context_id);
+    1
+}
+
 #[no_mangle]
 pub extern "C" fn proxy_on_delete(context_id: u32) {
-    enter(context_id);
-    let removed = REGISTRY.with(|r| {
-        let mut r = r.borrow_mut();
-        let http = r.https.remove(&context_id).map(|e| e.ctx);
-        let root = r.roots.remove(&context_id);
-        (http, root)
-    });
-    if removed.0.is_some() {
-        redis::cancel(context_id);
-    }
-    // Dropped here, outside the registry borrow.
-    drop(removed);
+    runtime::delete(context_id);
 }
 
 #[no_mangle]
@@ -256,12 +125,104 @@ pub extern "C" fn proxy_on_http_call_response(
     body_size: usize,
     _num_trailers: usize,
 ) {
-    enter(context_id);
-    if !redis::on_call_response(token, body_size) {
-        host::log(
-            LogLevel::Debug,
-            &format!("answer to unknown call {token} ignored"),
-        );
-    }
-    deliver_finished();
+    call_response(context_id, token, || read_call_response(body_size));
 }
+
+/// The answer of an HTTP call: `:status`, Kong's `:dispatch_status` when there was none, the body.
+fn read_call_response(body_size: usize) -> CallResponse {
+    let headers = host::headers(HeaderMap::HttpCallResponseHeaders).unwrap_or_default();
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    };
+    CallResponse {
+        status: find(":status").and_then(|s| s.parse().ok()),
+        failure: find(":dispatch_status").filter(|s| s != "ok"),
+        body: host::buffer(Buffer::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+    }
+}
+
+// Stream (L4) filters and gRPC calls: not used by these filters, exported as the crate does.
+
+#[no_mangle]
+pub extern "C" fn proxy_on_new_connection(context_id: u32) -> u32 {
+    runtime::enter(context_id);
+    Action::Continue as u32
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_downstream_data(context_id: u32, _size: usize, _eos: u32) -> u32 {
+    runtime::enter(context_id);
+    Action::Continue as u32
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_downstream_connection_close(context_id: u32, _peer: u32) {
+    runtime::enter(context_id);
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_upstream_data(context_id: u32, _size: usize, _eos: u32) -> u32 {
+    runtime::enter(context_id);
+    Action::Continue as u32
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_upstream_connection_close(context_id: u32, _peer: u32) {
+    runtime::enter(context_id);
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_receive_initial_metadata(context_id: u32, _token: u32, _n: u32) {
+    runtime::enter(context_id);
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_receive(context_id: u32, _token: u32, _size: usize) {
+    runtime::enter(context_id);
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(context_id: u32, _token: u32, _n: u32) {
+    runtime::enter(context_id);
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_close(context_id: u32, _token: u32, _status: u32) {
+    runtime::enter(context_id);
+}
+
+/// The names of every callback exported above: what a host may call without checking.
+pub const EXPORTED_CALLBACKS: &[&str] = &[
+    "proxy_on_memory_allocate",
+    "proxy_on_context_create",
+    "proxy_on_vm_start",
+    "proxy_on_configure",
+    "proxy_on_tick",
+    "proxy_on_queue_ready",
+    "proxy_on_foreign_function",
+    "proxy_on_request_headers",
+    "proxy_on_request_body",
+    "proxy_on_request_trailers",
+    "proxy_on_response_headers",
+    "proxy_on_response_body",
+    "proxy_on_response_trailers",
+    "proxy_on_log",
+    "proxy_on_done",
+    "proxy_on_delete",
+    "proxy_on_http_call_response",
+    "proxy_on_new_connection",
+    "proxy_on_downstream_data",
+    "proxy_on_downstream_connection_close",
+    "proxy_on_upstream_data",
+    "proxy_on_upstream_connection_close",
+    "proxy_on_grpc_receive_initial_metadata",
+    "proxy_on_grpc_receive",
+    "proxy_on_grpc_receive_trailing_metadata",
+    "proxy_on_grpc_close",
+];

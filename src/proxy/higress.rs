@@ -2,7 +2,7 @@
 //! importing these loads only in Higress). The host keeps an authenticated connection pool per
 //! cluster; the filter sends raw RESP and gets raw RESP back.
 
-use super::host::{self, LogLevel};
+use super::host;
 use crate::config::RedisConfig;
 use crate::transport::CallResponse;
 
@@ -96,22 +96,19 @@ pub extern "C" fn proxy_on_redis_call_response(
     status: u32,
     size: usize,
 ) {
-    super::exports::enter(context_id);
-    let body = if status == 0 {
-        host::raw_buffer(REDIS_CALL_RESPONSE, 0, size)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let response = CallResponse {
-        status: (status == 0).then_some(200),
-        failure: (status != 0).then(|| format!("redis call failed (status {status})")),
-        body,
-    };
-    if !super::redis::on_response(token, &response) {
-        host::log(LogLevel::Debug, "answer to unknown redis call ignored");
-    }
-    super::exports::deliver_finished();
+    super::runtime::call_response(context_id, token, || {
+        let body = if status == 0 {
+            host::raw_buffer(REDIS_CALL_RESPONSE, 0, size)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        CallResponse {
+            status: (status == 0).then_some(200),
+            failure: (status != 0).then(|| format!("redis call failed (status {status})")),
+            body,
+        }
+    });
 }

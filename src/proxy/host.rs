@@ -164,7 +164,7 @@ pub fn remove_header(map: HeaderMap, name: &str) -> Result<(), Status> {
 
 /// A property by path (`["kong", "route_id"]`, `["source", "address"]`).
 pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
-    let encoded: Vec<u8> = path.iter().flat_map(|s| s.bytes().chain([0])).collect();
+    let encoded = pairs::path(path);
     let (mut ptr, mut size) = (null_mut(), 0usize);
     let code =
         unsafe { sys::proxy_get_property(encoded.as_ptr(), encoded.len(), &mut ptr, &mut size) };

@@ -10,11 +10,14 @@ mod higress;
 pub mod host;
 mod pairs;
 pub mod redis;
+pub mod respond;
+mod runtime;
 mod sys;
 
 pub use context::{Action, HttpContext, RootContext};
-pub use exports::{current_context, set_root_factory, RootFactory};
+pub use exports::EXPORTED_CALLBACKS;
 pub use redis::{RedisClient, SharedClient};
+pub use runtime::{affinity, current_context, set_root_factory, RootFactory};
 
 /// Sets the root context factory and a panic hook that logs through the host before the VM
 /// dies (a panic is a bug: filters return errors as values).

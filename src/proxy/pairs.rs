@@ -1,5 +1,19 @@
-//! The proxy-wasm header map wire format: a u32 count, then (key length, value length) u32
-//! pairs, then each key and value followed by a NUL. Little-endian.
+//! The proxy-wasm wire formats, byte for byte as the `proxy-wasm` crate sends them. A header
+//! map: a u32 count, then (key length, value length) u32 pairs, then each key and value followed
+//! by a NUL, little-endian. A property path: its segments joined by NUL, with no trailing NUL
+//! (ngx_wasm_module looks the path up literally: `source.address.` is not `source.address`).
+
+/// A property path.
+pub fn path(segments: &[&str]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(segments.iter().map(|s| s.len() + 1).sum());
+    for (i, s) in segments.iter().enumerate() {
+        if i > 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+    out
+}
 
 pub fn encode<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -53,6 +67,32 @@ mod tests {
         let got = decode(&encode(&pairs)).unwrap();
         assert_eq!(got[0], (":status".to_string(), b"200".to_vec()));
         assert_eq!(got[1], ("x-a".to_string(), vec![]));
+    }
+
+    // Golden bytes: what the proxy-wasm crate's serializers produce for the same input.
+    #[test]
+    fn property_paths_are_nul_joined_without_a_trailing_nul() {
+        assert_eq!(path(&["source", "address"]), b"source\0address");
+        assert_eq!(path(&["kong", "route_id"]), b"kong\0route_id");
+        assert_eq!(path(&["plugin_name"]), b"plugin_name");
+        assert_eq!(path(&[]), b"");
+        assert_eq!(path(&["a", "", "c"]), b"a\0\0c");
+    }
+
+    #[test]
+    fn header_maps_match_the_crate_byte_for_byte() {
+        let got = encode(&[(":status", "200"), ("x-a", "")]);
+        let want: Vec<u8> = [
+            &2u32.to_le_bytes()[..],
+            &7u32.to_le_bytes(),
+            &3u32.to_le_bytes(),
+            &3u32.to_le_bytes(),
+            &0u32.to_le_bytes(),
+            b":status\x00200\x00x-a\x00\x00",
+        ]
+        .concat();
+        assert_eq!(got, want);
+        assert_eq!(encode::<&str, &str>(&[]), 0u32.to_le_bytes());
     }
 
     #[test]

@@ -1,34 +1,39 @@
-//! The Redis client a root context owns: the multiplexer, dispatching through the host, and the
-//! bookkeeping that routes each call's answer back to it whichever context the host delivers
-//! the answer to.
+//! The Redis client a root context owns: the multiplexer and the host it dispatches through.
+//! The guest's registry (`runtime`) keeps a weak reference per root and routes each call's
+//! answer to the client whose multiplexer made the call.
 
-use super::host::{self, HeaderMap, LogLevel};
-use crate::config::{NodeAddr, RedisConfig};
+use super::host;
+use super::runtime;
+use crate::config::{NodeAddr, RedisConfig, DEFAULT_TUNNEL};
 use crate::job::Job;
 use crate::topology::{self, SharedStore};
 use crate::transport::{
-    CallResponse, Dispatcher, Finished, Framing, Mux, MuxConfig, MuxStats, Submitted, Waiter,
+    Affinity, CallResponse, Dispatcher, Finished, Framing, Mux, MuxConfig, MuxStats, Submitted,
+    Waiter,
 };
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::{Rc, Weak};
-
-thread_local! {
-    static CLIENTS: RefCell<HashMap<u32, Weak<RefCell<RedisClient>>>> = RefCell::new(HashMap::new());
-    static TOKENS: RefCell<HashMap<u32, u32>> = RefCell::new(HashMap::new());
-    static NEXT_CLIENT: RefCell<u32> = const { RefCell::new(1) };
-}
+use std::rc::Rc;
 
 pub struct RedisClient {
-    id: u32,
     root_id: u32,
     mux: Mux,
 }
 
 pub type SharedClient = Rc<RefCell<RedisClient>>;
 
+/// Where the filters reach Kong's RESP bridge (kong/redis-bridge.conf) when `redis.tunnel` is
+/// not set, in Kong's engine.
+pub const KONG_BRIDGE: &str = "unix:/usr/local/kong/redis-bridge.sock";
+
+/// Beyond the filter's timeout, how long the host waits for the bridge when the bridge enforces
+/// the timeout itself (`PerContext` hosts: Kong's bridge answers 504 at the deadline, so the
+/// host's own timeout, whose failure path differs per engine, is a last resort).
+#[cfg_attr(feature = "higress", allow(dead_code))]
+const BRIDGE_GRACE_MS: u32 = 1000;
+
 impl RedisClient {
-    /// A client for `config`, owned by the root context `root_id`.
+    /// A client for `config`, owned by the root context `root_id`. Call it from that root's
+    /// callback (on_configure): the host's affinity is asked there.
     pub fn new(root_id: u32, config: &RedisConfig) -> Result<SharedClient, String> {
         #[cfg(feature = "higress")]
         let framing = {
@@ -43,25 +48,24 @@ impl RedisClient {
         };
         #[cfg(not(feature = "higress"))]
         let framing = Framing::new(config);
-        let mux = Mux::new(
-            MuxConfig::from_redis(config),
-            framing,
-            topology::from_config(config),
-        )
-        .with_sentinel_framing(Framing::sentinel(config));
-        let id = NEXT_CLIENT.with(|n| {
-            let mut n = n.borrow_mut();
-            *n += 1;
-            *n
-        });
-        let client = Rc::new(RefCell::new(Self { id, root_id, mux }));
-        CLIENTS.with(|c| c.borrow_mut().insert(id, Rc::downgrade(&client)));
+        let affinity = runtime::affinity();
+        let mut mux_config = MuxConfig::from_redis(config);
+        if affinity == Affinity::PerContext && config.tunnel == DEFAULT_TUNNEL {
+            mux_config.upstream = KONG_BRIDGE.to_string();
+        }
+        let mut mux = Mux::new(mux_config, framing, topology::from_config(config))
+            .with_sentinel_framing(Framing::sentinel(config))
+            .with_root(root_id);
+        mux.set_affinity(affinity);
+        let client = Rc::new(RefCell::new(Self { root_id, mux }));
+        runtime::register_client(root_id, &client);
         #[cfg(feature = "higress")]
         super::higress::init(config)?;
         Ok(client)
     }
 
-    /// Starts a job for the HTTP context `context_id`; `tag` comes back with the outcome.
+    /// Starts a job for the context `context_id` (the running one); `tag` comes back with the
+    /// outcome.
     pub fn submit(&mut self, context_id: u32, tag: u32, job: Box<dyn Job>) -> Submitted {
         let mut host = self.host();
         let waiter = Waiter { context_id, tag };
@@ -72,25 +76,47 @@ impl RedisClient {
         self.mux.stats()
     }
 
+    pub fn affinity(&self) -> Affinity {
+        self.mux.affinity()
+    }
+
+    /// The context whose callback dispatched call `token`, if the call is this client's.
+    pub(super) fn call_context(&self, token: u32) -> Option<u32> {
+        self.mux.call_context(token)
+    }
+
+    pub(super) fn on_response(&mut self, token: u32, response: &CallResponse) {
+        let mut host = self.host();
+        self.mux
+            .on_response(&mut host, host::now_ms(), token, response);
+    }
+
+    pub(super) fn tick(&mut self) {
+        let mut host = self.host();
+        self.mux.on_tick(&mut host, host::now_ms());
+    }
+
+    pub(super) fn cancel(&mut self, context_id: u32) {
+        self.mux.cancel(context_id);
+    }
+
+    pub(super) fn take_finished(&mut self) -> Vec<Finished> {
+        self.mux.take_finished()
+    }
+
     fn host(&self) -> HostDispatcher {
         HostDispatcher {
-            client_id: self.id,
             root_id: self.root_id,
+            affinity: self.mux.affinity(),
         }
     }
 }
 
-impl Drop for RedisClient {
-    fn drop(&mut self) {
-        let id = self.id;
-        let _ = CLIENTS.try_with(|c| c.borrow_mut().remove(&id));
-    }
-}
-
 struct HostDispatcher {
-    client_id: u32,
     #[cfg_attr(feature = "higress", allow(dead_code))]
     root_id: u32,
+    #[cfg_attr(feature = "higress", allow(dead_code))]
+    affinity: Affinity,
 }
 
 impl SharedStore for HostDispatcher {
@@ -107,6 +133,14 @@ impl SharedStore for HostDispatcher {
 }
 
 impl Dispatcher for HostDispatcher {
+    fn current_context(&self) -> u32 {
+        runtime::current_context()
+    }
+
+    fn can_dispatch(&self) -> bool {
+        runtime::root_may_dispatch(self.root_id)
+    }
+
     fn dispatch(
         &mut self,
         upstream: &str,
@@ -121,101 +155,28 @@ impl Dispatcher for HostDispatcher {
         };
         #[cfg(not(feature = "higress"))]
         let token = {
-            let headers = Framing::headers(node);
-            // Dispatch on the root context where the host allows it, so the call outlives the
-            // request that happened to send it (other requests' commands ride on it too).
-            let current = super::exports::current_context();
-            let on_root =
-                current != self.root_id && host::set_effective_context(self.root_id).is_ok();
-            let token = host::http_call(upstream, &headers, &body, timeout_ms);
-            if on_root {
-                let _ = host::set_effective_context(current);
+            let headers = Framing::headers(node, timeout_ms);
+            match self.affinity {
+                // Dispatch on the root context, so the call outlives the request that happened
+                // to send it (other requests' commands ride on it too).
+                Affinity::Shared => {
+                    let current = runtime::current_context();
+                    let on_root = current != self.root_id
+                        && host::set_effective_context(self.root_id).is_ok();
+                    let token = host::http_call(upstream, &headers, &body, timeout_ms);
+                    if on_root {
+                        let _ = host::set_effective_context(current);
+                    }
+                    token
+                }
+                Affinity::PerContext => host::http_call(
+                    upstream,
+                    &headers,
+                    &body,
+                    timeout_ms.saturating_add(BRIDGE_GRACE_MS),
+                ),
             }
-            token
         };
-        let token =
-            token.map_err(|s| format!("host refused the call to {upstream:?} (status {})", s.0))?;
-        TOKENS.with(|t| t.borrow_mut().insert(token, self.client_id));
-        Ok(token)
+        token.map_err(|s| format!("host refused the call to {upstream:?} (status {})", s.0))
     }
-}
-
-fn client(id: u32) -> Option<SharedClient> {
-    CLIENTS.with(|c| c.borrow().get(&id).and_then(Weak::upgrade))
-}
-
-/// Reads the answer of an HTTP call from the host and routes it to the client that made the
-/// call. False if the token is not ours.
-pub(super) fn on_call_response(token: u32, body_size: usize) -> bool {
-    if !TOKENS.with(|t| t.borrow().contains_key(&token)) {
-        return false;
-    }
-    let headers = host::headers(HeaderMap::HttpCallResponseHeaders).unwrap_or_default();
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-    };
-    let response = CallResponse {
-        status: find(":status").and_then(|s| s.parse().ok()),
-        failure: find(":dispatch_status").filter(|s| s != "ok"),
-        body: host::buffer(host::Buffer::HttpCallResponseBody, 0, body_size)
-            .ok()
-            .flatten()
-            .unwrap_or_default(),
-    };
-    on_response(token, &response)
-}
-
-/// Routes an answer to the client that made the call. False if the token is not ours.
-pub(super) fn on_response(token: u32, response: &CallResponse) -> bool {
-    let Some(client) = TOKENS
-        .with(|t| t.borrow_mut().remove(&token))
-        .and_then(client)
-    else {
-        return false;
-    };
-    let Ok(mut c) = client.try_borrow_mut() else {
-        host::log(LogLevel::Error, "redis client busy; answer dropped");
-        return true;
-    };
-    let mut host = c.host();
-    c.mux
-        .on_response(&mut host, host::now_ms(), token, response);
-    true
-}
-
-/// Ticks the clients of root context `root_id` (expiries).
-pub(super) fn tick(root_id: u32) {
-    for client in all_clients() {
-        if let Ok(mut c) = client.try_borrow_mut() {
-            if c.root_id == root_id {
-                let mut host = c.host();
-                c.mux.on_tick(&mut host, host::now_ms());
-            }
-        }
-    }
-}
-
-/// The HTTP context went away: drop its waiting jobs.
-pub(super) fn cancel(context_id: u32) {
-    for client in all_clients() {
-        if let Ok(mut c) = client.try_borrow_mut() {
-            c.mux.cancel(context_id);
-        }
-    }
-}
-
-/// Finished jobs of every client, for delivery to their HTTP contexts.
-pub(super) fn take_finished() -> Vec<Finished> {
-    all_clients()
-        .iter()
-        .filter_map(|c| c.try_borrow_mut().ok().map(|mut c| c.mux.take_finished()))
-        .flatten()
-        .collect()
-}
-
-fn all_clients() -> Vec<SharedClient> {
-    CLIENTS.with(|c| c.borrow().values().filter_map(Weak::upgrade).collect())
 }

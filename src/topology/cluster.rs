@@ -205,6 +205,10 @@ impl Topology for Cluster {
         if !self.cache.start(now_ms) {
             return None;
         }
+        self.lookup_job()
+    }
+
+    fn lookup_job(&self) -> Option<Box<dyn Job>> {
         Some(Box::new(ClusterSlotsLookup::new(self.candidates())))
     }
 

@@ -62,7 +62,13 @@ pub trait Topology {
         None
     }
 
-    /// The outcome of the job `discovery` returned.
+    /// A lookup job for a caller that cannot wait for the shared one (a request in a host where
+    /// only its own calls can wake it), whatever is running. None when nothing is looked up.
+    fn lookup_job(&self) -> Option<Box<dyn Job>> {
+        None
+    }
+
+    /// The outcome of the job `discovery` or `lookup_job` returned.
     fn discovered(&mut self, _store: &mut dyn SharedStore, _now_ms: u64, _outcome: Outcome) {}
 
     /// A call to `node` failed.

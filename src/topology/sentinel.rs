@@ -60,6 +60,10 @@ impl Topology for Sentinel {
         if !self.cache.start(now_ms) {
             return None;
         }
+        self.lookup_job()
+    }
+
+    fn lookup_job(&self) -> Option<Box<dyn Job>> {
         Some(Box::new(SentinelLookup::new(
             &self.master,
             self.role,

@@ -6,5 +6,5 @@ mod mux;
 mod tunnel;
 
 pub use backoff::Backoff;
-pub use mux::{Dispatcher, Finished, Mux, MuxConfig, MuxStats, Submitted, Waiter};
+pub use mux::{Affinity, Dispatcher, Finished, Mux, MuxConfig, MuxStats, Submitted, Waiter};
 pub use tunnel::{CallResponse, Framing};

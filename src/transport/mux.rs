@@ -11,10 +11,36 @@ use crate::config::{NodeAddr, RedisConfig};
 use crate::job::{Job, Outcome, Part, Step};
 use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
 use crate::topology::{Kind, Route, SharedStore, Target, Topology};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Whether one context's callback may send calls for, and resume, another context. A host
+/// capability, learnt at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Affinity {
+    /// Envoy: any callback may resume any request, so the requests of a worker share calls (a
+    /// queue per node, one call in flight, the queue leaves as one pipeline when it returns).
+    #[default]
+    Shared,
+    /// Kong's engine (ngx_wasm_module): `proxy_set_effective_context` does nothing and a call
+    /// belongs to the request whose callback dispatched it, so a context's commands leave only
+    /// in calls it dispatches itself, from its own callbacks, and it hears their answers in its
+    /// own `on_http_call_response`. Calls to a node are not batched across requests (the
+    /// host-side bridge pools the Redis connections instead).
+    PerContext,
+}
 
 /// How the multiplexer reaches the host: calls, and the shared data where lookups are cached.
 pub trait Dispatcher: SharedStore {
+    /// The context whose callback is running: the only one whose work may be sent now when
+    /// the affinity is `PerContext`.
+    fn current_context(&self) -> u32;
+
+    /// Whether a call may be dispatched from the running callback. When it may not, the work
+    /// waits in its node's queue for the owner's next `on_tick`.
+    fn can_dispatch(&self) -> bool {
+        true
+    }
+
     /// Sends one pipeline body to `node` through `upstream`; returns the call's token.
     fn dispatch(
         &mut self,
@@ -98,6 +124,8 @@ struct PartState {
 
 struct Entry {
     owner: Owner,
+    /// The context whose callbacks send this job's calls (`PerContext`).
+    context: u32,
     job: Box<dyn Job>,
     deadline_ms: u64,
     /// Which step the job is at: queued or in-flight parts of an earlier step are ignored.
@@ -117,6 +145,8 @@ type NodeKey = (NodeAddr, Kind);
 
 struct Call {
     node: NodeKey,
+    /// The context that dispatched it.
+    context: u32,
     tickets: Vec<(Ticket, usize)>,
     deadline_ms: u64,
 }
@@ -129,6 +159,11 @@ struct Node {
 
 pub struct Mux {
     config: MuxConfig,
+    affinity: Affinity,
+    /// The root context that owns this multiplexer (its lookups and background work).
+    root: u32,
+    /// Contexts with a lookup of their own in flight (`PerContext`).
+    own_lookups: HashSet<u32>,
     framing: Framing,
     sentinel_framing: Framing,
     topology: Box<dyn Topology>,
@@ -149,6 +184,9 @@ impl Mux {
     pub fn new(config: MuxConfig, framing: Framing, topology: Box<dyn Topology>) -> Self {
         Self {
             config,
+            affinity: Affinity::Shared,
+            root: 0,
+            own_lookups: HashSet::new(),
             framing,
             sentinel_framing: Framing::bare(),
             topology,
@@ -168,13 +206,43 @@ impl Mux {
         self
     }
 
+    /// The root context that owns this multiplexer.
+    pub fn with_root(mut self, root: u32) -> Self {
+        self.root = root;
+        self
+    }
+
+    pub fn affinity(&self) -> Affinity {
+        self.affinity
+    }
+
+    /// The host's affinity, once known (before the first request's work, as a rule).
+    pub fn set_affinity(&mut self, affinity: Affinity) {
+        self.affinity = affinity;
+    }
+
     pub fn stats(&self) -> &MuxStats {
         &self.stats
+    }
+
+    /// Calls in flight (what an expired or cancelled call leaves behind must be nothing).
+    pub fn calls_in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Jobs not finished yet.
+    pub fn jobs_pending(&self) -> usize {
+        self.entries.len()
     }
 
     /// Whether `token` is a call of this multiplexer.
     pub fn owns(&self, token: u32) -> bool {
         self.calls.contains_key(&token)
+    }
+
+    /// The context whose callback dispatched call `token`, if it is one of ours.
+    pub fn call_context(&self, token: u32) -> Option<u32> {
+        self.calls.get(&token).map(|c| c.context)
     }
 
     /// Jobs that finished during the last calls, for the caller to deliver.
@@ -191,7 +259,7 @@ impl Mux {
         job: Box<dyn Job>,
     ) -> Submitted {
         self.stats.jobs += 1;
-        self.start(host, now_ms, Owner::Http(waiter), job);
+        self.start(host, now_ms, Owner::Http(waiter), waiter.context_id, job);
         self.settle(host, now_ms);
         match self.finished.iter().position(|f| f.waiter == waiter) {
             Some(i) => Submitted::Done(self.finished.swap_remove(i).outcome),
@@ -213,7 +281,9 @@ impl Mux {
         let total = call.tickets.iter().map(|(_, n)| n).sum();
         let result = self.framing(call.node.1).replies(response, total);
         if let Some(node) = self.nodes.get_mut(&call.node) {
-            node.in_flight = None;
+            if node.in_flight == Some(token) {
+                node.in_flight = None;
+            }
             match &result {
                 Ok(_) | Err(RedisError::Server(_)) => node.backoff.success(),
                 Err(_) => node.backoff.failure(now_ms),
@@ -237,11 +307,17 @@ impl Mux {
 
     /// Expires jobs past their deadline and calls the host never answered, and runs a lookup
     /// that is due. Call it from on_tick.
+    /// With `PerContext` only the work of the context whose callback runs (the root's) is
+    /// expired here: another request hears of its calls from the host, which always answers
+    /// them (a timeout included), or goes away (`cancel`).
     pub fn on_tick(&mut self, host: &mut dyn Dispatcher, now_ms: u64) {
+        let current = host.current_context();
+        let shared = self.affinity == Affinity::Shared;
         let lost: Vec<u32> = self
             .calls
             .iter()
             .filter(|(_, c)| now_ms > c.deadline_ms + LOST_CALL_GRACE_MS)
+            .filter(|(_, c)| shared || c.context == current)
             .map(|(t, _)| *t)
             .collect();
         for token in lost {
@@ -253,12 +329,17 @@ impl Mux {
         }
         let nodes: Vec<NodeKey> = self.nodes.keys().cloned().collect();
         for node in nodes {
-            self.expire_queue(host, now_ms, &node);
+            if shared {
+                self.expire_queue(host, now_ms, &node);
+            } else {
+                // What the root could not send from a callback that may not dispatch.
+                self.pump(host, now_ms, &node);
+            }
         }
         let parked = std::mem::take(&mut self.parked);
         for (ticket, target) in parked {
             match self.entries.get(&ticket.id) {
-                Some(e) if e.deadline_ms <= now_ms => {
+                Some(e) if e.deadline_ms <= now_ms && (shared || e.context == current) => {
                     self.finish(host, now_ms, ticket.id, Err(RedisError::Timeout))
                 }
                 Some(_) => self.parked.push((ticket, target)),
@@ -270,12 +351,18 @@ impl Mux {
 
     /// The HTTP context went away: its queued jobs are dropped; replies to its jobs in flight
     /// are read and discarded so the other jobs of the same call are not disturbed.
+    /// With `PerContext` its calls and lookups go too: nobody else reads their answers.
     pub fn cancel(&mut self, context_id: u32) {
+        let per_context = self.affinity == Affinity::PerContext;
         self.entries.retain(|_, e| match e.owner {
             Owner::Http(w) => w.context_id != context_id,
-            Owner::Topology => true,
+            Owner::Topology => !(per_context && e.context == context_id),
         });
         self.finished.retain(|f| f.waiter.context_id != context_id);
+        if per_context {
+            self.calls.retain(|_, c| c.context != context_id);
+            self.own_lookups.remove(&context_id);
+        }
     }
 
     fn start(
@@ -283,6 +370,7 @@ impl Mux {
         host: &mut dyn Dispatcher,
         now_ms: u64,
         owner: Owner,
+        context: u32,
         mut job: Box<dyn Job>,
     ) {
         let id = self.next_id;
@@ -290,6 +378,7 @@ impl Mux {
         let step = job.start();
         let entry = Entry {
             owner,
+            context,
             job,
             deadline_ms: now_ms + u64::from(self.config.timeout_ms),
             step: 0,
@@ -302,10 +391,13 @@ impl Mux {
     /// Starts the topology's lookup when one is due, and routes parked parts again once no
     /// lookup is running (it finished, or none could start).
     fn settle(&mut self, host: &mut dyn Dispatcher, now_ms: u64) {
+        if self.affinity == Affinity::PerContext {
+            return self.settle_own(host, now_ms);
+        }
         for _ in 0..3 {
             if let Some(job) = self.topology.discovery(now_ms) {
                 self.stats.lookups += 1;
-                self.start(host, now_ms, Owner::Topology, job);
+                self.start(host, now_ms, Owner::Topology, self.root, job);
             }
             if self.parked.is_empty() || self.topology.waiting_for_discovery() {
                 return;
@@ -314,6 +406,58 @@ impl Mux {
                 self.route(host, now_ms, ticket, &target);
             }
         }
+    }
+
+    /// `settle` for `PerContext`: the root's callbacks run the topology's own lookups; a
+    /// context routes again only its own parked parts, once no lookup of its own is running.
+    fn settle_own(&mut self, host: &mut dyn Dispatcher, now_ms: u64) {
+        let current = host.current_context();
+        for _ in 0..3 {
+            if current == self.root {
+                if let Some(job) = self.topology.discovery(now_ms) {
+                    self.stats.lookups += 1;
+                    self.start(host, now_ms, Owner::Topology, current, job);
+                }
+            }
+            let waiting = if current == self.root {
+                self.topology.waiting_for_discovery()
+            } else {
+                self.own_lookups.contains(&current)
+            };
+            if waiting {
+                return;
+            }
+            let entries = &self.entries;
+            let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked)
+                .into_iter()
+                .partition(|(t, _)| entries.get(&t.id).is_some_and(|e| e.context == current));
+            self.parked = others;
+            if mine.is_empty() {
+                return;
+            }
+            for (ticket, target) in mine {
+                self.route(host, now_ms, ticket, &target);
+            }
+        }
+    }
+
+    /// A part of `context` must wait for a lookup (`PerContext`): nobody else's lookup can
+    /// wake it, so it runs one of its own unless it has one in flight already. False if the
+    /// topology has no lookup to offer.
+    fn own_lookup(&mut self, host: &mut dyn Dispatcher, now_ms: u64, context: u32) -> bool {
+        if self.own_lookups.contains(&context) {
+            return true;
+        }
+        if context == self.root {
+            return true; // the root's settle starts the topology's own lookup
+        }
+        let Some(job) = self.topology.lookup_job() else {
+            return false;
+        };
+        self.stats.lookups += 1;
+        self.own_lookups.insert(context);
+        self.start(host, now_ms, Owner::Topology, context, job);
+        true
     }
 
     /// How calls to a node of this kind open and close.
@@ -431,6 +575,15 @@ impl Mux {
             Ok(Route::Wait) if self.parked.len() >= self.config.max_queue => {
                 self.fail(host, now_ms, ticket, RedisError::Overloaded)
             }
+            Ok(Route::Wait) if self.affinity == Affinity::PerContext => {
+                let context = self.entries.get(&ticket.id).map_or(0, |e| e.context);
+                self.parked.push((ticket, target.clone()));
+                if !self.own_lookup(host, now_ms, context) {
+                    self.parked.pop();
+                    let e = RedisError::Transport("the topology has no lookup to run".into());
+                    self.fail(host, now_ms, ticket, e);
+                }
+            }
             Ok(Route::Wait) => self.parked.push((ticket, target.clone())),
             Err(e) => self.fail(host, now_ms, ticket, e),
         }
@@ -472,9 +625,16 @@ impl Mux {
 
     /// Sends what waits for `node` as one call, unless a call to it is in flight.
     fn pump(&mut self, host: &mut dyn Dispatcher, now_ms: u64, node: &NodeKey) {
+        let current = host.current_context();
         loop {
-            self.expire_front(host, now_ms, node);
-            let (tickets, commands) = self.take_batch(node);
+            let (tickets, commands) = match self.affinity {
+                Affinity::Shared => {
+                    self.expire_front(host, now_ms, node);
+                    self.take_batch(node)
+                }
+                Affinity::PerContext if !host.can_dispatch() => return,
+                Affinity::PerContext => self.take_own_batch(node, current),
+            };
             if tickets.is_empty() {
                 return;
             }
@@ -486,16 +646,19 @@ impl Mux {
             };
             match sent {
                 Ok(token) => {
-                    state.in_flight = Some(token);
                     self.stats.calls += 1;
                     self.stats.commands += commands.len() as u64;
                     let call = Call {
                         node: node.clone(),
+                        context: current,
                         tickets,
                         deadline_ms: now_ms + u64::from(timeout),
                     };
                     self.calls.insert(token, call);
-                    return;
+                    if self.affinity == Affinity::Shared {
+                        state.in_flight = Some(token);
+                        return;
+                    }
                 }
                 Err(reason) => {
                     state.backoff.failure(now_ms);
@@ -537,6 +700,43 @@ impl Mux {
             tickets.push((ticket, part.commands.len()));
             commands.append(&mut part.commands);
         }
+        (tickets, commands)
+    }
+
+    /// `take_batch` for `PerContext`: the parts of `context` only, whatever is in flight; the
+    /// others stay queued, in order, for their own context's callbacks.
+    fn take_own_batch(
+        &mut self,
+        node: &NodeKey,
+        context: u32,
+    ) -> (Vec<(Ticket, usize)>, Vec<Command>) {
+        let mut tickets = Vec::new();
+        let mut commands: Vec<Command> = Vec::new();
+        let Some(state) = self.nodes.get_mut(node) else {
+            return (tickets, commands);
+        };
+        let mut rest = VecDeque::new();
+        while let Some(ticket) = state.queue.pop_front() {
+            let Some(entry) = self
+                .entries
+                .get_mut(&ticket.id)
+                .filter(|e| e.step == ticket.step)
+            else {
+                continue; // cancelled, or its step is over
+            };
+            let Some(part) = entry.parts.get_mut(ticket.part) else {
+                continue;
+            };
+            let full =
+                !tickets.is_empty() && commands.len() + part.commands.len() > self.config.max_batch;
+            if entry.context != context || full {
+                rest.push_back(ticket);
+                continue;
+            }
+            tickets.push((ticket, part.commands.len()));
+            commands.append(&mut part.commands);
+        }
+        state.queue = rest;
         (tickets, commands)
     }
 
@@ -587,7 +787,10 @@ impl Mux {
         };
         match entry.owner {
             Owner::Http(waiter) => self.finished.push(Finished { waiter, outcome }),
-            Owner::Topology => self.topology.discovered(host, now_ms, outcome),
+            Owner::Topology => {
+                self.own_lookups.remove(&entry.context);
+                self.topology.discovered(host, now_ms, outcome)
+            }
         }
     }
 }
@@ -599,3 +802,7 @@ mod tests;
 #[cfg(test)]
 #[path = "mux_topology_tests.rs"]
 mod topology_tests;
+
+#[cfg(test)]
+#[path = "mux_affinity_tests.rs"]
+mod affinity_tests;

@@ -12,6 +12,8 @@ pub(super) struct FakeHost {
     pub sent: Vec<(u32, String, Vec<u8>)>,
     pub refuse: bool,
     pub shared: std::collections::HashMap<String, (Vec<u8>, u32)>,
+    /// The context whose callback "runs".
+    pub current: u32,
 }
 
 impl SharedStore for FakeHost {
@@ -31,6 +33,10 @@ impl SharedStore for FakeHost {
 }
 
 impl Dispatcher for FakeHost {
+    fn current_context(&self) -> u32 {
+        self.current
+    }
+
     fn dispatch(
         &mut self,
         upstream: &str,
@@ -80,14 +86,14 @@ pub(super) fn ok(body: &str) -> CallResponse {
     }
 }
 
-fn w(id: u32) -> Waiter {
+pub(super) fn w(id: u32) -> Waiter {
     Waiter {
         context_id: id,
         tag: 0,
     }
 }
 
-fn incr(key: &str) -> Box<dyn Job> {
+pub(super) fn incr(key: &str) -> Box<dyn Job> {
     Box::new(Pipeline::commands(vec![Command::new("INCR").arg(key)]))
 }
 

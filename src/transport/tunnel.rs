@@ -81,13 +81,15 @@ impl Framing {
         self.auth.iter().chain(self.select.iter())
     }
 
-    /// The request headers of a tunnelled call to `node`.
-    pub fn headers(node: &NodeAddr) -> Vec<(&'static str, String)> {
+    /// The request headers of a tunnelled call to `node` that may take `timeout_ms` (a bridge
+    /// that talks to Redis itself, Kong's, bounds its connect and reads by it).
+    pub fn headers(node: &NodeAddr, timeout_ms: u32) -> Vec<(&'static str, String)> {
         vec![
             (":method", "POST".to_string()),
             (":path", "/".to_string()),
             (":authority", node.to_string()),
             ("content-type", "application/x-redis-resp".to_string()),
+            ("x-redis-timeout", timeout_ms.to_string()),
         ]
     }
 

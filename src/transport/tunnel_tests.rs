@@ -99,10 +99,11 @@ fn truncated_and_garbled_bodies_are_protocol_errors() {
 }
 
 #[test]
-fn headers_name_the_node() {
-    let h = Framing::headers(&NodeAddr::new("10.1.2.3", 6380));
+fn headers_name_the_node_and_the_time_budget() {
+    let h = Framing::headers(&NodeAddr::new("10.1.2.3", 6380), 1500);
     assert!(h.contains(&(":authority", "10.1.2.3:6380".to_string())));
     assert!(h.contains(&(":method", "POST".to_string())));
+    assert!(h.contains(&("x-redis-timeout", "1500".to_string())));
 }
 
 #[test]

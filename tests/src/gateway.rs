@@ -1,8 +1,10 @@
-//! One scenario, two hosts: the same test code runs against the harness and against Envoy.
+//! One scenario, three hosts: the same test code runs against the harness, Envoy and Kong's
+//! engine (nginx-wasm with the project's bridge, where it is found).
 
 use crate::envoy::EnvoyGateway;
 use crate::harness::{Setup, TestGateway};
 use crate::http::{get, Response};
+use crate::kong::{self, KongGateway};
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -35,13 +37,25 @@ services:
 pub enum Host {
     Harness,
     Envoy,
+    Kong,
 }
 
+/// The hosts whose metrics and tunnel counts a scenario may read.
 pub const HOSTS: [Host; 2] = [Host::Harness, Host::Envoy];
+
+/// Every host: Kong's engine too when it is found here (else it says so, once per call).
+pub fn all_hosts(test: &str) -> Vec<Host> {
+    let mut hosts = HOSTS.to_vec();
+    if kong::available(test) {
+        hosts.push(Host::Kong);
+    }
+    hosts
+}
 
 pub enum Gateway {
     Harness(TestGateway),
     Envoy(EnvoyGateway),
+    Kong(KongGateway),
 }
 
 impl Gateway {
@@ -55,6 +69,18 @@ impl Gateway {
                     .start(),
             ),
             Host::Envoy => Gateway::Envoy(EnvoyGateway::start(yaml, filters, 2)),
+            Host::Kong => Gateway::Kong(KongGateway::start(yaml, filters, 2)),
+        }
+    }
+
+    /// `start` with extra Redis nodes the tunnel may reach (`--redis-allow` style entries).
+    pub fn start_allowing(host: Host, yaml: &str, filters: &Path, allow: &[&str]) -> Self {
+        match host {
+            Host::Harness => Self::start(host, yaml, filters),
+            Host::Envoy => {
+                Gateway::Envoy(EnvoyGateway::start_with(yaml, filters, 2, allow, |_| {}))
+            }
+            Host::Kong => Gateway::Kong(KongGateway::start_with(yaml, filters, 2, allow)),
         }
     }
 
@@ -62,6 +88,7 @@ impl Gateway {
         match self {
             Gateway::Harness(g) => g.addr,
             Gateway::Envoy(g) => g.addr,
+            Gateway::Kong(g) => g.addr,
         }
     }
 
@@ -89,6 +116,7 @@ impl Gateway {
         match self {
             Gateway::Harness(_) => Host::Harness,
             Gateway::Envoy(_) => Host::Envoy,
+            Gateway::Kong(_) => Host::Kong,
         }
     }
 
@@ -97,14 +125,25 @@ impl Gateway {
         match self {
             Gateway::Harness(_) => "(harness: see stderr)".to_string(),
             Gateway::Envoy(g) => g.log(),
+            Gateway::Kong(g) => g.log(),
         }
     }
 
-    /// A filter metric by its name (Envoy reports it as `wasmcustom.<name>`).
+    /// A filter metric by its name (Envoy reports it as `wasmcustom.<name>`; plain nginx has
+    /// no endpoint for them: None).
     pub fn metric(&self, name: &str) -> Option<u64> {
         match self {
             Gateway::Harness(g) => g.metrics()[name].as_u64(),
             Gateway::Envoy(g) => g.stat(&format!("wasmcustom.{name}")),
+            Gateway::Kong(_) => None,
+        }
+    }
+
+    /// Worker crashes the host logged (Kong's engine; the others would fail the test outright).
+    pub fn crashes(&self) -> Vec<String> {
+        match self {
+            Gateway::Kong(g) => g.crashes(),
+            _ => Vec::new(),
         }
     }
 
@@ -114,6 +153,7 @@ impl Gateway {
         match self {
             Gateway::Harness(g) => g.metrics()["harness.tunnel_calls"].as_u64(),
             Gateway::Envoy(g) => g.stat("http.redis_tunnel.downstream_rq_total"),
+            Gateway::Kong(_) => None,
         }
     }
 }

@@ -51,7 +51,33 @@ pub fn try_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<Response, String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    let s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    exchange(s, addr, method, path, headers, body)
+}
+
+/// A GET sent from the loopback address `source` (127.0.0.2, ...), for per-client counting.
+pub fn get_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<Response, String> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| e.to_string())?;
+    socket
+        .bind(&SocketAddr::new(source, 0).into())
+        .map_err(|e| e.to_string())?;
+    socket.connect(&addr.into()).map_err(|e| e.to_string())?;
+    exchange(socket.into(), addr, "GET", path, &[], b"")
+}
+
+fn exchange(
+    mut s: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, String> {
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
     let mut req = format!(

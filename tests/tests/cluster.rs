@@ -1,9 +1,9 @@
-//! redis-rate-limiting on a real Redis Cluster, on the harness and on Envoy: Kong's keys, each on
-//! the master of its slot, found from one seed node; a slot holding a live counter migrated
-//! under load fails no request and loses no count.
+//! redis-rate-limiting on a real Redis Cluster, on the harness, Envoy and Kong's engine: Kong's
+//! keys, each on the master of its slot, found from one seed node; a slot holding a live counter
+//! migrated under load fails no request and loses no count.
 
 use e2e_tests::cluster::{ClusterOptions, RedisCluster};
-use e2e_tests::gateway::{rate_limited_yaml, Gateway, HOSTS};
+use e2e_tests::gateway::{all_hosts, rate_limited_yaml, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::get;
 use e2e_tests::load::{summarize, wait_for_mark, Load};
@@ -47,7 +47,7 @@ fn counter(cluster: &RedisCluster, key: &str) -> i64 {
 
 #[test]
 fn every_period_is_counted_on_its_slots_master_with_kong_keys() {
-    for host in HOSTS {
+    for host in all_hosts("every_period_is_counted_on_its_slots_master_with_kong_keys") {
         let cluster = RedisCluster::start(3, 0);
         let config = cluster_config(&cluster, json!({"hour": 3, "day": 100}));
         let gw = Gateway::start(host, &rate_limited_yaml(&config), &dist_dir());
@@ -74,7 +74,9 @@ fn every_period_is_counted_on_its_slots_master_with_kong_keys() {
 
 #[test]
 fn migrating_a_live_counter_slot_under_load_fails_nothing_and_loses_no_count() {
-    for host in HOSTS {
+    for host in
+        all_hosts("migrating_a_live_counter_slot_under_load_fails_nothing_and_loses_no_count")
+    {
         let cluster = RedisCluster::start(3, 0);
         let config = cluster_config(
             &cluster,
@@ -128,7 +130,9 @@ fn migrating_a_live_counter_slot_under_load_fails_nothing_and_loses_no_count() {
 
 #[test]
 fn killing_a_master_under_load_gives_no_5xx_and_counting_resumes_on_its_replica() {
-    for host in HOSTS {
+    for host in
+        all_hosts("killing_a_master_under_load_gives_no_5xx_and_counting_resumes_on_its_replica")
+    {
         let cluster = RedisCluster::start(3, 1);
         let config = cluster_config(
             &cluster,

@@ -314,33 +314,44 @@ fn a_tunnel_reaches_real_redis_over_pooled_connections() {
     assert_eq!(redis.calls("quit"), 1, "only our own INFO connection quit");
 }
 
+/// Envoy lets one request's callback resume another, so requests share tunnel calls; Kong's
+/// engine does not, so there each request makes its own call (the bridge pools the Redis
+/// connections instead).
 #[test]
-fn concurrent_requests_share_tunnel_calls() {
-    let redis = RedisServer::start(&[]);
-    let yaml = redis_yaml(redis.port);
-    let gw = Setup::new(&yaml).workers(1).start();
-    let addr = gw.addr;
-    let threads: Vec<_> = (0..16)
-        .map(|_| {
-            std::thread::spawn(move || {
-                (0..20)
-                    .map(|_| get(addr, "/", &[("x-key", "batch")]).status)
-                    .collect::<Vec<_>>()
+fn concurrent_requests_share_tunnel_calls_where_the_host_allows_it() {
+    for (profile, key) in [
+        (Profile::Envoy, "batch-envoy"),
+        (Profile::Kong, "batch-kong"),
+    ] {
+        let redis = RedisServer::start(&[]);
+        let yaml = redis_yaml(redis.port);
+        let gw = Setup::new(&yaml).profile(profile).workers(1).start();
+        let addr = gw.addr;
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    (0..20)
+                        .map(|_| get(addr, "/", &[("x-key", key)]).status)
+                        .collect::<Vec<_>>()
+                })
             })
-        })
-        .collect();
-    let statuses: Vec<u16> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    assert_eq!(redis.cmd(&["GET", "batch"]), b"$3\r\n320\r\n");
-    assert_eq!(redis.calls("incr"), 320);
-    let calls = gw.metrics()["harness.tunnel_calls"].as_u64().unwrap();
-    assert!(
-        calls < 320,
-        "batched: {calls} tunnel calls for 320 requests"
-    );
+            .collect();
+        let statuses: Vec<u16> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "{profile:?}: {statuses:?}"
+        );
+        assert_eq!(redis.cmd(&["GET", key]), b"$3\r\n320\r\n");
+        assert_eq!(redis.calls("incr"), 320);
+        let calls = gw.metrics()["harness.tunnel_calls"].as_u64().unwrap();
+        match profile {
+            Profile::Envoy => assert!(calls < 320, "batched: {calls} tunnel calls for 320"),
+            Profile::Kong => assert_eq!(calls, 320, "one call per request in Kong's engine"),
+        }
+    }
 }
 
 #[test]
@@ -355,4 +366,35 @@ fn redis_down_is_a_clean_error_not_a_hang() {
         "{:?}",
         r.headers
     );
+}
+
+/// `--profile kong` runs each module as Kong's engine would (wasm_test_harness::kong_rules):
+/// every filter here survives the rewrite as a valid module, and a module without the callbacks
+/// the engine calls unchecked is refused at start.
+#[test]
+fn the_kong_profile_rewrites_modules_validly_and_refuses_missing_callbacks() {
+    use wasm_test_harness::kong_rules::{as_kong_engine, check_exports};
+    let dirs = [
+        e2e_tests::harness::test_filters_dir(),
+        e2e_tests::harness::dist_dir(),
+    ];
+    let mut seen = 0;
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "wasm") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let rewritten = as_kong_engine(&bytes).unwrap();
+            wasmparser_validate(&rewritten).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            check_exports("f", &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 7, "{seen} modules");
+}
+
+fn wasmparser_validate(bytes: &[u8]) -> Result<(), String> {
+    wasm_test_harness::kong_rules::validate(bytes)
 }

@@ -34,6 +34,10 @@ impl SharedStore for TcpTunnel {
 }
 
 impl Dispatcher for TcpTunnel {
+    fn current_context(&self) -> u32 {
+        0
+    }
+
     fn dispatch(
         &mut self,
         _up: &str,

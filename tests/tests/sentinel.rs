@@ -1,8 +1,9 @@
-//! redis-rate-limiting through Redis Sentinel, on the harness and on Envoy: Kong's sentinel
-//! fields find the master; killing the master under load gives no 5xx with `fault_tolerant`, and
-//! counting resumes on the promoted replica (the time it takes is printed for the docs).
+//! redis-rate-limiting through Redis Sentinel, on the harness, Envoy and Kong's engine: Kong's
+//! sentinel fields find the master; killing the master under load gives no 5xx with
+//! `fault_tolerant`, and counting resumes on the promoted replica (the time it takes is printed
+//! for the docs).
 
-use e2e_tests::gateway::{rate_limited_yaml, Gateway, HOSTS};
+use e2e_tests::gateway::{all_hosts, rate_limited_yaml, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::get;
 use e2e_tests::load::{summarize, wait_for_mark, Load};
@@ -39,7 +40,7 @@ fn counter_keys(group: &SentinelGroup) -> String {
 
 #[test]
 fn the_master_named_by_sentinel_counts_with_passwords_everywhere() {
-    for host in HOSTS {
+    for host in all_hosts("the_master_named_by_sentinel_counts_with_passwords_everywhere") {
         let group = SentinelGroup::start(SentinelOptions {
             password: Some("data-secret".into()),
             sentinel_password: Some("sentinel-secret".into()),
@@ -58,7 +59,9 @@ fn the_master_named_by_sentinel_counts_with_passwords_everywhere() {
 
 #[test]
 fn killing_the_master_under_load_gives_no_5xx_and_counting_resumes_on_the_new_one() {
-    for host in HOSTS {
+    for host in
+        all_hosts("killing_the_master_under_load_gives_no_5xx_and_counting_resumes_on_the_new_one")
+    {
         let group = SentinelGroup::start(SentinelOptions::default());
         let config = sentinel_config(
             &group,

@@ -117,7 +117,7 @@ fn route_entries(service: &Service, route: &Route) -> Vec<Value> {
 /// One `:authority` the tunnel lets through; anything else gets a 404, so the tunnel is never an
 /// open TCP proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     /// Exactly this node: a standalone node, a sentinel, a cluster seed, `--redis-allow h:p`.
     Node(NodeAddr),
     /// Any port of this host: the hosts of `sentinel_nodes` / `cluster_nodes` (Sentinel and
@@ -128,7 +128,7 @@ enum Target {
 
 impl Target {
     /// `--redis-allow`: `host:port` or `host:*` (`[v6]:port`, `[v6]:*`).
-    fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("--redis-allow {s:?}: {why} (expected HOST:PORT or HOST:*)");
         let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
         let host = host
@@ -153,7 +153,7 @@ impl Target {
 
     /// The virtual host domain: `host:port` or `host:*`, as the filter writes `:authority`
     /// (IPv6 in brackets); lower case, as Envoy compares domains.
-    fn domain(&self) -> String {
+    pub(crate) fn domain(&self) -> String {
         let (host, port) = match self {
             Self::Node(n) => (n.host.as_str(), n.port.to_string()),
             Self::AnyPort(h) => (h.as_str(), "*".to_string()),
@@ -184,14 +184,14 @@ impl Target {
 /// How a tunnel reaches its targets: `redis.ssl` and `redis.server_name` of the config that
 /// named them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Transport {
+pub(crate) enum Transport {
     Plain,
     Tls { sni: Option<String> },
 }
 
 /// The tunnel a filter's config uses, the targets it needs (standalone node; sentinels or
 /// cluster seeds, and any port of their hosts) and how to reach them.
-fn redis_targets(config: Option<&str>) -> Option<(String, Vec<Target>, Transport)> {
+pub(crate) fn redis_targets(config: Option<&str>) -> Option<(String, Vec<Target>, Transport)> {
     let mut value: Value = serde_json::from_str(config?).ok()?;
     redis_filter_core::config::guide_aliases::hoist(&mut value).ok()?;
     let mut top = Fields::new("", &value).ok()?;

@@ -84,6 +84,13 @@ impl Gateway {
             let path = opts.filters_path.join(format!("{name}.wasm"));
             let bytes = std::fs::read(&path)
                 .map_err(|e| format!("filter {name}: cannot read {}: {e}", path.display()))?;
+            let bytes = if opts.profile == Profile::Kong {
+                crate::kong_rules::check_exports(&name, &bytes)?;
+                crate::kong_rules::as_kong_engine(&bytes)
+                    .map_err(|e| format!("filter {name}: {e}"))?
+            } else {
+                bytes
+            };
             let module = Module::new(&engine, &bytes)
                 .map_err(|e| format!("filter {name}: cannot compile {}: {e}", path.display()))?;
             modules.push((name, module, roots));
@@ -93,12 +100,17 @@ impl Gateway {
             .iter()
             .map(|s| (s.name.clone(), format!("{}:{}", s.host, s.port)))
             .collect::<HashMap<_, _>>();
+        let mut tunnels = opts.redis_tunnels.clone();
+        if opts.profile == Profile::Kong && !tunnels.is_empty() {
+            // Where the filters look for Kong's bridge when their config names no tunnel.
+            tunnels.push(redis_filter_core::proxy::redis::KONG_BRIDGE.to_string());
+        }
         let mut known: Vec<String> = clusters.keys().cloned().collect();
-        known.extend(opts.redis_tunnels.iter().cloned());
+        known.extend(tunnels.iter().cloned());
         let shared = Arc::new(Shared {
             router: Router::new(config),
             profile: opts.profile,
-            tunnels: opts.redis_tunnels.clone(),
+            tunnels,
             clusters,
             store: Arc::new(SharedStore::new()),
             calls: Arc::default(),
@@ -125,6 +137,7 @@ impl Gateway {
                     log: log.clone(),
                     dispatches: Arc::new(Dispatches::new(opts.profile, known.clone())),
                     roots: roots.clone(),
+                    profile: opts.profile,
                 })
                 .collect();
             let shared = shared.clone();

@@ -10,6 +10,8 @@ pub mod gateway;
 pub mod headers;
 pub mod http_client;
 pub mod kong_config;
+pub mod kong_rules;
+pub mod nginx_config;
 pub mod profile;
 pub mod router;
 pub mod shared;

@@ -10,7 +10,12 @@ const USAGE: &str = "usage:
                           [--log-level trace|debug|info|warn|error]
   wasm-test-harness echo --listen ADDR
   wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]
-                                 [--redis-allow HOST:PORT|HOST:* ...]";
+                                 [--redis-allow HOST:PORT|HOST:* ...]
+  wasm-test-harness render-nginx --config kong.yml --filters-path DIR --prefix DIR
+                                 [--bridge-lua DIR] [--listen ADDR] [--workers N]
+                                 [--redis-allow HOST:PORT|HOST:* ...]
+      (writes PREFIX/nginx.conf for nginx with Kong's ngx_wasm_module and PREFIX/bridge.conf for
+       nginx with the Lua module, the bridge on unix:PREFIX/bridge.sock)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -53,18 +58,29 @@ fn run(args: &[String]) -> Result<(), String> {
         ],
         "echo" => &["listen"],
         "render-envoy" => &["config", "filters-path", "listen", "admin", "redis-allow"],
+        "render-nginx" => &[
+            "config",
+            "filters-path",
+            "prefix",
+            "bridge-lua",
+            "listen",
+            "workers",
+            "redis-allow",
+        ],
         _ => return Err(USAGE.into()),
     };
     if let Some((bad, _)) = flags.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(format!("unknown option --{bad}\n{USAGE}"));
     }
-    if command == "render-envoy" {
-        let redis_allow = flags
-            .iter()
-            .filter(|(k, _)| k == "redis-allow")
-            .map(|(_, v)| v.clone())
-            .collect();
-        return render_envoy(&get, redis_allow);
+    let redis_allow: Vec<String> = flags
+        .iter()
+        .filter(|(k, _)| k == "redis-allow")
+        .map(|(_, v)| v.clone())
+        .collect();
+    match command.as_str() {
+        "render-envoy" => return render_envoy(&get, redis_allow),
+        "render-nginx" => return render_nginx(&get, redis_allow),
+        _ => {}
     }
     let listen = get("listen").ok_or("--listen is required")?;
     match command.as_str() {
@@ -114,6 +130,25 @@ fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `--config` loaded, and `--filters-path` made absolute (the rendered configs name files).
+fn config_and_filters(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<
+    (
+        wasm_test_harness::kong_config::KongConfig,
+        std::path::PathBuf,
+    ),
+    String,
+> {
+    let config = wasm_test_harness::kong_config::KongConfig::load(std::path::Path::new(
+        &get("config").ok_or("--config is required")?,
+    ))?;
+    let filters =
+        std::path::PathBuf::from(get("filters-path").ok_or("--filters-path is required")?);
+    let filters = std::fs::canonicalize(&filters).unwrap_or(filters);
+    Ok((config, filters))
+}
+
 /// Prints the Envoy config (JSON, which Envoy also reads as YAML) equivalent to a kong.yml;
 /// `redis_allow`: more RESP tunnel targets (`--redis-allow`, repeatable).
 fn render_envoy(
@@ -121,12 +156,7 @@ fn render_envoy(
     redis_allow: Vec<String>,
 ) -> Result<(), String> {
     use wasm_test_harness::envoy_config::{render, split_addr, EnvoyOptions};
-    let config = wasm_test_harness::kong_config::KongConfig::load(std::path::Path::new(
-        &get("config").ok_or("--config is required")?,
-    ))?;
-    let filters =
-        std::path::PathBuf::from(get("filters-path").ok_or("--filters-path is required")?);
-    let filters = std::fs::canonicalize(&filters).unwrap_or(filters);
+    let (config, filters) = config_and_filters(get)?;
     let listen = split_addr(&get("listen").unwrap_or_else(|| "0.0.0.0:8000".into()))?;
     let admin = get("admin").map(|a| split_addr(&a)).transpose()?;
     let rendered = render(
@@ -142,6 +172,65 @@ fn render_envoy(
         "{}",
         serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?
     );
+    Ok(())
+}
+
+/// Writes the two nginx configs that run a kong.yml in Kong's engine without Kong (see
+/// `nginx_config`).
+fn render_nginx(
+    get: &dyn Fn(&str) -> Option<String>,
+    redis_allow: Vec<String>,
+) -> Result<(), String> {
+    use std::path::PathBuf;
+    use wasm_test_harness::envoy_config::split_addr;
+    use wasm_test_harness::nginx_config::{render, NginxOptions};
+    let (config, filters) = config_and_filters(get)?;
+    let absolute = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+    let prefix = PathBuf::from(get("prefix").ok_or("--prefix is required")?);
+    std::fs::create_dir_all(prefix.join("logs"))
+        .map_err(|e| format!("--prefix {}: {e}", prefix.display()))?;
+    let prefix = absolute(prefix);
+    let lua = absolute(PathBuf::from(
+        get("bridge-lua").unwrap_or_else(|| "kong".into()),
+    ));
+    if !lua.join("redis_bridge.lua").exists() {
+        return Err(format!(
+            "--bridge-lua {}: no redis_bridge.lua there (the repository's kong/)",
+            lua.display()
+        ));
+    }
+    let workers = match get("workers") {
+        Some(w) => w
+            .parse()
+            .map_err(|_| format!("--workers {w:?} is not a number"))?,
+        None => 2,
+    };
+    let running_as_root = std::env::var("USER").is_ok_and(|u| u == "root")
+        || std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+    let socket = prefix.join("bridge.sock");
+    let rendered = render(
+        &config,
+        &NginxOptions {
+            filters_path: &filters,
+            listen: split_addr(&get("listen").unwrap_or_else(|| "127.0.0.1:8000".into()))?,
+            workers,
+            prefix: &prefix,
+            bridge_socket: &socket,
+            bridge_lua_dir: &lua,
+            redis_allow,
+            user_root: running_as_root,
+        },
+    )?;
+    for (name, text) in [
+        ("nginx.conf", &rendered.wasm),
+        ("bridge.conf", &rendered.bridge),
+    ] {
+        let path = prefix.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("{}", path.display());
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! the filter. A guest that traps is replaced by a fresh one, as Kong recycles an instance.
 
 use crate::callouts::{Dispatches, Outbox};
+use crate::profile::Profile;
 use crate::shared::SharedStore;
 use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
 use proxy_wasm_host::abi::v0_2_1::{
@@ -40,6 +41,7 @@ pub struct VmSpec {
     pub dispatches: Arc<Dispatches>,
     /// (root id, config) of each use of the filter.
     pub roots: Vec<(String, Option<String>)>,
+    pub profile: Profile,
 }
 
 pub enum RootState {
@@ -93,6 +95,9 @@ fn start(spec: &VmSpec) -> Result<(Guest, HashMap<String, RootState>), String> {
         let state = match guest.start(plugin) {
             Ok(Started::Serving(ctx)) => RootState::Serving(ctx),
             Ok(Started::Refused { callback, .. }) => {
+                if spec.profile == Profile::Kong {
+                    return Err(crate::kong_rules::refused_config(&spec.name, root_id));
+                }
                 let why = format!("filter {} ({root_id}) refused its {callback:?}", spec.name);
                 eprintln!("[harness] {why}");
                 RootState::Refused(why)

@@ -11,7 +11,7 @@ use crate::keys::{key, Scope, EMPTY_UUID};
 use crate::periods::Period;
 use crate::{script, sync};
 use redis_filter_core::proxy::host::{self, HeaderMap, LogLevel};
-use redis_filter_core::proxy::{Action, HttpContext};
+use redis_filter_core::proxy::{respond, Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::{job::Pipeline, Outcome};
 use std::rc::Rc;
@@ -216,32 +216,8 @@ impl RateLimit {
         self.respond(config.error_code, &config.error_message, headers)
     }
 
-    fn respond(&self, status: u32, message: &str, mut headers: Vec<(String, String)>) -> Action {
-        let mut body = serde_json::Map::new();
-        body.insert("message".into(), message.into());
-        if let Some(id) = property(&["request", "id"]).or_else(|| header("x-request-id")) {
-            body.insert("request_id".into(), id.into());
-        }
-        headers.push((
-            "Content-Type".into(),
-            "application/json; charset=utf-8".into(),
-        ));
-        let pairs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let body = serde_json::Value::Object(body).to_string();
-        if let Err(s) = host::send_response(status, &pairs, body.as_bytes()) {
-            host::log(
-                LogLevel::Error,
-                &format!(
-                    "redis-rate-limiting: local response failed (status {})",
-                    s.0
-                ),
-            );
-            return Action::Continue;
-        }
-        Action::Pause
+    fn respond(&self, status: u32, message: &str, headers: Vec<(String, String)>) -> Action {
+        respond::kong_error("redis-rate-limiting", status, message, &headers)
     }
 
     /// Counting failed: Kong's fault tolerance.

@@ -5,6 +5,7 @@ use crate::filter::Filter;
 use crate::host_data::HostData;
 use crate::request::RateLimit;
 use redis_filter_core::proxy::host::{self, LogLevel};
+use redis_filter_core::proxy::respond::{refusing_config_is_fatal, RefusedConfig};
 use redis_filter_core::proxy::{HttpContext, RootContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
@@ -17,11 +18,20 @@ const SYNC_TAG: u32 = 1;
 pub struct Root {
     id: u32,
     filter: Option<Rc<Filter>>,
+    /// The config was refused where refusing it would kill the worker (Kong's engine): the
+    /// filter stays up and answers every request with Kong's 500.
+    refused: bool,
 }
+
+const NAME: &str = "redis-rate-limiting";
 
 impl Root {
     pub fn new(id: u32) -> Self {
-        Self { id, filter: None }
+        Self {
+            id,
+            filter: None,
+            refused: false,
+        }
     }
 
     fn flush(&mut self, filter: &Rc<Filter>) {
@@ -54,17 +64,24 @@ impl RootContext for Root {
             .and_then(|c| Filter::new(self.id, c));
         match built {
             Ok(filter) => {
+                self.refused = false;
                 self.filter = Some(Rc::new(filter));
                 if let Err(s) = host::set_tick_period_ms(TICK_MS) {
-                    host::log(
-                        LogLevel::Warn,
-                        &format!("redis-rate-limiting: no tick (status {})", s.0),
-                    );
+                    host::log(LogLevel::Warn, &format!("{NAME}: no tick (status {})", s.0));
                 }
                 true
             }
             Err(e) => {
-                host::log(LogLevel::Error, &format!("redis-rate-limiting: {e}"));
+                self.filter = None;
+                if refusing_config_is_fatal() {
+                    host::log(
+                        LogLevel::Error,
+                        &format!("{NAME}: {e}; every request gets 500 until the config is fixed"),
+                    );
+                    self.refused = true;
+                    return true;
+                }
+                host::log(LogLevel::Error, &format!("{NAME}: {e}"));
                 false
             }
         }
@@ -82,11 +99,14 @@ impl RootContext for Root {
         };
         if let Err(e) = filter.syncer.borrow_mut().done(&HostData, outcome) {
             filter.metrics.redis_error();
-            host::log(LogLevel::Error, &format!("redis-rate-limiting: {e}"));
+            host::log(LogLevel::Error, &format!("{NAME}: {e}"));
         }
     }
 
     fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        if self.refused {
+            return Some(Box::new(RefusedConfig { filter: NAME }));
+        }
         let filter = self.filter.clone()?;
         Some(Box::new(RateLimit::new(context_id, filter)))
     }

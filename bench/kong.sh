@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Kong's engine (nginx + Kong's ngx_wasm_module: ../shared/hosts/nginx-wasm or $NGINX_WASM), same
+# run, 2 workers, wrk -c64: no filter, redis-rate-limiting local, realtime and sync_rate through
+# the project's RESP bridge (Debian's nginx with the Lua module, unix socket), on keep-alive
+# connections at Kong's default keepalive_requests (10000) and at 100, and with a fresh connection
+# per request; then the cost of one tunnelled call (a request through redis-probe, one INCR,
+# minus a request without it, at one connection) against a direct Redis round trip.
+# Every run also counts worker crashes and requests left unanswered (wrk socket errors).
+source "$(dirname "$0")/lib.sh"
+NGINX_WASM=${NGINX_WASM:-$root/../shared/hosts/nginx-wasm}
+[ -x "$NGINX_WASM" ] || { echo "no nginx-wasm at $NGINX_WASM (set NGINX_WASM)" >&2; exit 1; }
+build_native
+bash "$root/scripts/build-wasm.sh" >/dev/null
+bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
+filters="$WORK/filters"; mkdir -p "$filters"
+ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
+start_upstreams
+{
+  rate_limit_routes
+  cat <<YAML
+  - name: probe
+    paths: [/probe]
+    filter_chains: [{filters: [{name: redis-probe, config: '{"redis_port": $redis_port}'}]}]
+YAML
+} >"$WORK/kong.yml"
+
+# engine NAME KEEPALIVE_REQUESTS: renders and starts the engine and its bridge; sets $port.
+engine() {
+  local name=$1 keepalive=$2 prefix="$WORK/$1"
+  port=$(free_port)
+  "$HARNESS" render-nginx --config "$WORK/kong.yml" --filters-path "$filters" --prefix "$prefix" \
+    --bridge-lua "$root/kong" --listen "127.0.0.1:$port" --workers 2 >/dev/null
+  sed -i "s/^    access_log off;/    access_log off;\n    keepalive_requests $keepalive;/" "$prefix/nginx.conf"
+  start "$name-bridge" nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'
+  start "$name" "$NGINX_WASM" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/logs/start.log" -g 'daemon off;'
+  wait_port "$port"
+  for p in plain local realtime sync probe; do curl -s -o /dev/null "http://127.0.0.1:$port/$p"; done
+}
+
+crashes() { grep -c "exited on signal\|cannot be respawned" "$WORK/$1/logs/error.log" || true; }
+
+# run URL CONNECTIONS SECONDS [HEADER]: "RPS P50 SOCKET_ERRORS"
+run() {
+  local out
+  out=$(wrk -t2 -c"$2" -d"$3"s --latency --timeout 5s ${4:+-H "$4"} "$1")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')") \
+$(echo "$out" | awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10; found=1} END {if (!found) print 0}')"
+}
+
+conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}
+engine ka10000 10000; port_default=$port
+engine ka100 100; port_100=$port
+
+table() {
+  local title=$1 port=$2 header=${3:-}
+  printf '\n%-44s %10s %8s %10s %8s\n' "$title" "req/s" "p50 ms" "vs none" "errors"
+  read -r base p50 err < <(run "http://127.0.0.1:$port/plain" "$conns" "$secs" "$header")
+  printf '%-44s %10.0f %8s %10s %8s\n' "no filter" "$base" "$p50" "1.00" "$err"
+  for route in local realtime sync; do
+    read -r r p50 err < <(run "http://127.0.0.1:$port/$route" "$conns" "$secs" "$header")
+    printf '%-44s %10.0f %8s %10s %8s\n' "redis-rate-limiting $route" "$r" "$p50" "$(ratio "$r" "$base")" "$err"
+  done
+}
+echo "Kong's engine ($("$NGINX_WASM" -v 2>&1 | tr -d '\n'), 2 workers, -c$conns, ${secs}s per run)"
+table "keep-alive, keepalive_requests 10000 (Kong)" "$port_default"
+table "keep-alive, keepalive_requests 100" "$port_100"
+table "a fresh connection per request" "$port_default" "Connection: close"
+echo
+echo "worker crashes: $(crashes ka10000) and $(crashes ka100)"
+
+read -r _ direct_p50 < <(redis-benchmark -p "$redis_port" -c 1 -n 20000 -q -t ping 2>/dev/null | tr -d '\r' | awk '/PING_INLINE/ {for (i=1;i<=NF;i++) if ($i ~ /^p50=/) {sub("p50=","",$i); print "x", $i}}')
+read -r _ plain_p50 _ < <(run "http://127.0.0.1:$port_100/plain" 1 3)
+read -r _ probe_p50 _ < <(run "http://127.0.0.1:$port_100/probe" 1 3)
+printf 'one request with one INCR through the bridge: p50 %s ms vs %s ms without: the call adds %s ms\n' \
+  "$probe_p50" "$plain_p50" "$(awk -v a="$probe_p50" -v b="$plain_p50" 'BEGIN {printf "%.3f", a - b}')"
+echo "direct Redis round trip (redis-benchmark PING, 1 connection): p50 ${direct_p50} ms"

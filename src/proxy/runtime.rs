@@ -1,0 +1,357 @@
+//! The one registry of the guest: the live contexts, the context whose callback is running, the
+//! Redis clients of each root, and what the host lets one context do for another. The exports
+//! reach it through one thread-local; it is never borrowed across a call into a filter or into
+//! a host function that might call back.
+
+use super::context::{Action, HttpContext, RootContext};
+use super::host::{self, LogLevel, Stream};
+use super::redis::{RedisClient, SharedClient};
+use crate::transport::{Affinity, CallResponse, Finished};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+pub type RootFactory = fn(u32) -> Box<dyn RootContext>;
+type SharedRoot = Rc<RefCell<Box<dyn RootContext>>>;
+type SharedHttp = Rc<RefCell<Box<dyn HttpContext>>>;
+
+struct RootEntry {
+    ctx: SharedRoot,
+    clients: Vec<Weak<RefCell<RedisClient>>>,
+}
+
+struct HttpEntry {
+    ctx: SharedHttp,
+    root: u32,
+    /// The stream this context paused, to resume when its Redis work is done.
+    paused: Option<Stream>,
+}
+
+#[derive(Default)]
+struct Runtime {
+    factory: Option<RootFactory>,
+    roots: HashMap<u32, RootEntry>,
+    https: HashMap<u32, HttpEntry>,
+    current: u32,
+    /// Whether the running callback is a call's answer.
+    in_call_response: bool,
+    affinity: Option<Affinity>,
+}
+
+thread_local! {
+    static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::default());
+}
+
+fn with<T>(f: impl FnOnce(&mut Runtime) -> T) -> T {
+    RUNTIME.with(|r| f(&mut r.borrow_mut()))
+}
+
+pub fn set_root_factory(factory: RootFactory) {
+    with(|r| r.factory = Some(factory));
+}
+
+/// The context the host is calling into right now.
+pub fn current_context() -> u32 {
+    with(|r| r.current)
+}
+
+pub(super) fn enter(context_id: u32) {
+    with(|r| {
+        r.current = context_id;
+        r.in_call_response = false;
+    });
+}
+
+/// Whether the running callback may dispatch a call for `root` (its own work). ngx_wasm_module
+/// crashes the worker (SIGSEGV) when a root context dispatches from the answer of its own call
+/// (the call from `on_tick` runs on a fake request that the engine frees around the callback):
+/// there, a root's follow-up calls wait for its next tick.
+pub(super) fn root_may_dispatch(root: u32) -> bool {
+    with(|r| !(r.in_call_response && r.current == root && r.affinity == Some(Affinity::PerContext)))
+}
+
+/// Whether the host lets one context act for another. Asked of the host once, from the first
+/// root callback: `proxy_set_effective_context` with an id no context has is refused by a host
+/// that honours the call (Envoy) and accepted by one that ignores it (ngx_wasm_module, where
+/// it is a no-op that returns OK and a request resumes only from its own callbacks).
+pub fn affinity() -> Affinity {
+    if let Some(a) = with(|r| r.affinity) {
+        return a;
+    }
+    let current = current_context();
+    let probe = host::set_effective_context(NO_SUCH_CONTEXT);
+    let affinity = match probe {
+        Ok(()) => Affinity::PerContext,
+        Err(_) => Affinity::Shared,
+    };
+    if current != 0 {
+        let _ = host::set_effective_context(current);
+    }
+    with(|r| r.affinity = Some(affinity));
+    affinity
+}
+
+/// A context id no host hands out (they count up from 1).
+const NO_SUCH_CONTEXT: u32 = u32::MAX - 7;
+
+/// Called by `RedisClient::new`: the root owns the client's calls.
+pub(super) fn register_client(root: u32, client: &SharedClient) {
+    with(|r| {
+        if let Some(entry) = r.roots.get_mut(&root) {
+            entry.clients.retain(|c| c.strong_count() > 0);
+            entry.clients.push(Rc::downgrade(client));
+        }
+    });
+}
+
+fn clients_of(root: Option<u32>) -> Vec<SharedClient> {
+    with(|r| {
+        r.roots
+            .iter()
+            .filter(|(id, _)| root.is_none_or(|want| **id == want))
+            .flat_map(|(_, e)| e.clients.iter().filter_map(Weak::upgrade))
+            .collect()
+    })
+}
+
+fn root(id: u32) -> Option<SharedRoot> {
+    with(|r| r.roots.get(&id).map(|e| e.ctx.clone()))
+}
+
+fn http(id: u32) -> Option<SharedHttp> {
+    with(|r| r.https.get(&id).map(|e| e.ctx.clone()))
+}
+
+fn paused_on(id: u32) -> Option<Stream> {
+    with(|r| r.https.get(&id).and_then(|e| e.paused))
+}
+
+fn set_paused(id: u32, stream: Option<Stream>) -> Option<Stream> {
+    with(|r| {
+        r.https
+            .get_mut(&id)
+            .and_then(|e| std::mem::replace(&mut e.paused, stream))
+    })
+}
+
+pub(super) fn create_context(context_id: u32, root_context_id: u32) {
+    enter(context_id);
+    if root_context_id == 0 {
+        let Some(factory) = with(|r| r.factory) else {
+            return;
+        };
+        let ctx = Rc::new(RefCell::new(factory(context_id)));
+        with(|r| {
+            r.roots.insert(
+                context_id,
+                RootEntry {
+                    ctx,
+                    clients: Vec::new(),
+                },
+            )
+        });
+        return;
+    }
+    let created = root(root_context_id).and_then(|r| {
+        r.try_borrow_mut()
+            .ok()
+            .and_then(|mut r| r.create_http_context(context_id))
+    });
+    if let Some(ctx) = created {
+        let entry = HttpEntry {
+            ctx: Rc::new(RefCell::new(ctx)),
+            root: root_context_id,
+            paused: None,
+        };
+        with(|r| r.https.insert(context_id, entry));
+    }
+}
+
+pub(super) fn with_root<T>(id: u32, default: T, f: impl FnOnce(&mut dyn RootContext) -> T) -> T {
+    enter(id);
+    let result = match root(id) {
+        Some(r) => match r.try_borrow_mut() {
+            Ok(mut r) => f(r.as_mut()),
+            Err(_) => default,
+        },
+        None => default,
+    };
+    deliver_finished();
+    result
+}
+
+/// Runs an HTTP callback. `Pause` pauses `stream` until the context's Redis work is done.
+pub(super) fn with_http(
+    id: u32,
+    stream: Stream,
+    f: impl FnOnce(&mut dyn HttpContext) -> Action,
+) -> Action {
+    enter(id);
+    let action = match http(id) {
+        Some(ctx) => match ctx.try_borrow_mut() {
+            Ok(mut c) => f(c.as_mut()),
+            Err(_) => Action::Continue,
+        },
+        None => Action::Continue,
+    };
+    if action == Action::Pause {
+        set_paused(id, Some(stream));
+    }
+    deliver_finished();
+    action
+}
+
+/// A body or trailers callback: while the context waits for Redis on this stream it stays
+/// paused (the host buffers), whatever the filter would say. (A request paused for good by a
+/// local response sees response callbacks for that response: those go on.)
+pub(super) fn with_http_data(
+    id: u32,
+    stream: Stream,
+    f: impl FnOnce(&mut dyn HttpContext) -> Action,
+) -> Action {
+    enter(id);
+    if paused_on(id) == Some(stream) {
+        return Action::Pause;
+    }
+    with_http(id, stream, f)
+}
+
+pub(super) fn delete(context_id: u32) {
+    enter(context_id);
+    let removed = with(|r| {
+        let http = r.https.remove(&context_id);
+        let root = r.roots.remove(&context_id);
+        (http, root)
+    });
+    if let Some(entry) = &removed.0 {
+        for client in clients_of(Some(entry.root)) {
+            if let Ok(mut c) = client.try_borrow_mut() {
+                c.cancel(context_id);
+            }
+        }
+    }
+    // Dropped here, outside the registry borrow.
+    drop(removed);
+}
+
+/// The answer of call `token`, delivered by the host with `context_id`: handed to the client
+/// whose multiplexer made the call (an expired or cancelled call has no owner any more and is
+/// ignored), then the finished jobs are delivered. Where a context acts only for itself (Kong's
+/// engine) the callback runs for the context that dispatched the call, and that is the context
+/// entered, whatever id the host passed: ngx_wasm_module passes the filter's id, not a context's.
+pub(super) fn call_response(context_id: u32, token: u32, read: impl FnOnce() -> CallResponse) {
+    let owner = clients_of(None).into_iter().find_map(|c| {
+        let dispatcher = c.try_borrow().ok()?.call_context(token)?;
+        Some((c, dispatcher))
+    });
+    let Some((client, dispatcher)) = owner else {
+        enter(context_id);
+        host::log(
+            LogLevel::Debug,
+            &format!("answer to unknown call {token} ignored"),
+        );
+        return;
+    };
+    let entered = match affinity() {
+        Affinity::PerContext => {
+            // What the proxy-wasm crate does first in this callback: a host that runs it on
+            // the root (Envoy, the harness' wasmtime host) moves to the caller; Kong's engine
+            // runs it on the caller already and ignores the call.
+            let _ = host::set_effective_context(dispatcher);
+            dispatcher
+        }
+        Affinity::Shared => context_id,
+    };
+    enter(entered);
+    with(|r| r.in_call_response = true);
+    let response = read();
+    match client.try_borrow_mut() {
+        Ok(mut c) => c.on_response(token, &response),
+        Err(_) => host::log(LogLevel::Error, "redis client busy; answer dropped"),
+    }
+    deliver_finished();
+}
+
+/// Ticks the clients of root `root_id` (expiries, lookups), then delivers.
+pub(super) fn tick_clients(root_id: u32) {
+    enter(root_id);
+    for client in clients_of(Some(root_id)) {
+        if let Ok(mut c) = client.try_borrow_mut() {
+            c.tick();
+        }
+    }
+    deliver_finished();
+}
+
+/// Hands finished Redis jobs to their contexts and resumes the ones that continue. Where the
+/// host lets one context act for another (Envoy) a job of another context is delivered with
+/// that context made effective; where it does not (Kong's engine) only the running context's
+/// jobs can finish here, by construction of the multiplexer, and anything else is a bug that
+/// is logged, never acted on.
+fn deliver_finished() {
+    let current = current_context();
+    let mut effective = current;
+    loop {
+        let finished: Vec<Finished> = clients_of(None)
+            .iter()
+            .filter_map(|c| c.try_borrow_mut().ok().map(|mut c| c.take_finished()))
+            .flatten()
+            .collect();
+        if finished.is_empty() {
+            break;
+        }
+        for f in finished {
+            let id = f.waiter.context_id;
+            if id != current && affinity() == Affinity::PerContext {
+                host::log(
+                    LogLevel::Error,
+                    &format!("redis: a reply for context {id} reached context {current}; dropped"),
+                );
+                continue;
+            }
+            if id != effective {
+                if host::set_effective_context(id).is_err() {
+                    host::log(LogLevel::Debug, "redis: context gone before its reply");
+                    continue;
+                }
+                effective = id;
+            }
+            switch_to(id);
+            deliver(id, f);
+        }
+    }
+    if effective != current {
+        let _ = host::set_effective_context(current);
+    }
+    switch_to(current);
+}
+
+/// The context the running callback acts for now (delivery to another context, where allowed).
+fn switch_to(context_id: u32) {
+    with(|r| r.current = context_id);
+}
+
+fn deliver(id: u32, f: Finished) {
+    let Some(ctx) = http(id) else {
+        if let Some(r) = root(id) {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                r.on_redis(f.waiter.tag, f.outcome);
+            }
+        }
+        return;
+    };
+    let action = match ctx.try_borrow_mut() {
+        Ok(mut c) => c.on_redis(f.waiter.tag, f.outcome),
+        Err(_) => return,
+    };
+    if action == Action::Continue {
+        if let Some(stream) = set_paused(id, None) {
+            if let Err(s) = host::resume(stream) {
+                host::log(
+                    LogLevel::Warn,
+                    &format!("redis: resume failed (status {})", s.0),
+                );
+            }
+        }
+    }
+}

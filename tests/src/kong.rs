@@ -1,0 +1,188 @@
+//! Kong's engine for real: nginx built with Kong's ngx_wasm_module (`nginx-wasm`, found through
+//! `NGINX_WASM` or at `../shared/hosts/nginx-wasm`) serving a kong.yml rendered by
+//! `wasm_test_harness::nginx_config`, and the project's RESP bridge (kong/redis_bridge.lua) in
+//! Debian's nginx with the Lua module, on a unix socket. Both stopped (by pid) when dropped.
+
+use crate::harness::TempDir;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasm_test_harness::kong_config::KongConfig;
+use wasm_test_harness::nginx_config::{render, NginxOptions};
+use wasm_test_harness::EchoServer;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The engine binary, if there is one.
+pub fn nginx_wasm() -> Option<PathBuf> {
+    let path = std::env::var_os("NGINX_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/hosts/nginx-wasm"));
+    path.exists().then_some(path)
+}
+
+/// The nginx that serves the bridge (Debian's, with the Lua module).
+fn bridge_nginx() -> Option<PathBuf> {
+    let lua = Path::new("/usr/lib/nginx/modules/ngx_http_lua_module.so");
+    let bin = std::env::var_os("BRIDGE_NGINX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"));
+    (bin.exists() && lua.exists()).then_some(bin)
+}
+
+/// Whether Kong's engine can run here; says why not (once per test) when it cannot.
+pub fn available(test: &str) -> bool {
+    match (nginx_wasm(), bridge_nginx()) {
+        (Some(_), Some(_)) => true,
+        (None, _) => {
+            eprintln!(
+                "SKIPPED on Kong's engine ({test}): no nginx-wasm (set NGINX_WASM, or put it at ../shared/hosts/nginx-wasm)"
+            );
+            false
+        }
+        (_, None) => {
+            eprintln!(
+                "SKIPPED on Kong's engine ({test}): no nginx with the Lua module for the bridge (scripts/setup.sh installs it)"
+            );
+            false
+        }
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+pub struct KongGateway {
+    pub addr: SocketAddr,
+    pub echo: SocketAddr,
+    engine: Child,
+    bridge: Child,
+    echo_server: Option<EchoServer>,
+    pub dir: TempDir,
+}
+
+impl KongGateway {
+    pub fn start(yaml: &str, filters: &Path, workers: usize) -> Self {
+        Self::start_with(yaml, filters, workers, &[])
+    }
+
+    pub fn start_with(yaml: &str, filters: &Path, workers: usize, redis_allow: &[&str]) -> Self {
+        let engine_bin = nginx_wasm().expect("nginx-wasm (check kong::available first)");
+        let bridge_bin = bridge_nginx().expect("bridge nginx (check kong::available first)");
+        let echo_server = EchoServer::start("127.0.0.1:0").expect("echo");
+        let echo = echo_server.addr;
+        let dir = TempDir::new("kong");
+        std::fs::create_dir_all(dir.0.join("logs")).unwrap();
+        let config =
+            KongConfig::parse(&yaml.replace("{echo}", &echo.to_string())).expect("kong.yml");
+        let port = crate::free_port();
+        let filters = std::fs::canonicalize(filters).expect("filters dir");
+        let socket = dir.0.join("bridge.sock");
+        let lua = std::fs::canonicalize(repo().join("kong")).unwrap();
+        let opts = NginxOptions {
+            filters_path: &filters,
+            listen: ("127.0.0.1".into(), port),
+            workers,
+            prefix: &dir.0,
+            bridge_socket: &socket,
+            bridge_lua_dir: &lua,
+            redis_allow: redis_allow.iter().map(|a| a.to_string()).collect(),
+            user_root: running_as_root(),
+        };
+        let rendered = render(&config, &opts).expect("render nginx");
+        std::fs::write(dir.0.join("nginx.conf"), &rendered.wasm).unwrap();
+        std::fs::write(dir.0.join("bridge.conf"), &rendered.bridge).unwrap();
+        let spawn = |bin: &Path, conf: &str| {
+            Command::new(bin)
+                .args(["-p", &format!("{}/", dir.0.display()), "-c"])
+                .arg(dir.0.join(conf))
+                .args([
+                    "-e",
+                    &format!("{}/logs/startup-{conf}.log", dir.0.display()),
+                ])
+                .args(["-g", "daemon off;"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("nginx")
+        };
+        let bridge = spawn(&bridge_bin, "bridge.conf");
+        let engine = spawn(&engine_bin, "nginx.conf");
+        let gw = Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            echo,
+            engine,
+            bridge,
+            echo_server: Some(echo_server),
+            dir,
+        };
+        gw.wait_ready(&socket);
+        gw
+    }
+
+    fn wait_ready(&self, socket: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if socket.exists() && TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("Kong's engine did not start:\n{}", self.log());
+    }
+
+    /// The engine's error log (and the bridge's).
+    pub fn log(&self) -> String {
+        let read =
+            |f: &str| std::fs::read_to_string(self.dir.0.join("logs").join(f)).unwrap_or_default();
+        format!(
+            "{}{}{}",
+            read("startup-nginx.conf.log"),
+            read("error.log"),
+            read("bridge-error.log")
+        )
+    }
+
+    /// Worker crashes and workers that could not start, from the engine's log.
+    pub fn crashes(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("exited on signal") || l.contains("cannot be respawned"))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for KongGateway {
+    fn drop(&mut self) {
+        terminate(&mut self.engine);
+        terminate(&mut self.bridge);
+        if let Some(e) = self.echo_server.take() {
+            e.stop();
+        }
+    }
+}

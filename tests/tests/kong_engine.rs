@@ -1,0 +1,295 @@
+//! redis-rate-limiting in Kong's own engine (nginx + Kong's ngx_wasm_module, stock and
+//! unpatched) reaching Redis through the project's RESP bridge: each failure the filter had
+//! there is a scenario here. Skipped, with a line saying so, where the engine is not found.
+
+use e2e_tests::harness::dist_dir;
+use e2e_tests::http::{get, get_from};
+use e2e_tests::kong::{available, KongGateway};
+use e2e_tests::RedisServer;
+use std::net::IpAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROUTE_ID: &str = "5a1a1a1a-0000-4000-8000-00000000000a";
+
+/// A kong.yml with one route per `(path, config)`, all to the echo upstream.
+fn yaml(routes: &[(&str, String)]) -> String {
+    let mut out = String::from(
+        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{echo}\n  routes:\n",
+    );
+    for (i, (path, config)) in routes.iter().enumerate() {
+        out.push_str(&format!(
+            "  - name: r{i}\n    paths: [{path}]\n    filter_chains:\n    - filters:\n      - name: redis-rate-limiting\n        config: {config}\n"
+        ));
+    }
+    out
+}
+
+fn redis_block(redis: &RedisServer, extra: &str) -> String {
+    format!(r#"{{"host": "127.0.0.1", "port": {}{extra}}}"#, redis.port)
+}
+
+/// `wrk` on `url`: (completed requests, socket errors, non-2xx responses).
+fn wrk(url: &str, connections: u32, seconds: u32) -> (u64, u64, u64) {
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "5s",
+            url,
+        ])
+        .output()
+        .expect("wrk (scripts/setup.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let number_after = |label: &str| -> u64 {
+        text.lines()
+            .find_map(|l| {
+                let at = l.find(label)?;
+                l[at + label.len()..]
+                    .trim()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    let completed = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let socket_errors: u64 = ["connect ", "read ", "write ", "timeout "]
+        .iter()
+        .map(|label| number_after(label))
+        .sum();
+    (
+        completed,
+        socket_errors,
+        number_after("Non-2xx or 3xx responses:"),
+    )
+}
+
+fn counter(redis: &RedisServer, ip: &str, period: &str) -> u64 {
+    let keys =
+        String::from_utf8_lossy(&redis.cmd(&["KEYS", &format!("ratelimit:*:{ip}:*:{period}")]))
+            .into_owned();
+    let key = keys
+        .lines()
+        .find(|l| l.starts_with("ratelimit:"))
+        .unwrap_or_else(|| panic!("no {period} key for {ip}: {keys}"))
+        .to_string();
+    String::from_utf8_lossy(&redis.cmd(&["GET", &key]))
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_policy_under_load_no_worker_crashes_and_every_request_is_answered() {
+    if !available("load") {
+        return;
+    }
+    let redis = RedisServer::start(&[]);
+    let r = redis_block(&redis, "");
+    let gw = KongGateway::start(
+        &yaml(&[
+            ("/local", r#"{"hour": 100000000, "policy": "local"}"#.into()),
+            (
+                "/realtime",
+                format!(r#"{{"hour": 100000000, "policy": "redis", "redis": {r}}}"#),
+            ),
+            (
+                "/sync",
+                format!(
+                    r#"{{"day": 100000000, "policy": "redis", "sync_rate": 0.1, "redis": {r}}}"#
+                ),
+            ),
+        ]),
+        &dist_dir(),
+        2,
+    );
+    for path in ["/local", "/realtime", "/sync"] {
+        let url = format!("http://{}{path}", gw.addr);
+        let (done, errors, non_2xx) = wrk(&url, 32, 3);
+        eprintln!("Kong engine {path}: {done} requests, {errors} socket errors, {non_2xx} non-2xx");
+        assert!(done > 100, "{path}: {done} requests\n{}", gw.log());
+        assert_eq!(errors, 0, "{path}: connections dropped\n{}", gw.log());
+        assert_eq!(non_2xx, 0, "{path}\n{}", gw.log());
+        assert!(gw.crashes().is_empty(), "{path}: {:?}", gw.crashes());
+    }
+    // Everything sync_rate counted reaches Redis (flushed from on_tick, never from a request).
+    std::thread::sleep(Duration::from_millis(600));
+    let synced = counter(&redis, "127.0.0.1", "day");
+    assert!(synced > 100, "sync flushed {synced}\n{}", gw.log());
+    let realtime = counter(&redis, "127.0.0.1", "hour");
+    assert!(realtime > 100, "realtime counted {realtime}");
+    assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
+}
+
+#[test]
+fn each_client_address_has_its_own_counter() {
+    if !available("limit_by ip") {
+        return;
+    }
+    let redis = RedisServer::start(&[]);
+    let config = format!(
+        r#"{{"minute": 3, "limit_by": "ip", "policy": "redis", "redis": {}}}"#,
+        redis_block(&redis, "")
+    );
+    let gw = KongGateway::start(&yaml(&[("/", config)]), &dist_dir(), 2);
+    let from = |ip: &str| -> u16 {
+        let ip: IpAddr = ip.parse().unwrap();
+        get_from(ip, gw.addr, "/").unwrap().status
+    };
+    let two: Vec<u16> = (0..4).map(|_| from("127.0.0.2")).collect();
+    assert_eq!(two, vec![200, 200, 200, 429], "{}", gw.log());
+    assert_eq!(from("127.0.0.3"), 200, "another client has its own counter");
+    assert_eq!(counter(&redis, "127.0.0.2", "minute"), 4);
+    assert_eq!(counter(&redis, "127.0.0.3", "minute"), 1);
+}
+
+#[test]
+fn concurrent_requests_are_each_answered_within_the_timeout_and_counted_exactly() {
+    if !available("concurrency") {
+        return;
+    }
+    let redis = RedisServer::start(&[]);
+    let config = format!(
+        r#"{{"minute": 5, "policy": "redis", "redis": {}}}"#,
+        redis_block(&redis, r#", "timeout": 1000"#)
+    );
+    let gw = KongGateway::start(&yaml(&[("/", config)]), &dist_dir(), 2);
+    let addr = gw.addr;
+    let started = Instant::now();
+    let answers: Vec<(u16, Duration)> = (0..16)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                let r = e2e_tests::http::try_request(addr, "GET", "/", &[], b"");
+                (r.map(|r| r.status).unwrap_or(0), t.elapsed())
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!((ok, limited), (5, 11), "{answers:?}\n{}", gw.log());
+    let slowest = answers.iter().map(|(_, d)| *d).max().unwrap();
+    assert!(slowest < Duration::from_millis(2000), "slowest {slowest:?}");
+    eprintln!("16 concurrent requests answered in {:?}", started.elapsed());
+    assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
+}
+
+#[test]
+fn redis_paused_or_gone_strict_answers_500_in_time_tolerant_passes_then_recovers() {
+    if !available("redis failures") {
+        return;
+    }
+    let redis = RedisServer::start(&[]);
+    let r = redis_block(&redis, r#", "timeout": 300"#);
+    let gw = KongGateway::start(
+        &yaml(&[
+            (
+                "/strict",
+                format!(
+                    r#"{{"hour": 1000, "policy": "redis", "fault_tolerant": false, "redis": {r}}}"#
+                ),
+            ),
+            (
+                "/tolerant",
+                format!(r#"{{"hour": 1000, "policy": "redis", "redis": {r}}}"#),
+            ),
+        ]),
+        &dist_dir(),
+        2,
+    );
+    assert_eq!(get(gw.addr, "/strict", &[]).status, 200, "{}", gw.log());
+
+    redis.request(&["CLIENT", "PAUSE", "2000", "ALL"]).unwrap();
+    let t = Instant::now();
+    let r = get(gw.addr, "/strict", &[]);
+    let took = t.elapsed();
+    assert_eq!(r.status, 500, "{}\n{}", r.text(), gw.log());
+    assert_eq!(r.json()["message"], "An unexpected error occurred");
+    assert!(
+        took < Duration::from_millis(1000),
+        "answered after {took:?}"
+    );
+    let r = get(gw.addr, "/tolerant", &[]);
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-ratelimit-remaining-hour").is_none());
+    std::thread::sleep(Duration::from_millis(2200));
+
+    redis.kill();
+    for _ in 0..3 {
+        assert_eq!(get(gw.addr, "/strict", &[]).status, 500, "{}", gw.log());
+        assert_eq!(get(gw.addr, "/tolerant", &[]).status, 200);
+    }
+    redis.restart();
+    // The breaker lets a probe through after its back-off.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = get(gw.addr, "/strict", &[]);
+        if r.status == 200 && r.header("x-ratelimit-remaining-hour").is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover\n{}", gw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
+}
+
+#[test]
+fn a_bad_config_answers_500_on_its_route_and_every_other_route_serves() {
+    if !available("bad config") {
+        return;
+    }
+    let gw = KongGateway::start(
+        &yaml(&[
+            (
+                "/bad",
+                r#"{"minute": 5, "policy": "local", "limit_by": "nobody"}"#.into(),
+            ),
+            ("/good", r#"{"minute": 5, "policy": "local"}"#.into()),
+        ]),
+        &dist_dir(),
+        2,
+    );
+    let r = get(gw.addr, "/bad", &[]);
+    assert_eq!(r.status, 500, "{}", gw.log());
+    assert_eq!(r.json()["message"], "An unexpected error occurred");
+    let r = get(gw.addr, "/good", &[]);
+    assert_eq!(r.status, 200, "{}", gw.log());
+    assert_eq!(r.header("x-ratelimit-remaining-minute"), Some("4"));
+    assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
+    assert!(
+        gw.log().contains("limit_by"),
+        "the refused field is named in the log"
+    );
+}
+
+#[test]
+fn kong_properties_absent_the_keys_use_the_configured_scope() {
+    if !available("scope") {
+        return;
+    }
+    let redis = RedisServer::start(&[]);
+    let config = format!(
+        r#"{{"minute": 5, "policy": "redis", "limit_by": "ip", "route_id": "{ROUTE_ID}", "redis": {}}}"#,
+        redis_block(&redis, "")
+    );
+    let gw = KongGateway::start(&yaml(&[("/", config)]), &dist_dir(), 1);
+    assert_eq!(get(gw.addr, "/", &[]).status, 200, "{}", gw.log());
+    let keys = String::from_utf8_lossy(&redis.cmd(&["KEYS", "ratelimit:*"])).into_owned();
+    assert!(
+        keys.contains(&format!(
+            "ratelimit:{ROUTE_ID}:00000000-0000-0000-0000-000000000000:127.0.0.1:"
+        )),
+        "{keys}"
+    );
+}

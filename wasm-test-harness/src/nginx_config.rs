@@ -1,0 +1,308 @@
+//! Renders a Kong kong.yml with filter chains as the two nginx configs that run the filters in
+//! Kong's engine without Kong: nginx with ngx_wasm_module (`proxy_wasm` directives per route, as
+//! Kong attaches filter chains, started from the access phase as Kong starts them) and the RESP
+//! bridge (kong/redis-bridge.conf's server block in an nginx with the Lua module), listening on a
+//! unix socket and allowed to reach exactly the nodes the filters' configs name (and any port of
+//! the Sentinel and Cluster hosts), as the Envoy tunnel is.
+
+use crate::envoy_config::{redis_targets, Target};
+use crate::kong_config::{FilterEntry, KongConfig, Route, Service};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::path::Path;
+
+pub struct NginxOptions<'a> {
+    /// Where `<filter>.wasm` files are.
+    pub filters_path: &'a Path,
+    pub listen: (String, u16),
+    pub workers: usize,
+    /// Where logs and the pid file go (`<prefix>/logs/...`).
+    pub prefix: &'a Path,
+    /// The bridge's unix socket.
+    pub bridge_socket: &'a Path,
+    /// The directory of `redis_bridge.lua` (the repository's `kong/`).
+    pub bridge_lua_dir: &'a Path,
+    /// Bridge targets beyond what the configs name: `host:port` or `host:*`.
+    pub redis_allow: Vec<String>,
+    /// Run the workers as root (when the tests run as root, so both nginx can use the socket).
+    pub user_root: bool,
+}
+
+pub struct NginxConfigs {
+    /// For nginx built with ngx_wasm_module.
+    pub wasm: String,
+    /// For nginx with the Lua module (Debian: libnginx-mod-http-lua, lua-resty-core).
+    pub bridge: String,
+}
+
+/// A single-quoted nginx string.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The filter's config with `redis.tunnel` pointing at the bridge when it names no tunnel.
+fn with_bridge(config: Option<&str>, socket: &Path) -> Result<Option<String>, String> {
+    let Some(text) = config else {
+        return Ok(None);
+    };
+    let mut value: Value = serde_json::from_str(text).map_err(|e| format!("filter config: {e}"))?;
+    let named_redis = value.as_object().is_some_and(|top| {
+        top.keys()
+            .any(|k| k == "redis" || k == "policy" || k.starts_with("redis_"))
+    });
+    if named_redis {
+        if let Some(top) = value.as_object_mut() {
+            let block = top
+                .entry("redis")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(block) = block.as_object_mut() {
+                block
+                    .entry("tunnel")
+                    .or_insert_with(|| Value::String(format!("unix:{}", socket.display())));
+            }
+        }
+    }
+    Ok(Some(value.to_string()))
+}
+
+fn filter_lines(out: &mut String, filters: &[&FilterEntry], socket: &Path) -> Result<(), String> {
+    for f in filters {
+        match with_bridge(f.config.as_deref(), socket)? {
+            Some(c) => writeln!(out, "            proxy_wasm {} {};", f.name, quote(&c)),
+            None => writeln!(out, "            proxy_wasm {};", f.name),
+        }
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn location(out: &mut String, s: &Service, r: &Route, socket: &Path) -> Result<(), String> {
+    let filters: Vec<&FilterEntry> = s.filters.iter().chain(r.filters.iter()).collect();
+    let prefixes: Vec<&str> = if r.paths.is_empty() {
+        vec!["/"]
+    } else {
+        r.paths.iter().map(String::as_str).collect()
+    };
+    for prefix in prefixes {
+        let w = |e: std::fmt::Error| e.to_string();
+        writeln!(out, "        location {prefix} {{").map_err(w)?;
+        if !filters.is_empty() {
+            writeln!(out, "            proxy_wasm_request_headers_in_access on;").map_err(w)?;
+            filter_lines(out, &filters, socket)?;
+        }
+        // Kong's strip_path: the matched prefix goes, the service's path comes first.
+        let base = format!("{}/", s.path.trim_end_matches('/'));
+        if r.strip_path {
+            let pattern = regex_escape(prefix.trim_end_matches('/'));
+            writeln!(out, "            rewrite ^{pattern}/?(.*)$ {base}$1 break;").map_err(w)?;
+        } else if base != "/" {
+            writeln!(
+                out,
+                "            rewrite ^(.*)$ {}$1 break;",
+                base.trim_end_matches('/')
+            )
+            .map_err(w)?;
+        }
+        let upstream = format!("http://{}:{}", s.host, s.port);
+        writeln!(out, "            proxy_pass {upstream};").map_err(w)?;
+        writeln!(out, "        }}").map_err(w)?;
+    }
+    Ok(())
+}
+
+/// A literal for an nginx (PCRE) regex.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_') {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The bridge's allowlist: every node the configs name, any port of Sentinel and Cluster hosts,
+/// and `redis_allow`.
+fn allowlist(config: &KongConfig, extra: &[String]) -> Result<String, String> {
+    let mut domains = BTreeSet::new();
+    for s in &config.services {
+        for f in s
+            .filters
+            .iter()
+            .chain(s.routes.iter().flat_map(|r| r.filters.iter()))
+        {
+            if let Some((_, targets, _)) = redis_targets(f.config.as_deref()) {
+                domains.extend(targets.iter().map(Target::domain));
+            }
+        }
+    }
+    for a in extra {
+        domains.insert(Target::parse(a)?.domain());
+    }
+    Ok(domains.into_iter().collect::<Vec<_>>().join(" "))
+}
+
+pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, String> {
+    let prefix = opts.prefix.display();
+    let user = if opts.user_root { "user root;\n" } else { "" };
+    let mut modules = BTreeSet::new();
+    for s in &config.services {
+        for f in s
+            .filters
+            .iter()
+            .chain(s.routes.iter().flat_map(|r| r.filters.iter()))
+        {
+            modules.insert(f.name.clone());
+        }
+    }
+    let mut wasm = format!(
+        "{user}worker_processes {workers};\nerror_log {prefix}/logs/error.log info;\n\
+         pid {prefix}/logs/nginx.pid;\nevents {{ worker_connections 4096; }}\nwasm {{\n",
+        workers = opts.workers.max(1)
+    );
+    for m in &modules {
+        let path = opts.filters_path.join(format!("{m}.wasm"));
+        writeln!(wasm, "    module {m} {};", path.display()).map_err(|e| e.to_string())?;
+    }
+    wasm.push_str("    shm_kv * 12m;\n}\nhttp {\n    access_log off;\n");
+    let _ = writeln!(
+        wasm,
+        "    client_body_temp_path {prefix}/body;\n    proxy_temp_path {prefix}/proxy;\n    server {{\n        listen {}:{};",
+        opts.listen.0, opts.listen.1
+    );
+    // nginx picks the longest matching prefix, as Kong's router does.
+    let mut seen = BTreeSet::new();
+    for s in &config.services {
+        for r in &s.routes {
+            for p in &r.paths {
+                if !seen.insert(p.clone()) {
+                    return Err(format!("path {p} is routed twice"));
+                }
+            }
+            location(&mut wasm, s, r, opts.bridge_socket)?;
+        }
+    }
+    wasm.push_str("    }\n}\n");
+
+    let bridge = format!(
+        "{user}worker_processes 1;\n\
+         load_module /usr/lib/nginx/modules/ndk_http_module.so;\n\
+         load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;\n\
+         error_log {prefix}/logs/bridge-error.log info;\n\
+         pid {prefix}/logs/bridge.pid;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n\
+         \x20   lua_package_path \"{lua}/?.lua;;\";\n\
+         \x20   client_body_temp_path {prefix}/bridge-body;\n\
+         \x20   server {{\n\
+         \x20       listen unix:{socket};\n\
+         \x20       access_log off;\n\
+         \x20       set $redis_bridge_allow \"{allow}\";\n\
+         \x20       set $redis_bridge_timeout 2000;\n\
+         \x20       set $redis_bridge_pool 64;\n\
+         \x20       client_max_body_size 1m;\n\
+         \x20       client_body_buffer_size 1m;\n\
+         \x20       location = / {{\n\
+         \x20           content_by_lua_block {{ require(\"redis_bridge\").serve() }}\n\
+         \x20       }}\n\
+         \x20   }}\n\
+         }}\n",
+        lua = opts.bridge_lua_dir.display(),
+        socket = opts.bridge_socket.display(),
+        allow = allowlist(config, &opts.redis_allow)?,
+    );
+    Ok(NginxConfigs { wasm, bridge })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn render_yaml(yaml: &str) -> NginxConfigs {
+        let config = KongConfig::parse(yaml).unwrap();
+        let (f, p, s, l) = (
+            PathBuf::from("/f"),
+            PathBuf::from("/p"),
+            PathBuf::from("/p/bridge.sock"),
+            PathBuf::from("/k"),
+        );
+        let opts = NginxOptions {
+            filters_path: &f,
+            listen: ("127.0.0.1".into(), 8000),
+            workers: 2,
+            prefix: &p,
+            bridge_socket: &s,
+            bridge_lua_dir: &l,
+            redis_allow: vec!["10.0.0.9:*".into()],
+            user_root: false,
+        };
+        render(&config, &opts).unwrap()
+    }
+
+    const YAML: &str = r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://127.0.0.1:9000
+  routes:
+  - name: limited
+    paths: [/limited]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {"minute": 5, "policy": "redis", "redis_host": "127.0.0.1", "redis_port": 6390}
+  - name: sentinel
+    paths: [/s]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {"minute": 5, "policy": "redis", "redis": {"sentinel_master": "m", "sentinel_role": "master", "sentinel_nodes": [{"host": "127.0.0.2", "port": 26379}]}}
+  - name: open
+    paths: [/]
+"#;
+
+    #[test]
+    fn routes_become_locations_with_their_filters_from_the_access_phase() {
+        let c = render_yaml(YAML);
+        assert!(c
+            .wasm
+            .contains("module redis-rate-limiting /f/redis-rate-limiting.wasm;"));
+        assert!(c.wasm.contains("location /limited {"));
+        assert!(c.wasm.contains("proxy_wasm_request_headers_in_access on;"));
+        assert!(
+            c.wasm.contains("rewrite ^/limited/?(.*)$ /$1 break;"),
+            "{}",
+            c.wasm
+        );
+        assert!(c.wasm.contains("proxy_pass http://127.0.0.1:9000;"));
+        assert!(c.wasm.contains("shm_kv * 12m;"));
+        assert!(
+            c.wasm.contains(r#""tunnel":"unix:/p/bridge.sock""#),
+            "{}",
+            c.wasm
+        );
+    }
+
+    #[test]
+    fn the_bridge_allows_exactly_the_configured_nodes() {
+        let c = render_yaml(YAML);
+        assert!(c.bridge.contains("listen unix:/p/bridge.sock;"));
+        assert!(
+            c.bridge.contains(
+                r#"set $redis_bridge_allow "10.0.0.9:* 127.0.0.1:6390 127.0.0.2:* 127.0.0.2:26379";"#
+            ),
+            "{}",
+            c.bridge
+        );
+    }
+
+    #[test]
+    fn quotes_survive() {
+        assert_eq!(quote(r#"{"a":"it's"}"#), r#"'{"a":"it\'s"}'"#);
+    }
+}
