@@ -42,7 +42,7 @@ crashes() { grep -c "exited on signal\|cannot be respawned" "$WORK/$1/logs/error
 # run URL CONNECTIONS SECONDS [HEADER]: "RPS P50 SOCKET_ERRORS"
 run() {
   local out
-  out=$(wrk -t2 -c"$2" -d"$3"s --latency --timeout 5s ${4:+-H "$4"} "$1")
+  out=$(wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"$3"s --latency --timeout 5s ${4:+-H "$4"} "$1")
   echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')") \
 $(echo "$out" | awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10; found=1} END {if (!found) print 0}')"
 }

@@ -3,9 +3,21 @@
 # echo upstream and the harness serving demo/kong.yml, sends requests that show Kong's
 # rate-limiting headers and the 429, then stops everything it started.
 # KEEP_RUNNING=1 leaves them up (the script prints how to stop them).
+# `--host kong` serves the same kong.yml in Kong's own engine instead (nginx with Kong's
+# ngx_wasm_module, found at ../shared/hosts/nginx-wasm or $NGINX_WASM), Redis reached through the
+# project's RESP bridge (kong/redis_bridge.lua in Debian's nginx with the Lua module).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+host=harness
+if [ "${1:-}" = "--host" ]; then host=${2:-}; fi
+case "$host" in
+  harness) ;;
+  kong)
+    nginx_wasm=${NGINX_WASM:-$root/../shared/hosts/nginx-wasm}
+    [ -x "$nginx_wasm" ] || { echo "--host kong: no nginx-wasm at $nginx_wasm (set NGINX_WASM)" >&2; exit 2; } ;;
+  *) echo "usage: scripts/demo.sh [--host harness|kong]" >&2; exit 2 ;;
+esac
 bash scripts/setup.sh
 bash scripts/build-wasm.sh
 source scripts/toolchain.sh
@@ -31,11 +43,22 @@ setsid "$harness" echo --listen "127.0.0.1:$echo_port" >"$work/echo.log" 2>&1 &
 pids+=($!)
 sed -e "s/\${ECHO_PORT}/$echo_port/g" -e "s/\${REDIS_PORT}/$redis_port/g" demo/kong.yml >"$work/kong.yml"
 wait_port "$redis_port"; wait_port "$echo_port"
-setsid "$harness" serve --config "$work/kong.yml" --filters-path "$root/dist" \
-  --listen "127.0.0.1:$gw_port" --workers 2 >"$work/gateway.log" 2>&1 &
-pids+=($!)
+if [ "$host" = kong ]; then
+  "$harness" render-nginx --config "$work/kong.yml" --filters-path "$root/dist" --prefix "$work/kong" \
+    --bridge-lua "$root/kong" --listen "127.0.0.1:$gw_port" --workers 2 >/dev/null
+  setsid nginx -p "$work/kong/" -c "$work/kong/bridge.conf" -e "$work/kong/logs/bridge-start.log" -g 'daemon off;' &
+  pids+=($!)
+  setsid "$nginx_wasm" -p "$work/kong/" -c "$work/kong/nginx.conf" -e "$work/kong/logs/start.log" -g 'daemon off;' &
+  pids+=($!)
+  gateway="Kong's engine (nginx-wasm + the RESP bridge on unix:$work/kong/bridge.sock)"
+else
+  setsid "$harness" serve --config "$work/kong.yml" --filters-path "$root/dist" \
+    --listen "127.0.0.1:$gw_port" --workers 2 >"$work/gateway.log" 2>&1 &
+  pids+=($!)
+  gateway="the harness"
+fi
 wait_port "$gw_port"
-echo "Redis on :$redis_port, echo upstream on :$echo_port, gateway on :$gw_port (2 workers)"
+echo "Redis on :$redis_port, echo upstream on :$echo_port, $gateway on :$gw_port (2 workers)"
 
 show() {
   local label=$1; shift

@@ -1,6 +1,7 @@
 //! Reads one JSON object of a filter config field by field, with Kong's error messages, and
 //! reports the fields nobody asked for: an unknown field is an error, never silently ignored.
 
+use super::schema::{note, Kind};
 use super::ConfigError;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -51,6 +52,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn str(&mut self, name: &str) -> Result<Option<&'a str>, ConfigError> {
+        note(&self.path_of(name), Kind::Str);
         match self.value(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -59,6 +61,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn bool(&mut self, name: &str) -> Result<Option<bool>, ConfigError> {
+        note(&self.path_of(name), Kind::Bool);
         match self.value(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -67,6 +70,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn number(&mut self, name: &str) -> Result<Option<f64>, ConfigError> {
+        note(&self.path_of(name), Kind::Number);
         match self.value(name) {
             None => Ok(None),
             Some(Value::Number(n)) => n
@@ -79,6 +83,7 @@ impl<'a> Fields<'a> {
 
     /// An integer within `min..=max` (Kong: "value should be between MIN and MAX").
     pub fn int(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ConfigError> {
+        note(&self.path_of(name), Kind::Int { min, max });
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
@@ -101,6 +106,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn array(&mut self, name: &str) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+        note(&self.path_of(name), Kind::Array);
         match self.value(name) {
             None => Ok(None),
             Some(Value::Array(items)) => Ok(Some(items)),
@@ -110,7 +116,9 @@ impl<'a> Fields<'a> {
 
     /// An array of strings.
     pub fn strings(&mut self, name: &str) -> Result<Option<Vec<&'a str>>, ConfigError> {
-        let Some(items) = self.array(name)? else {
+        let items = self.array(name)?;
+        note(&self.path_of(name), Kind::Strings);
+        let Some(items) = items else {
             return Ok(None);
         };
         items
@@ -128,9 +136,20 @@ impl<'a> Fields<'a> {
             .map(Some)
     }
 
+    /// A number greater than 0 (Kong: "value must be greater than 0").
+    pub fn positive(&mut self, name: &str) -> Result<Option<f64>, ConfigError> {
+        let n = self.number(name)?;
+        note(&self.path_of(name), Kind::Positive);
+        match n {
+            Some(n) if n <= 0.0 => Err(self.error(name, "value must be greater than 0")),
+            n => Ok(n),
+        }
+    }
+
     /// A nested record, to be read with its own `Fields` (and `finish`ed by the caller).
     pub fn record(&mut self, name: &str) -> Result<Option<Fields<'a>>, ConfigError> {
         let path = self.path_of(name);
+        note(&path, Kind::Record);
         match self.value(name) {
             None => Ok(None),
             Some(v) => Fields::new(&path, v).map(Some),
@@ -143,7 +162,9 @@ impl<'a> Fields<'a> {
         name: &str,
         allowed: &[&'static str],
     ) -> Result<Option<&'static str>, ConfigError> {
-        let Some(s) = self.str(name)? else {
+        let s = self.str(name)?;
+        note(&self.path_of(name), Kind::OneOf(allowed.to_vec()));
+        let Some(s) = s else {
             return Ok(None);
         };
         allowed

@@ -8,7 +8,7 @@
 use super::ConfigError;
 use serde_json::{Map, Value};
 
-const MOVES: &[(&str, &str)] = &[
+pub const MOVES: &[(&str, &str)] = &[
     ("redis_sentinel_master", "sentinel_master"),
     ("redis_sentinel_role", "sentinel_role"),
     ("redis_sentinel_addresses", "sentinel_addresses"),

@@ -4,6 +4,7 @@ mod error;
 mod fields;
 pub mod guide_aliases;
 mod redis;
+pub mod schema;
 
 pub use error::ConfigError;
 pub use fields::Fields;

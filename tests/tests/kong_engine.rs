@@ -249,28 +249,78 @@ fn a_bad_config_answers_500_on_its_route_and_every_other_route_serves() {
     if !available("bad config") {
         return;
     }
-    let gw = KongGateway::start(
-        &yaml(&[
-            (
-                "/bad",
-                r#"{"minute": 5, "policy": "local", "limit_by": "nobody"}"#.into(),
-            ),
-            ("/good", r#"{"minute": 5, "policy": "local"}"#.into()),
-        ]),
-        &dist_dir(),
-        2,
-    );
-    let r = get(gw.addr, "/bad", &[]);
-    assert_eq!(r.status, 500, "{}", gw.log());
-    assert_eq!(r.json()["message"], "An unexpected error occurred");
+    // Bad in every way the parser knows: each must keep the worker up.
+    let bad = [
+        r#"{"minute": 5, "policy": "local", "limit_by": "nobody"}"#,
+        r#"{"minutes": 5}"#,
+        r#"{"minute": "five"}"#,
+        r#"{"minute": -1}"#,
+        r#"{"minute": 5, "limit_by": "header"}"#,
+        r#"{"minute": 5, "policy": "redis", "redis": {"port": 70000}}"#,
+        r#"{"minute": 5, "policy": "cluster"}"#,
+        r#"{"hour": 1, "minute": 5}"#,
+        "not json",
+    ];
+    let mut routes: Vec<(String, String)> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("/bad{i}"), c.to_string()))
+        .collect();
+    routes.push(("/good".into(), r#"{"minute": 5, "policy": "local"}"#.into()));
+    let routes: Vec<(&str, String)> = routes
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.clone()))
+        .collect();
+    let gw = KongGateway::start(&yaml(&routes), &dist_dir(), 2);
+    for (i, config) in bad.iter().enumerate() {
+        let r = get(gw.addr, &format!("/bad{i}"), &[]);
+        assert_eq!(r.status, 500, "{config}: {}", gw.log());
+        assert_eq!(r.json()["message"], "An unexpected error occurred");
+    }
     let r = get(gw.addr, "/good", &[]);
     assert_eq!(r.status, 200, "{}", gw.log());
     assert_eq!(r.header("x-ratelimit-remaining-minute"), Some("4"));
     assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
-    assert!(
-        gw.log().contains("limit_by"),
-        "the refused field is named in the log"
+    let log = gw.log();
+    for field in ["limit_by", "minutes", "redis.port", "policy", "header_name"] {
+        assert!(
+            log.contains(field),
+            "the refused field {field} is named in the log"
+        );
+    }
+}
+
+#[test]
+fn a_request_body_waits_with_its_request_and_two_filters_of_one_chain_each_count() {
+    if !available("bodies and chains") {
+        return;
+    }
+    let redis = RedisServer::start(&[]);
+    let r = redis_block(&redis, "");
+    // One route, a chain of two: a per-minute limit in Redis, then a per-hour local one.
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  \
+         - name: chained\n    paths: [/]\n    filter_chains:\n    - filters:\n      \
+         - name: redis-rate-limiting\n        config: {{\"minute\": 3, \"policy\": \"redis\", \"redis\": {r}}}\n      \
+         - name: redis-rate-limiting\n        config: {{\"hour\": 100, \"policy\": \"local\"}}\n"
     );
+    let gw = KongGateway::start(&yaml, &dist_dir(), 2);
+    let body = vec![b'x'; 100_000];
+    for remaining in ["2", "1", "0"] {
+        let r = e2e_tests::http::request(gw.addr, "POST", "/", &[], &body);
+        assert_eq!(r.status, 200, "{}", gw.log());
+        assert_eq!(r.header("x-ratelimit-remaining-minute"), Some(remaining));
+        assert!(
+            r.header("x-ratelimit-remaining-hour").is_some(),
+            "{:?}",
+            r.headers
+        );
+        let echoed = r.json()["body"].as_str().map_or(0, str::len);
+        assert_eq!(echoed, body.len(), "the body reached the upstream whole");
+    }
+    let r = e2e_tests::http::request(gw.addr, "POST", "/", &[], &body);
+    assert_eq!(r.status, 429);
+    assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
 }
 
 #[test]

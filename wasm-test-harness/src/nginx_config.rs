@@ -46,7 +46,10 @@ fn with_bridge(config: Option<&str>, socket: &Path) -> Result<Option<String>, St
     let Some(text) = config else {
         return Ok(None);
     };
-    let mut value: Value = serde_json::from_str(text).map_err(|e| format!("filter config: {e}"))?;
+    // A config that is not JSON goes as it is: the filter refuses it, which is its business.
+    let Ok(mut value) = serde_json::from_str::<Value>(text) else {
+        return Ok(Some(text.to_string()));
+    };
     let named_redis = value.as_object().is_some_and(|top| {
         top.keys()
             .any(|k| k == "redis" || k == "policy" || k.starts_with("redis_"))

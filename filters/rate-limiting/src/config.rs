@@ -55,26 +55,24 @@ impl Config {
         redis_filter_core::config::guide_aliases::hoist(&mut value)?;
         let mut top = Fields::new("", &value)?;
         let config = Self::read(&mut top)?;
+        // An unknown field (a misspelt `minutes`) is named before what its absence implies.
         top.finish()?;
+        if config.limits.is_empty() {
+            return Err(ConfigError::new(
+                "",
+                "at least one of these fields must be non-empty: 'second', 'minute', 'hour', 'day', 'month', 'year'",
+            ));
+        }
         Ok(config)
     }
 
     fn read(top: &mut Fields) -> Result<Self, ConfigError> {
         let mut limits = Vec::new();
         for period in Period::ALL {
-            if let Some(n) = top.number(period.name())? {
-                if n <= 0.0 {
-                    return Err(top.error(period.name(), "value must be greater than 0"));
-                }
+            if let Some(n) = top.positive(period.name())? {
                 // Kong stores a number; a fractional limit behaves as its floor.
                 limits.push((period, n.floor() as u64));
             }
-        }
-        if limits.is_empty() {
-            return Err(ConfigError::new(
-                "",
-                "at least one of these fields must be non-empty: 'second', 'minute', 'hour', 'day', 'month', 'year'",
-            ));
         }
         for pair in limits.windows(2) {
             if let [(shorter, low), (longer, high)] = pair {
@@ -162,9 +160,62 @@ impl Config {
     }
 }
 
+/// Kong's `config_schema` for this filter (kong/redis-rate-limiting.meta.json), drawn from the
+/// parser above: every field it reads, with what it accepts (see `config::schema`).
+pub fn kong_schema() -> Value {
+    use redis_filter_core::config::{guide_aliases, schema};
+    use serde_json::json;
+    let mut recorded = schema::record(|| {
+        // Configs that take the parser down each branch (standalone, Sentinel, Cluster).
+        for example in [
+            json!({"minute": 1, "policy": "redis", "sync_rate": 1}),
+            json!({"minute": 1, "redis": {"sentinel_master": "m", "sentinel_role": "master",
+                "sentinel_nodes": [{"host": "h", "port": 1}]}}),
+            json!({"minute": 1, "redis": {"cluster_nodes": [{"ip": "h", "port": 1}]}}),
+        ] {
+            let _ = Config::parse(example.to_string().as_bytes());
+        }
+    });
+    for (flat, field) in guide_aliases::MOVES {
+        recorded.alias(flat, &format!("redis.{field}"));
+    }
+    let mut config = recorded.to_schema();
+    if let Some(top) = config.as_object_mut() {
+        // The parser's own check: at least one period.
+        let any: Vec<Value> = Period::ALL
+            .iter()
+            .map(|p| json!({"required": [p.name()]}))
+            .collect();
+        top.insert("anyOf".into(), Value::Array(any));
+    }
+    // `cluster` is read only to be refused with a reason; Kong refuses it at the Admin API.
+    if let Some(Value::Array(choices)) = config.pointer_mut("/properties/policy/enum") {
+        choices.retain(|c| c != "cluster");
+    }
+    json!({ "config_schema": config })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// kong/redis-rate-limiting.meta.json is generated: `UPDATE_META_JSON=1 cargo test -p
+    /// redis-rate-limiting meta_json` writes it again after a config change.
+    #[test]
+    fn meta_json_is_the_parsers_schema() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../kong/redis-rate-limiting.meta.json");
+        let generated = serde_json::to_string_pretty(&kong_schema()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_META_JSON").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is stale: run UPDATE_META_JSON=1 cargo test -p redis-rate-limiting meta_json",
+            path.display()
+        );
+    }
 
     fn parse(s: &str) -> Result<Config, ConfigError> {
         Config::parse(s.as_bytes())
@@ -267,6 +318,12 @@ mod tests {
         assert_eq!(
             parse(r#"{"minute": 1, "minutes": 2}"#).unwrap_err().field,
             "minutes"
+        );
+        // A misspelt period alone is named as unknown, not reported as "no limit".
+        let e = parse(r#"{"minutes": 5}"#).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("minutes", "unknown field")
         );
         assert_eq!(
             parse(r#"{"minute": "5"}"#).unwrap_err().to_string(),

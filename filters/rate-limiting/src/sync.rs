@@ -35,10 +35,14 @@ pub fn in_flight_key(key: &str) -> String {
 
 /// Counts a request; returns the usage before it: the last known total, the deltas in flight
 /// to Redis, and the pending deltas.
+///
+/// A flush moves counts pending -> in flight (added there before they leave pending) and in
+/// flight -> total (the total stored before they leave in flight). Read in that same order, a
+/// count another worker is moving is seen once or twice for a moment, never missed.
 pub fn count(data: &dyn SharedData, key: &str) -> Result<u64, String> {
-    let total = counters::read(data, &total_key(key));
-    let in_flight = counters::read(data, &in_flight_key(key));
     let pending = counters::add(data, &delta_key(key), 1)?;
+    let in_flight = counters::read(data, &in_flight_key(key));
+    let total = counters::read(data, &total_key(key));
     Ok(total + in_flight + pending)
 }
 
@@ -95,11 +99,18 @@ impl Syncer {
         let mut batch = Vec::new();
         let mut requests = Vec::new();
         for (key, t) in &self.touched {
-            let delta = counters::take(data, &delta_key(key)).unwrap_or(0);
-            if delta > 0 && counters::add(data, &in_flight_key(key), delta).is_err() {
-                // Could not record it as in flight: leave it pending for the next flush.
-                let _ = counters::add(data, &delta_key(key), delta);
-                continue;
+            // In flight first, then out of pending (see `count`): requests counted meanwhile
+            // stay pending for the next flush.
+            let delta = counters::read(data, &delta_key(key));
+            if delta > 0 {
+                if counters::add(data, &in_flight_key(key), delta).is_err() {
+                    continue; // not recorded as in flight: it stays pending
+                }
+                if counters::update(data, &delta_key(key), |v| v.saturating_sub(delta)).is_err() {
+                    let _ =
+                        counters::update(data, &in_flight_key(key), |v| v.saturating_sub(delta));
+                    continue;
+                }
             }
             let request = if delta > 0 {
                 Request::script(flush_script(), &[key.as_str()], &[delta, t.ttl])
