@@ -6,7 +6,7 @@ use crate::config::NodeAddr;
 use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
 use crate::script::Script;
 use crate::slot;
-use crate::topology::Target;
+use crate::target::Target;
 
 /// What a job wants next.
 #[derive(Debug)]

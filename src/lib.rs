@@ -6,11 +6,14 @@
 //! indexing; `proxy::panic_hook` logs through the host if one happens anyway).
 
 pub mod config;
+pub mod counters;
 pub mod job;
 pub mod proxy;
 pub mod resp;
 pub mod script;
+pub mod shared_data;
 pub mod slot;
+pub mod target;
 pub mod topology;
 pub mod transport;
 
@@ -18,3 +21,4 @@ pub use config::{ConfigError, Fields, RedisConfig};
 pub use job::{Job, Outcome, Step};
 pub use resp::{Command, RedisError, Reply};
 pub use script::Script;
+pub use shared_data::{SetError, SharedData};

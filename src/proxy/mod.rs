@@ -16,7 +16,7 @@ mod sys;
 
 pub use context::{Action, HttpContext, RootContext};
 pub use exports::EXPORTED_CALLBACKS;
-pub use redis::{RedisClient, SharedClient};
+pub use redis::{HostSharedData, RedisClient, SharedClient};
 pub use runtime::{affinity, current_context, set_root_factory, RootFactory};
 
 /// Sets the root context factory and a panic hook that logs through the host before the VM

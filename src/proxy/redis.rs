@@ -3,10 +3,11 @@
 //! answer to the client whose multiplexer made the call.
 
 use super::host;
-use super::runtime;
+use super::runtime::{self, CallOwner};
 use crate::config::{NodeAddr, RedisConfig, DEFAULT_TUNNEL};
 use crate::job::Job;
-use crate::topology::{self, SharedStore};
+use crate::shared_data::{SetError, SharedData};
+use crate::topology;
 use crate::transport::{
     Affinity, CallResponse, Dispatcher, Finished, Framing, Mux, MuxConfig, MuxStats, Submitted,
     Waiter,
@@ -58,7 +59,7 @@ impl RedisClient {
             .with_root(root_id);
         mux.set_affinity(affinity);
         let client = Rc::new(RefCell::new(Self { root_id, mux }));
-        runtime::register_client(root_id, &client);
+        runtime::register_client(root_id, client.clone());
         #[cfg(feature = "higress")]
         super::higress::init(config)?;
         Ok(client)
@@ -80,30 +81,6 @@ impl RedisClient {
         self.mux.affinity()
     }
 
-    /// The context whose callback dispatched call `token`, if the call is this client's.
-    pub(super) fn call_context(&self, token: u32) -> Option<u32> {
-        self.mux.call_context(token)
-    }
-
-    pub(super) fn on_response(&mut self, token: u32, response: &CallResponse) {
-        let mut host = self.host();
-        self.mux
-            .on_response(&mut host, host::now_ms(), token, response);
-    }
-
-    pub(super) fn tick(&mut self) {
-        let mut host = self.host();
-        self.mux.on_tick(&mut host, host::now_ms());
-    }
-
-    pub(super) fn cancel(&mut self, context_id: u32) {
-        self.mux.cancel(context_id);
-    }
-
-    pub(super) fn take_finished(&mut self) -> Vec<Finished> {
-        self.mux.take_finished()
-    }
-
     fn host(&self) -> HostDispatcher {
         HostDispatcher {
             root_id: self.root_id,
@@ -119,16 +96,58 @@ struct HostDispatcher {
     affinity: Affinity,
 }
 
-impl SharedStore for HostDispatcher {
-    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
+impl SharedData for HostDispatcher {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        HostSharedData.get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        HostSharedData.set(key, value, cas)
+    }
+}
+
+/// The host's shared data (`proxy_get_shared_data` / `proxy_set_shared_data`).
+pub struct HostSharedData;
+
+impl SharedData for HostSharedData {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         match host::shared_data(key) {
             Ok((Some(value), cas)) => Some((value, cas)),
             _ => None,
         }
     }
 
-    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> bool {
-        host::set_shared_data(key, value, cas).is_ok()
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        match host::set_shared_data(key, value, cas) {
+            Ok(()) => Ok(()),
+            Err(host::Status::CAS_MISMATCH) => Err(SetError::CasMismatch),
+            Err(_) => Err(SetError::Refused),
+        }
+    }
+}
+
+impl CallOwner for RedisClient {
+    fn call_context(&self, token: u32) -> Option<u32> {
+        self.mux.call_context(token)
+    }
+
+    fn on_response(&mut self, token: u32, response: &CallResponse) {
+        let mut host = self.host();
+        self.mux
+            .on_response(&mut host, host::now_ms(), token, response);
+    }
+
+    fn tick(&mut self) {
+        let mut host = self.host();
+        self.mux.on_tick(&mut host, host::now_ms());
+    }
+
+    fn cancel(&mut self, context_id: u32) {
+        self.mux.cancel(context_id);
+    }
+
+    fn take_finished(&mut self) -> Vec<Finished> {
+        self.mux.take_finished()
     }
 }
 

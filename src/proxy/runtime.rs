@@ -5,7 +5,6 @@
 
 use super::context::{Action, HttpContext, RootContext};
 use super::host::{self, LogLevel, Stream};
-use super::redis::{RedisClient, SharedClient};
 use crate::transport::{Affinity, CallResponse, Finished};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,9 +14,22 @@ pub type RootFactory = fn(u32) -> Box<dyn RootContext>;
 type SharedRoot = Rc<RefCell<Box<dyn RootContext>>>;
 type SharedHttp = Rc<RefCell<Box<dyn HttpContext>>>;
 
+/// What the registry asks of a root's client of the host's calls (`proxy::redis::RedisClient`).
+pub trait CallOwner {
+    /// The context whose callback dispatched call `token`, if the call is this client's.
+    fn call_context(&self, token: u32) -> Option<u32>;
+    fn on_response(&mut self, token: u32, response: &CallResponse);
+    fn tick(&mut self);
+    /// The context went away: its work goes, and its calls where only it could hear them.
+    fn cancel(&mut self, context_id: u32);
+    fn take_finished(&mut self) -> Vec<Finished>;
+}
+
+type SharedOwner = Rc<RefCell<dyn CallOwner>>;
+
 struct RootEntry {
     ctx: SharedRoot,
-    clients: Vec<Weak<RefCell<RedisClient>>>,
+    clients: Vec<Weak<RefCell<dyn CallOwner>>>,
 }
 
 struct HttpEntry {
@@ -95,16 +107,16 @@ pub fn affinity() -> Affinity {
 const NO_SUCH_CONTEXT: u32 = u32::MAX - 7;
 
 /// Called by `RedisClient::new`: the root owns the client's calls.
-pub(super) fn register_client(root: u32, client: &SharedClient) {
+pub(super) fn register_client(root: u32, client: SharedOwner) {
     with(|r| {
         if let Some(entry) = r.roots.get_mut(&root) {
             entry.clients.retain(|c| c.strong_count() > 0);
-            entry.clients.push(Rc::downgrade(client));
+            entry.clients.push(Rc::downgrade(&client));
         }
     });
 }
 
-fn clients_of(root: Option<u32>) -> Vec<SharedClient> {
+fn clients_of(root: Option<u32>) -> Vec<SharedOwner> {
     with(|r| {
         r.roots
             .iter()

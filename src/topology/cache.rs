@@ -4,13 +4,7 @@
 //! use it, requests wait for the next lookup) or `Refresh` (still usable, look again soon).
 
 use crate::resp::RedisError;
-
-/// Key-value storage shared by the workers (proxy-wasm shared data), compare-and-swap on write.
-pub trait SharedStore {
-    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)>;
-    /// False if `cas` no longer matches (another worker wrote first) or the host refused.
-    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> bool;
-}
+use crate::shared_data::SharedData;
 
 /// A layout that can be written to and read from shared data as text.
 pub trait Layout: Sized {
@@ -70,7 +64,7 @@ impl<T: Layout> Cached<T> {
     }
 
     /// The layout to use now: ours, or a newer one another worker shared.
-    pub fn lookup(&mut self, store: &mut dyn SharedStore, now_ms: u64) -> Lookup<'_, T> {
+    pub fn lookup(&mut self, store: &dyn SharedData, now_ms: u64) -> Lookup<'_, T> {
         if self.trust != Trust::Fresh {
             self.adopt_shared(store);
         }
@@ -85,7 +79,7 @@ impl<T: Layout> Cached<T> {
         }
     }
 
-    fn adopt_shared(&mut self, store: &mut dyn SharedStore) {
+    fn adopt_shared(&mut self, store: &dyn SharedData) {
         let Some((bytes, _)) = store.get(&self.shared_key) else {
             return;
         };
@@ -114,7 +108,7 @@ impl<T: Layout> Cached<T> {
         self.looking
     }
 
-    pub fn found(&mut self, store: &mut dyn SharedStore, now_ms: u64, value: T) {
+    pub fn found(&mut self, store: &dyn SharedData, now_ms: u64, value: T) {
         self.looking = false;
         self.not_before_ms = now_ms + MIN_INTERVAL_MS;
         self.last_error = None;

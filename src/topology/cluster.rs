@@ -2,11 +2,12 @@
 //! seeds in turn, cached and shared across workers. `-MOVED` updates the slot at once and
 //! schedules a fresh map; a call that fails does too (the cluster may be failing over).
 
-use super::cache::{Cached, Layout, Lookup, SharedStore};
+use super::cache::{Cached, Layout, Lookup};
 use super::{Route, Target, Topology};
 use crate::config::NodeAddr;
 use crate::job::{Job, Outcome, Step};
 use crate::resp::{Command, RedisError, Reply};
+use crate::shared_data::SharedData;
 use crate::slot::SLOTS;
 
 const NO_NODE: u16 = u16::MAX;
@@ -171,7 +172,7 @@ impl Cluster {
 impl Topology for Cluster {
     fn resolve(
         &mut self,
-        store: &mut dyn SharedStore,
+        store: &dyn SharedData,
         now_ms: u64,
         target: &Target,
     ) -> Result<Route, RedisError> {
@@ -212,7 +213,7 @@ impl Topology for Cluster {
         Some(Box::new(ClusterSlotsLookup::new(self.candidates())))
     }
 
-    fn discovered(&mut self, store: &mut dyn SharedStore, now_ms: u64, outcome: Outcome) {
+    fn discovered(&mut self, store: &dyn SharedData, now_ms: u64, outcome: Outcome) {
         match super::found_text(outcome).and_then(|text| {
             SlotMap::from_text(&text)
                 .ok_or_else(|| RedisError::Protocol("bad slot map".to_string()))

@@ -6,26 +6,16 @@ mod cache;
 mod cluster;
 mod sentinel;
 
-pub use cache::{Layout, SharedStore, MIN_INTERVAL_MS, RETRY_AFTER_FAILURE_MS};
+pub use cache::{Layout, MIN_INTERVAL_MS, RETRY_AFTER_FAILURE_MS};
 pub use cluster::{Cluster, ClusterSlotsLookup, SlotMap};
 pub use sentinel::{Sentinel, SentinelLookup};
+
+pub use crate::target::Target;
 
 use crate::config::{NodeAddr, RedisConfig, RedisMode};
 use crate::job::{Job, Outcome};
 use crate::resp::{RedisError, Reply};
-
-/// Where a job asks its commands to go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// Wherever the topology says (the master; any master of a cluster).
-    Default,
-    /// The node that serves a cluster slot (the master elsewhere).
-    Slot(u16),
-    /// A node named by Redis itself (`-MOVED` / `-ASK`, Sentinel's answer).
-    Node(NodeAddr),
-    /// A sentinel (its own credentials, no SELECT).
-    Sentinel(NodeAddr),
-}
+use crate::shared_data::SharedData;
 
 /// What kind of server a node is, for the commands that open a connection to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,7 +42,7 @@ pub trait Topology {
     /// Where `target` goes now.
     fn resolve(
         &mut self,
-        store: &mut dyn SharedStore,
+        store: &dyn SharedData,
         now_ms: u64,
         target: &Target,
     ) -> Result<Route, RedisError>;
@@ -69,7 +59,7 @@ pub trait Topology {
     }
 
     /// The outcome of the job `discovery` or `lookup_job` returned.
-    fn discovered(&mut self, _store: &mut dyn SharedStore, _now_ms: u64, _outcome: Outcome) {}
+    fn discovered(&mut self, _store: &dyn SharedData, _now_ms: u64, _outcome: Outcome) {}
 
     /// A call to `node` failed.
     fn node_failed(&mut self, _now_ms: u64, _node: &NodeAddr) {}
@@ -137,7 +127,7 @@ impl Standalone {
 impl Topology for Standalone {
     fn resolve(
         &mut self,
-        _store: &mut dyn SharedStore,
+        _store: &dyn SharedData,
         _now_ms: u64,
         target: &Target,
     ) -> Result<Route, RedisError> {

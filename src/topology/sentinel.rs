@@ -2,11 +2,12 @@
 //! asked of the sentinels in turn, checked with `ROLE`, cached and shared across workers, and
 //! looked up again when a call to it fails or it answers `-READONLY` (it was demoted).
 
-use super::cache::{Cached, Layout, Lookup, SharedStore};
+use super::cache::{Cached, Layout, Lookup};
 use super::{Route, Target, Topology};
 use crate::config::{NodeAddr, SentinelRole};
 use crate::job::{Job, Outcome, Step};
 use crate::resp::{Command, RedisError, Reply};
+use crate::shared_data::SharedData;
 
 impl Layout for NodeAddr {
     fn to_text(&self) -> String {
@@ -42,7 +43,7 @@ impl Sentinel {
 impl Topology for Sentinel {
     fn resolve(
         &mut self,
-        store: &mut dyn SharedStore,
+        store: &dyn SharedData,
         now_ms: u64,
         target: &Target,
     ) -> Result<Route, RedisError> {
@@ -71,7 +72,7 @@ impl Topology for Sentinel {
         )))
     }
 
-    fn discovered(&mut self, store: &mut dyn SharedStore, now_ms: u64, outcome: Outcome) {
+    fn discovered(&mut self, store: &dyn SharedData, now_ms: u64, outcome: Outcome) {
         match super::found_text(outcome).and_then(|text| {
             NodeAddr::from_text(&text)
                 .ok_or_else(|| RedisError::Protocol(format!("bad node {text:?}")))

@@ -10,7 +10,8 @@ use super::{Backoff, CallResponse, Framing};
 use crate::config::{NodeAddr, RedisConfig};
 use crate::job::{Job, Outcome, Part, Step};
 use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
-use crate::topology::{Kind, Route, SharedStore, Target, Topology};
+use crate::shared_data::SharedData;
+use crate::topology::{Kind, Route, Target, Topology};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Whether one context's callback may send calls for, and resume, another context. A host
@@ -30,7 +31,7 @@ pub enum Affinity {
 }
 
 /// How the multiplexer reaches the host: calls, and the shared data where lookups are cached.
-pub trait Dispatcher: SharedStore {
+pub trait Dispatcher: SharedData {
     /// The context whose callback is running: the only one whose work may be sent now when
     /// the affinity is `PerContext`.
     fn current_context(&self) -> u32;
@@ -570,7 +571,7 @@ impl Mux {
         if !self.current(ticket) {
             return;
         }
-        match self.topology.resolve(host, now_ms, target) {
+        match self.topology.resolve(&*host, now_ms, target) {
             Ok(Route::Node(addr, kind)) => self.enqueue(host, now_ms, ticket, (addr, kind)),
             Ok(Route::Wait) if self.parked.len() >= self.config.max_queue => {
                 self.fail(host, now_ms, ticket, RedisError::Overloaded)
@@ -789,7 +790,7 @@ impl Mux {
             Owner::Http(waiter) => self.finished.push(Finished { waiter, outcome }),
             Owner::Topology => {
                 self.own_lookups.remove(&entry.context);
-                self.topology.discovered(host, now_ms, outcome)
+                self.topology.discovered(&*host, now_ms, outcome)
             }
         }
     }

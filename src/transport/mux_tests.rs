@@ -2,7 +2,8 @@ use super::*;
 use crate::job::{Pipeline, Request};
 use crate::resp::{decode_replies, ServerErrorKind};
 use crate::script::Script;
-use crate::topology::{SharedStore, Standalone};
+use crate::shared_data::{SetError, SharedData};
+use crate::topology::Standalone;
 use serde_json::json;
 
 /// A host that records calls and lets the test answer them, with shared data.
@@ -11,24 +12,18 @@ pub(super) struct FakeHost {
     pub next: u32,
     pub sent: Vec<(u32, String, Vec<u8>)>,
     pub refuse: bool,
-    pub shared: std::collections::HashMap<String, (Vec<u8>, u32)>,
+    pub shared: crate::shared_data::Memory,
     /// The context whose callback "runs".
     pub current: u32,
 }
 
-impl SharedStore for FakeHost {
-    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.shared.get(key).cloned()
+impl SharedData for FakeHost {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.shared.get(key)
     }
 
-    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> bool {
-        let current = self.shared.get(key).map_or(0, |(_, c)| *c);
-        if cas != 0 && cas != current {
-            return false;
-        }
-        self.shared
-            .insert(key.to_string(), (value.to_vec(), current + 1));
-        true
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        self.shared.set(key, value, cas)
     }
 }
 

@@ -5,31 +5,31 @@ use e2e_tests::RedisServer;
 use redis_filter_core::config::{NodeAddr, RedisConfig};
 use redis_filter_core::job::{Job, Pipeline, Request};
 use redis_filter_core::resp::{RedisError, ServerErrorKind};
-use redis_filter_core::topology::{self, SharedStore};
+use redis_filter_core::shared_data::{Memory, SetError};
+use redis_filter_core::topology;
 use redis_filter_core::transport::{
     CallResponse, Dispatcher, Framing, Mux, MuxConfig, Submitted, Waiter,
 };
+use redis_filter_core::SharedData;
 use redis_filter_core::{Command, Reply, Script};
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// A host whose tunnel is a plain TCP exchange with the node: what the harness and Envoy do.
 #[derive(Default)]
 struct TcpTunnel {
     answers: VecDeque<(u32, CallResponse)>,
     next: u32,
-    shared: HashMap<String, (Vec<u8>, u32)>,
+    shared: Memory,
 }
 
-impl SharedStore for TcpTunnel {
-    fn get(&mut self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.shared.get(key).cloned()
+impl SharedData for TcpTunnel {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.shared.get(key)
     }
 
-    fn set(&mut self, key: &str, value: &[u8], _cas: u32) -> bool {
-        let cas = self.shared.get(key).map_or(0, |(_, c)| *c) + 1;
-        self.shared.insert(key.to_string(), (value.to_vec(), cas));
-        true
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        self.shared.set(key, value, cas)
     }
 }
 

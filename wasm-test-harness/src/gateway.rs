@@ -6,6 +6,7 @@ use crate::kong_config::KongConfig;
 use crate::profile::Profile;
 use crate::router::Router;
 use crate::shared::SharedStore;
+use crate::state::Shared;
 use crate::vm::{StderrLog, Vm, VmSpec};
 use crate::worker::Worker;
 use hyper::service::service_fn;
@@ -42,16 +43,6 @@ impl GatewayOptions {
             log_level: LogLevel::Info,
         }
     }
-}
-
-/// What every worker reads.
-pub struct Shared {
-    pub router: Router,
-    pub profile: Profile,
-    pub tunnels: Vec<String>,
-    pub clusters: HashMap<String, String>,
-    pub store: Arc<SharedStore>,
-    pub calls: Arc<crate::dispatch::CallStats>,
 }
 
 pub struct Gateway {

@@ -15,6 +15,7 @@ pub mod nginx_config;
 pub mod profile;
 pub mod router;
 pub mod shared;
+pub mod state;
 pub mod streams;
 pub mod tunnel;
 pub mod vm;

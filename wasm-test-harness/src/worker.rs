@@ -3,10 +3,10 @@
 //! filter pauses, and is proxied to its service over HTTP/1.1 with keep-alive.
 
 use crate::dispatch::Upstreams;
-use crate::gateway::Shared;
 use crate::headers::Headers;
 use crate::http_client::{is_hop_by_hop, HttpClient};
 use crate::profile::Profile;
+use crate::state::Shared;
 use crate::streams::{Event, Properties, RequestId, RequestState, Streams};
 use crate::tunnel::TunnelPool;
 use crate::vm::{describe, RootState, Vm};

@@ -3,7 +3,6 @@
 //! counting synced every `sync_rate` seconds), Kong's headers, status, body and Redis keys.
 
 pub mod config;
-pub mod counters;
 pub mod decision;
 pub mod identifier;
 pub mod keys;
@@ -12,7 +11,6 @@ pub mod script;
 pub mod sync;
 
 mod filter;
-mod host_data;
 mod request;
 mod root;
 

@@ -2,15 +2,15 @@
 //! with Kong's rejection.
 
 use crate::config::{LimitBy, Policy, WindowType};
-use crate::counters;
 use crate::decision::{decide, sliding_estimate, Usage};
 use crate::filter::Filter;
-use crate::host_data::HostData;
 use crate::identifier::{identifier, strip_port, RequestInfo};
 use crate::keys::{key, Scope, EMPTY_UUID};
 use crate::periods::Period;
 use crate::{script, sync};
+use redis_filter_core::counters;
 use redis_filter_core::proxy::host::{self, HeaderMap, LogLevel};
+use redis_filter_core::proxy::HostSharedData;
 use redis_filter_core::proxy::{respond, Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::{job::Pipeline, Outcome};
@@ -179,19 +179,19 @@ impl RateLimit {
         let synced = self.filter.config.sync_rate.is_some();
         for w in &self.windows {
             if synced {
-                current.push(sync::count(&HostData, &w.key)?);
+                current.push(sync::count(&HostSharedData, &w.key)?);
                 let end = w.start_ms + self.ttl(w.period) * 1000;
                 self.filter
                     .syncer
                     .borrow_mut()
                     .touch(&w.key, self.ttl(w.period), end);
                 if let Some(p) = &w.previous {
-                    previous.push(sync::known(&HostData, p));
+                    previous.push(sync::known(&HostSharedData, p));
                 }
             } else {
-                current.push(counters::add(&HostData, &w.key, 1)?);
+                current.push(counters::add(&HostSharedData, &w.key, 1)?);
                 if let Some(p) = &w.previous {
-                    previous.push(counters::read(&HostData, p));
+                    previous.push(counters::read(&HostSharedData, p));
                 }
             }
         }

@@ -2,10 +2,10 @@
 
 use crate::config::Config;
 use crate::filter::Filter;
-use crate::host_data::HostData;
 use crate::request::RateLimit;
 use redis_filter_core::proxy::host::{self, LogLevel};
 use redis_filter_core::proxy::respond::{refusing_config_is_fatal, RefusedConfig};
+use redis_filter_core::proxy::HostSharedData;
 use redis_filter_core::proxy::{HttpContext, RootContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
@@ -42,7 +42,7 @@ impl Root {
         let job = filter
             .syncer
             .borrow_mut()
-            .due(&HostData, host::now_ms(), every_ms);
+            .due(&HostSharedData, host::now_ms(), every_ms);
         let (Some(job), Some(client)) = (job, &filter.client) else {
             return;
         };
@@ -97,7 +97,7 @@ impl RootContext for Root {
         let Some(filter) = &self.filter else {
             return;
         };
-        if let Err(e) = filter.syncer.borrow_mut().done(&HostData, outcome) {
+        if let Err(e) = filter.syncer.borrow_mut().done(&HostSharedData, outcome) {
             filter.metrics.redis_error();
             host::log(LogLevel::Error, &format!("{NAME}: {e}"));
         }

@@ -2,8 +2,9 @@
 //! Redis, per counter key); every `sync_rate` seconds each worker flushes the deltas of the keys
 //! it touched to Redis in one pipeline and reads the totals back.
 
-use crate::counters::{self, SharedData};
+use redis_filter_core::counters;
 use redis_filter_core::job::{Pipeline, Request};
+use redis_filter_core::SharedData;
 use redis_filter_core::{Outcome, Reply, Script};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -176,8 +177,8 @@ impl Syncer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counters::fake::Memory;
     use redis_filter_core::job::{Job, Step};
+    use redis_filter_core::shared_data::Memory;
     use redis_filter_core::RedisError;
 
     #[test]

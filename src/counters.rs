@@ -1,14 +1,8 @@
-//! Counting in the host's shared data, across the workers of one gateway: the `local` policy's
-//! counters, and the `sync_rate` mode's pending deltas and last known totals. Every update is a
-//! compare-and-swap loop (Envoy's and Kong's shared data semantics).
+//! Counters in the host's shared data, across the workers of one gateway (rate limiting's
+//! `local` policy and `sync_rate` deltas, and any filter's). Every update is a compare-and-swap
+//! loop (Envoy's and Kong's shared data semantics).
 
-/// The host's shared data, as the counters need it.
-pub trait SharedData {
-    /// The value and its CAS token (`None` when absent).
-    fn get(&self, key: &str) -> (Option<Vec<u8>>, u32);
-    /// Sets the value if the token still matches; `Err(true)` on a CAS mismatch.
-    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), bool>;
-}
+use crate::shared_data::{SetError, SharedData};
 
 const MAX_TRIES: usize = 64;
 
@@ -21,7 +15,7 @@ fn parse(value: Option<Vec<u8>>) -> u64 {
 
 /// Reads a counter (0 when absent).
 pub fn read(data: &dyn SharedData, key: &str) -> u64 {
-    parse(data.get(key).0)
+    parse(data.get(key).map(|(v, _)| v))
 }
 
 /// Applies `f` to a counter atomically; returns (before, after).
@@ -31,13 +25,16 @@ pub fn update(
     f: impl Fn(u64) -> u64,
 ) -> Result<(u64, u64), String> {
     for _ in 0..MAX_TRIES {
-        let (value, cas) = data.get(key);
+        let (value, cas) = match data.get(key) {
+            Some((v, cas)) => (Some(v), cas),
+            None => (None, 0),
+        };
         if value.is_none() {
             // Shared data has no atomic create: an absent key is written unconditionally. Write
             // 0 and count with compare-and-swap from there, so two workers creating the same
             // counter at once lose a count only if one does a whole create-and-count between
             // the other's read and write.
-            if data.set(key, b"0", 0) == Err(false) {
+            if data.set(key, b"0", 0) == Err(SetError::Refused) {
                 return Err(format!("shared data {key:?} could not be written"));
             }
             continue;
@@ -46,8 +43,10 @@ pub fn update(
         let after = f(before);
         match data.set(key, after.to_string().as_bytes(), cas) {
             Ok(()) => return Ok((before, after)),
-            Err(true) => continue,
-            Err(false) => return Err(format!("shared data {key:?} could not be written")),
+            Err(SetError::CasMismatch) => continue,
+            Err(SetError::Refused) => {
+                return Err(format!("shared data {key:?} could not be written"))
+            }
         }
     }
     Err(format!("shared data {key:?}: too much contention"))
@@ -64,52 +63,15 @@ pub fn take(data: &dyn SharedData, key: &str) -> Result<u64, String> {
 }
 
 #[cfg(test)]
-pub mod fake {
-    use super::SharedData;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-
-    /// Shared data with Envoy's CAS rules, in memory; `conflicts` forces that many mismatches.
-    #[derive(Default)]
-    pub struct Memory {
-        pub map: RefCell<HashMap<String, (Vec<u8>, u32)>>,
-        pub conflicts: RefCell<usize>,
-    }
-
-    impl SharedData for Memory {
-        fn get(&self, key: &str) -> (Option<Vec<u8>>, u32) {
-            match self.map.borrow().get(key) {
-                Some((v, cas)) => (Some(v.clone()), *cas),
-                None => (None, 0),
-            }
-        }
-
-        fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), bool> {
-            if *self.conflicts.borrow() > 0 {
-                *self.conflicts.borrow_mut() -= 1;
-                return Err(true);
-            }
-            let mut map = self.map.borrow_mut();
-            let current = map.get(key).map(|(_, c)| *c).unwrap_or(0);
-            if cas != 0 && cas != current {
-                return Err(true);
-            }
-            map.insert(key.to_string(), (value.to_vec(), current + 1));
-            Ok(())
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::fake::Memory;
     use super::*;
+    use crate::shared_data::Memory;
 
     #[test]
     fn add_returns_the_value_before_and_retries_on_conflicts() {
         let m = Memory::default();
         assert_eq!(add(&m, "k", 1).unwrap(), 0);
-        *m.conflicts.borrow_mut() = 3;
+        m.conflicts.set(3);
         assert_eq!(add(&m, "k", 2).unwrap(), 1);
         assert_eq!(read(&m, "k"), 3);
         assert_eq!(take(&m, "k").unwrap(), 3);
@@ -119,7 +81,7 @@ mod tests {
     #[test]
     fn endless_contention_is_an_error_not_a_hang() {
         let m = Memory::default();
-        *m.conflicts.borrow_mut() = 1000;
+        m.conflicts.set(1000);
         assert!(add(&m, "k", 1).is_err());
     }
 }

@@ -1,0 +1,47 @@
+//! The host's shared data, one trait for every user of it: the topology's cached layouts, the
+//! filters' counters. Compare-and-swap on write, as Envoy and Kong's engine do it. Implemented on
+//! the guest layer (`proxy::HostSharedData`) and, in memory, by `shared_data::Memory` for tests.
+
+/// Why a write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetError {
+    /// Another writer got there first: read again and retry.
+    CasMismatch,
+    /// The host refused (no shared memory configured, full, ...).
+    Refused,
+}
+
+pub trait SharedData {
+    /// The value and its CAS token, `None` when the key is absent.
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
+    /// Sets the value if its CAS token is still `cas` (0: unconditionally).
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError>;
+}
+
+/// Shared data in memory with the hosts' CAS rules, for tests of the logic above it;
+/// `conflicts` forces that many mismatches.
+#[derive(Default)]
+pub struct Memory {
+    pub map: std::cell::RefCell<std::collections::HashMap<String, (Vec<u8>, u32)>>,
+    pub conflicts: std::cell::Cell<usize>,
+}
+
+impl SharedData for Memory {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.map.borrow().get(key).cloned()
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        if self.conflicts.get() > 0 {
+            self.conflicts.set(self.conflicts.get() - 1);
+            return Err(SetError::CasMismatch);
+        }
+        let mut map = self.map.borrow_mut();
+        let current = map.get(key).map_or(0, |(_, c)| *c);
+        if cas != 0 && cas != current {
+            return Err(SetError::CasMismatch);
+        }
+        map.insert(key.to_string(), (value.to_vec(), current + 1));
+        Ok(())
+    }
+}
