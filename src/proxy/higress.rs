@@ -3,8 +3,11 @@
 //! cluster; the filter sends raw RESP and gets raw RESP back.
 
 use super::host;
-use crate::config::RedisConfig;
-use crate::transport::CallResponse;
+use super::host_calls::{HostSharedData, Transport};
+use super::runtime;
+use crate::config::{NodeAddr, RedisConfig, RedisMode};
+use crate::shared_data::{SetError, SharedData};
+use crate::transport::{Affinity, CallResponse, Dispatcher, Framing};
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "env")]
@@ -47,7 +50,58 @@ unsafe fn proxy_redis_call(_: *const u8, _: usize, _: *const u8, _: usize, _: *m
 /// Buffer type of the redis call's reply.
 const REDIS_CALL_RESPONSE: u32 = 9;
 
-pub fn init(config: &RedisConfig) -> Result<(), String> {
+/// Higress' `Dispatcher`: the query goes to the configured service with `proxy_redis_call`.
+pub struct HigressHost;
+
+impl Transport for HigressHost {
+    fn framing(config: &RedisConfig) -> Result<Framing, String> {
+        if !matches!(config.mode, RedisMode::Standalone(_)) {
+            return Err(
+                "redis: Higress' proxy_redis_call reaches one configured service; \
+                 sentinel_* and cluster_nodes need the RESP tunnel build"
+                    .into(),
+            );
+        }
+        Ok(Framing::pooled(config))
+    }
+
+    fn init(config: &RedisConfig) -> Result<(), String> {
+        init(config)
+    }
+
+    fn new(_root_id: u32, _affinity: Affinity) -> Self {
+        HigressHost
+    }
+}
+
+impl SharedData for HigressHost {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        HostSharedData.get(key)
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        HostSharedData.set(key, value, cas)
+    }
+}
+
+impl Dispatcher for HigressHost {
+    fn current_context(&self) -> u32 {
+        runtime::current_context()
+    }
+
+    fn dispatch(
+        &mut self,
+        upstream: &str,
+        _node: &NodeAddr,
+        body: Vec<u8>,
+        _timeout_ms: u32,
+    ) -> Result<u32, String> {
+        call(upstream, &body)
+            .map_err(|s| format!("host refused the call to {upstream:?} (status {})", s.0))
+    }
+}
+
+fn init(config: &RedisConfig) -> Result<(), String> {
     let service = &config.tunnel;
     let user = config.username.as_deref().unwrap_or("");
     let pass = config.password.as_deref().unwrap_or("");
@@ -71,7 +125,7 @@ pub fn init(config: &RedisConfig) -> Result<(), String> {
     }
 }
 
-pub fn call(service: &str, query: &[u8]) -> Result<u32, host::Status> {
+fn call(service: &str, query: &[u8]) -> Result<u32, host::Status> {
     let mut token = 0u32;
     let code = unsafe {
         proxy_redis_call(

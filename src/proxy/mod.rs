@@ -5,18 +5,24 @@
 
 pub mod context;
 mod exports;
+mod guest_host;
 #[cfg(feature = "higress")]
 mod higress;
 pub mod host;
+mod host_calls;
 mod pairs;
 pub mod redis;
 pub mod respond;
 mod runtime;
 mod sys;
+#[cfg(not(feature = "higress"))]
+mod tunnel_host;
 
 pub use context::{Action, HttpContext, RootContext};
 pub use exports::EXPORTED_CALLBACKS;
-pub use redis::{HostSharedData, RedisClient, SharedClient};
+pub use guest_host::GuestHost;
+pub use host_calls::HostSharedData;
+pub use redis::{RedisClient, SharedClient};
 pub use runtime::{affinity, current_context, set_root_factory, RootFactory};
 
 /// Sets the root context factory and a panic hook that logs through the host before the VM

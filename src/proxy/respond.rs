@@ -2,7 +2,8 @@
 //! has one, as `application/json; charset=utf-8`.
 
 use super::context::{Action, HttpContext};
-use super::host::{self, HeaderMap, LogLevel};
+use super::guest_host::GuestHost;
+use crate::filter_host::{FilterHost, LogLevel};
 
 /// The body Kong sends with an error status.
 pub fn kong_error_body(message: &str, request_id: Option<&str>) -> String {
@@ -14,52 +15,85 @@ pub fn kong_error_body(message: &str, request_id: Option<&str>) -> String {
     serde_json::Value::Object(body).to_string()
 }
 
-fn request_id() -> Option<String> {
-    let found = host::property(&["request", "id"])
-        .ok()
-        .flatten()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .or_else(|| {
-            host::header(HeaderMap::RequestHeaders, "x-request-id")
-                .ok()
-                .flatten()
-        });
-    found.filter(|s| !s.is_empty())
+fn request_id(host: &dyn FilterHost) -> Option<String> {
+    host.property(&["request", "id"])
+        .or_else(|| host.request_header("x-request-id"))
+        .filter(|s| !s.is_empty())
 }
 
 /// Answers the running request with Kong's error body and `headers`; `Pause` when the answer
 /// was sent (the request goes no further), `Continue` if the host refused it (logged).
 pub fn kong_error(
+    host: &dyn FilterHost,
     filter: &str,
     status: u32,
     message: &str,
     headers: &[(String, String)],
 ) -> Action {
-    let body = kong_error_body(message, request_id().as_deref());
+    let body = kong_error_body(message, request_id(host).as_deref());
     let mut pairs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     pairs.push(("Content-Type", "application/json; charset=utf-8"));
-    match host::send_response(status, &pairs, body.as_bytes()) {
-        Ok(()) => Action::Pause,
-        Err(s) => {
-            host::log(
-                LogLevel::Error,
-                &format!("{filter}: local response failed (status {})", s.0),
-            );
+    if host.send_response(status, &pairs, body.as_bytes()) {
+        return Action::Pause;
+    }
+    host.log(
+        LogLevel::Error,
+        &format!("{filter}: the host refused the local response"),
+    );
+    Action::Continue
+}
+
+/// What a filter does when its Redis step fails, in one place for every filter: Kong's
+/// `fault_tolerant` lets the request through (fail open), otherwise the request gets
+/// `status` with Kong's body (fail closed). The failure is logged either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnRedisFailure {
+    pub fail_open: bool,
+    pub status: u32,
+    pub message: &'static str,
+}
+
+impl OnRedisFailure {
+    /// Kong's plugins: fail open with `fault_tolerant`, else 500 "An unexpected error occurred".
+    pub fn kong(fault_tolerant: bool) -> Self {
+        Self {
+            fail_open: fault_tolerant,
+            status: 500,
+            message: "An unexpected error occurred",
+        }
+    }
+
+    /// The Redis step ended with `outcome`: `then` goes on with its value; a failure is logged
+    /// as `"{what}: {error}"` and handled by the mode.
+    pub fn step<T>(
+        &self,
+        host: &dyn FilterHost,
+        filter: &str,
+        what: &str,
+        outcome: Result<T, String>,
+        then: impl FnOnce(T) -> Action,
+    ) -> Action {
+        match outcome {
+            Ok(value) => then(value),
+            Err(e) => self.failed(host, filter, &format!("{what}: {e}")),
+        }
+    }
+
+    /// Logs `line` and lets the request through or answers it.
+    pub fn failed(&self, host: &dyn FilterHost, filter: &str, line: &str) -> Action {
+        host.log(LogLevel::Error, line);
+        if self.fail_open {
             Action::Continue
+        } else {
+            kong_error(host, filter, self.status, self.message, &[])
         }
     }
 }
 
-/// Whether refusing a config in `on_configure` would take the host's worker down. Kong's engine
-/// (ngx_wasm_module) exits the worker for good ("fatal code 2") and every location then hangs;
-/// it is also the one host known to ignore `proxy_set_effective_context`, which is how it is
-/// told apart (see `runtime::affinity`).
-pub fn refusing_config_is_fatal() -> bool {
-    super::affinity() == crate::transport::Affinity::PerContext
-}
+pub use super::runtime::refusing_config_is_fatal;
 
 /// The requests of a filter whose config was refused, where refusing it at load would take the
 /// worker down: each gets Kong's 500, and the reason was logged once at configure time.
@@ -69,13 +103,53 @@ pub struct RefusedConfig {
 
 impl HttpContext for RefusedConfig {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-        kong_error(self.filter, 500, "An unexpected error occurred", &[])
+        kong_error(
+            &GuestHost,
+            self.filter,
+            500,
+            "An unexpected error occurred",
+            &[],
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter_host::MockHost;
+
+    #[test]
+    fn a_failed_step_fails_open_or_closed() {
+        let host = MockHost::default();
+        let open = OnRedisFailure::kong(true);
+        let action = open.step(
+            &host,
+            "f",
+            "failed to get usage",
+            Err::<(), _>("boom".into()),
+            |_| Action::Pause,
+        );
+        assert_eq!(action, Action::Continue);
+        assert_eq!(host.logs.borrow()[0].1, "failed to get usage: boom");
+        assert!(host.local_response.borrow().is_none());
+        let closed = OnRedisFailure::kong(false);
+        let action = closed.step(&host, "f", "x", Err::<(), _>("boom".into()), |_| {
+            Action::Continue
+        });
+        assert_eq!(action, Action::Pause);
+        let local = host.local_response.borrow();
+        let (status, _, body) = local.as_ref().unwrap();
+        assert_eq!(*status, 500);
+        assert_eq!(body, br#"{"message":"An unexpected error occurred"}"#);
+        let ok = closed.step(&host, "f", "x", Ok(7), |v| {
+            if v == 7 {
+                Action::Continue
+            } else {
+                Action::Pause
+            }
+        });
+        assert_eq!(ok, Action::Continue);
+    }
 
     #[test]
     fn kong_bodies() {

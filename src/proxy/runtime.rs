@@ -78,6 +78,7 @@ pub(super) fn enter(context_id: u32) {
 /// crashes the worker (SIGSEGV) when a root context dispatches from the answer of its own call
 /// (the call from `on_tick` runs on a fake request that the engine frees around the callback):
 /// there, a root's follow-up calls wait for its next tick.
+#[cfg_attr(feature = "higress", allow(dead_code))]
 pub(super) fn root_may_dispatch(root: u32) -> bool {
     with(|r| !(r.in_call_response && r.current == root && r.affinity == Some(Affinity::PerContext)))
 }
@@ -101,6 +102,14 @@ pub fn affinity() -> Affinity {
     }
     with(|r| r.affinity = Some(affinity));
     affinity
+}
+
+/// Whether refusing a config in `on_configure` would take the host's worker down. Kong's engine
+/// (ngx_wasm_module) exits the worker for good ("fatal code 2") and every location then hangs;
+/// it is also the one host known to ignore `proxy_set_effective_context`, which is how it is
+/// told apart (see `affinity`).
+pub fn refusing_config_is_fatal() -> bool {
+    affinity() == Affinity::PerContext
 }
 
 /// A context id no host hands out (they count up from 1).

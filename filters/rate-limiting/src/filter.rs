@@ -1,10 +1,12 @@
-//! What one configured use of the filter shares between its root context and its requests.
+//! What one configured use of the filter shares between its root context and its requests: the
+//! config, the host and Redis it works through (the real ones, or mocks in unit tests), its
+//! metrics and its sync state.
 
-use crate::config::{Config, Policy};
+use crate::config::Config;
 use crate::sync::Syncer;
-use redis_filter_core::proxy::host::{self, MetricType};
-use redis_filter_core::proxy::{RedisClient, SharedClient};
+use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 pub struct Metrics {
     allowed: Option<u32>,
@@ -13,35 +15,19 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn define() -> Self {
-        let counter = |name: &str| host::define_metric(MetricType::Counter, name).ok();
+    fn define(host: &dyn FilterHost) -> Self {
         Self {
-            allowed: counter("redis_rate_limiting.allowed"),
-            limited: counter("redis_rate_limiting.limited"),
-            redis_errors: counter("redis_rate_limiting.redis_errors"),
+            allowed: host.counter("redis_rate_limiting.allowed"),
+            limited: host.counter("redis_rate_limiting.limited"),
+            redis_errors: host.counter("redis_rate_limiting.redis_errors"),
         }
-    }
-
-    fn bump(id: Option<u32>) {
-        if let Some(id) = id {
-            let _ = host::increment_metric(id, 1);
-        }
-    }
-
-    pub fn allowed(&self) {
-        Self::bump(self.allowed);
-    }
-    pub fn limited(&self) {
-        Self::bump(self.limited);
-    }
-    pub fn redis_error(&self) {
-        Self::bump(self.redis_errors);
     }
 }
 
 pub struct Filter {
     pub config: Config,
-    pub client: Option<SharedClient>,
+    pub host: Rc<dyn FilterHost>,
+    pub client: Option<Rc<dyn RedisSubmit>>,
     pub metrics: Metrics,
     pub syncer: RefCell<Syncer>,
     /// Whether the host has Kong's `kong.route_id` / `kong.service_id` properties (Kong does,
@@ -50,18 +36,39 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new(root_id: u32, config: Config) -> Result<Self, String> {
-        let client = match config.policy {
-            Policy::Redis => Some(RedisClient::new(root_id, &config.redis)?),
-            Policy::Local => None,
-        };
+    /// The filter over its host and Redis (the guest's, or `MockHost` and `MockRedis` in unit
+    /// tests); the root builds it.
+    pub fn with_host(
+        config: Config,
+        host: Rc<dyn FilterHost>,
+        client: Option<Rc<dyn RedisSubmit>>,
+    ) -> Self {
         let syncer = Syncer::new(config.redis.max_redirections());
-        Ok(Self {
+        Self {
+            metrics: Metrics::define(host.as_ref()),
             config,
+            host,
             client,
-            metrics: Metrics::define(),
             syncer: RefCell::new(syncer),
             kong_properties: Cell::new(None),
-        })
+        }
+    }
+
+    fn bump(&self, id: Option<u32>) {
+        if let Some(id) = id {
+            self.host.increment(id, 1);
+        }
+    }
+
+    pub fn allowed(&self) {
+        self.bump(self.metrics.allowed);
+    }
+
+    pub fn limited(&self) {
+        self.bump(self.metrics.limited);
+    }
+
+    pub fn redis_error(&self) {
+        self.bump(self.metrics.redis_errors);
     }
 }

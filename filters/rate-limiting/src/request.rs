@@ -9,12 +9,13 @@ use crate::keys::{key, Scope, EMPTY_UUID};
 use crate::periods::Period;
 use crate::{script, sync};
 use redis_filter_core::counters;
-use redis_filter_core::proxy::host::{self, HeaderMap, LogLevel};
-use redis_filter_core::proxy::HostSharedData;
-use redis_filter_core::proxy::{respond, Action, HttpContext};
+use redis_filter_core::proxy::respond::{self, OnRedisFailure};
+use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::{job::Pipeline, Outcome};
 use std::rc::Rc;
+
+const NAME: &str = "redis-rate-limiting";
 
 /// One period's window for this request.
 #[derive(Debug, Clone)]
@@ -35,18 +36,6 @@ pub struct RateLimit {
     headers: Vec<(String, String)>,
 }
 
-fn header(name: &str) -> Option<String> {
-    host::header(HeaderMap::RequestHeaders, name).ok().flatten()
-}
-
-fn property(path: &[&str]) -> Option<String> {
-    host::property(path)
-        .ok()
-        .flatten()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .filter(|s| !s.is_empty())
-}
-
 impl RateLimit {
     pub fn new(id: u32, filter: Rc<Filter>) -> Self {
         Self {
@@ -61,6 +50,9 @@ impl RateLimit {
     /// Reads only what `limit_by` needs: each header or property is a host call.
     fn request_info(&self) -> RequestInfo {
         let config = &self.filter.config;
+        let host = self.filter.host.as_ref();
+        let header = |name: &str| host.request_header(name);
+        let property = |path: &[&str]| host.property(path);
         let mut info = RequestInfo::default();
         match config.limit_by {
             LimitBy::Consumer => {
@@ -74,7 +66,7 @@ impl RateLimit {
                 info.service_id =
                     property(&["kong", "service_id"]).or_else(|| property(&["cluster_name"]))
             }
-            LimitBy::Header => info.header = config.header_name.as_deref().and_then(header),
+            LimitBy::Header => info.header = config.header_name.as_deref().and_then(&header),
             LimitBy::Path => {
                 let path = header(":path").unwrap_or_default();
                 info.path = path.split('?').next().unwrap_or("").to_string();
@@ -94,11 +86,12 @@ impl RateLimit {
     fn scope(&self) -> Scope {
         let config = &self.filter.config;
         let known = self.filter.kong_properties.get();
+        let host = self.filter.host.as_ref();
         let lookup = |name: &str| -> Option<String> {
             if known == Some(false) {
                 return None;
             }
-            property(&["kong", name])
+            host.property(&["kong", name])
         };
         let route_id = config.route_id.clone().or_else(|| lookup("route_id"));
         let service_id = config.service_id.clone().or_else(|| lookup("service_id"));
@@ -177,21 +170,22 @@ impl RateLimit {
         let mut current = Vec::new();
         let mut previous = Vec::new();
         let synced = self.filter.config.sync_rate.is_some();
+        let data = self.filter.host.shared_data();
         for w in &self.windows {
             if synced {
-                current.push(sync::count(&HostSharedData, &w.key)?);
+                current.push(sync::count(data, &w.key)?);
                 let end = w.start_ms + self.ttl(w.period) * 1000;
                 self.filter
                     .syncer
                     .borrow_mut()
                     .touch(&w.key, self.ttl(w.period), end);
                 if let Some(p) = &w.previous {
-                    previous.push(sync::known(&HostSharedData, p));
+                    previous.push(sync::known(data, p));
                 }
             } else {
-                current.push(counters::add(&HostSharedData, &w.key, 1)?);
+                current.push(counters::add(data, &w.key, 1)?);
                 if let Some(p) = &w.previous {
-                    previous.push(counters::read(&HostSharedData, p));
+                    previous.push(counters::read(data, p));
                 }
             }
         }
@@ -204,11 +198,11 @@ impl RateLimit {
         let usages = self.usages(current, previous);
         let d = decide(&usages, self.now_ms, config.hide_client_headers);
         if !d.blocked {
-            self.filter.metrics.allowed();
+            self.filter.allowed();
             self.headers = d.headers;
             return Action::Continue;
         }
-        self.filter.metrics.limited();
+        self.filter.limited();
         let mut headers = d.headers;
         if let Some(retry) = d.retry_after {
             headers.push(("Retry-After".into(), retry.to_string()));
@@ -217,19 +211,19 @@ impl RateLimit {
     }
 
     fn respond(&self, status: u32, message: &str, headers: Vec<(String, String)>) -> Action {
-        respond::kong_error("redis-rate-limiting", status, message, &headers)
+        respond::kong_error(self.filter.host.as_ref(), NAME, status, message, &headers)
     }
 
-    /// Counting failed: Kong's fault tolerance.
+    /// Counting failed: Kong's fault tolerance (`failed to get usage: ...`, Kong's log line).
     fn failed(&self, error: &str) -> Action {
-        self.filter.metrics.redis_error();
-        host::log(LogLevel::Error, &format!("failed to get usage: {error}"));
-        if self.filter.config.fault_tolerant {
-            self.filter.metrics.allowed();
-            Action::Continue
-        } else {
-            self.respond(500, "An unexpected error occurred", Vec::new())
+        self.filter.redis_error();
+        let mode = OnRedisFailure::kong(self.filter.config.fault_tolerant);
+        let line = format!("failed to get usage: {error}");
+        let action = mode.failed(self.filter.host.as_ref(), NAME, &line);
+        if action == Action::Continue && mode.fail_open {
+            self.filter.allowed();
         }
+        action
     }
 
     fn on_counts(&mut self, outcome: Outcome) -> Action {
@@ -250,7 +244,7 @@ impl RateLimit {
 
 impl HttpContext for RateLimit {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-        self.now_ms = host::now_ms();
+        self.now_ms = self.filter.host.now_ms();
         let ident = identifier(&self.filter.config, &self.request_info());
         let scope = self.scope();
         self.windows = self.windows(&scope, &ident);
@@ -281,10 +275,7 @@ impl HttpContext for RateLimit {
         } else {
             Pipeline::new(vec![script::request(&current, &previous)], 0)
         };
-        let submitted = match client.try_borrow_mut() {
-            Ok(mut c) => c.submit(self.id, 0, Box::new(job)),
-            Err(_) => return self.failed("redis client busy"),
-        };
+        let submitted = client.submit(self.id, 0, Box::new(job));
         match submitted {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.on_counts(outcome),
@@ -297,8 +288,12 @@ impl HttpContext for RateLimit {
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
         for (name, value) in &self.headers {
-            let _ = host::set_header(HeaderMap::ResponseHeaders, name, value);
+            self.filter.host.set_response_header(name, value);
         }
         Action::Continue
     }
 }
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

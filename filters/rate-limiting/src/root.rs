@@ -1,12 +1,12 @@
 //! The root context: parses the config once, owns the Redis client, flushes `sync_rate` deltas.
 
-use crate::config::Config;
+use crate::config::{Config, Policy};
 use crate::filter::Filter;
 use crate::request::RateLimit;
-use redis_filter_core::proxy::host::{self, LogLevel};
-use redis_filter_core::proxy::respond::{refusing_config_is_fatal, RefusedConfig};
-use redis_filter_core::proxy::HostSharedData;
-use redis_filter_core::proxy::{HttpContext, RootContext};
+use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use redis_filter_core::proxy::host;
+use redis_filter_core::proxy::respond::RefusedConfig;
+use redis_filter_core::proxy::{GuestHost, HttpContext, RedisClient, RootContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
 use std::rc::Rc;
@@ -17,6 +17,7 @@ const SYNC_TAG: u32 = 1;
 
 pub struct Root {
     id: u32,
+    host: Rc<dyn FilterHost>,
     filter: Option<Rc<Filter>>,
     /// The config was refused where refusing it would kill the worker (Kong's engine): the
     /// filter stays up and answers every request with Kong's 500.
@@ -27,11 +28,26 @@ const NAME: &str = "redis-rate-limiting";
 
 impl Root {
     pub fn new(id: u32) -> Self {
+        Self::with_host(id, Rc::new(GuestHost))
+    }
+
+    /// A root over a given host (unit tests use `MockHost`).
+    pub fn with_host(id: u32, host: Rc<dyn FilterHost>) -> Self {
         Self {
             id,
+            host,
             filter: None,
             refused: false,
         }
+    }
+
+    fn build(&self, raw: &[u8]) -> Result<Filter, String> {
+        let config = Config::parse(raw).map_err(|e| e.to_string())?;
+        let client: Option<Rc<dyn RedisSubmit>> = match config.policy {
+            Policy::Redis => Some(RedisClient::new(self.id, &config.redis)?),
+            Policy::Local => None,
+        };
+        Ok(Filter::with_host(config, self.host.clone(), client))
     }
 
     fn flush(&mut self, filter: &Rc<Filter>) {
@@ -39,17 +55,15 @@ impl Root {
             return;
         };
         let every_ms = (rate * 1000.0) as u64;
-        let job = filter
-            .syncer
-            .borrow_mut()
-            .due(&HostSharedData, host::now_ms(), every_ms);
+        let job = filter.syncer.borrow_mut().due(
+            filter.host.shared_data(),
+            filter.host.now_ms(),
+            every_ms,
+        );
         let (Some(job), Some(client)) = (job, &filter.client) else {
             return;
         };
-        let submitted = match client.try_borrow_mut() {
-            Ok(mut c) => c.submit(self.id, SYNC_TAG, Box::new(job)),
-            Err(_) => return,
-        };
+        let submitted = client.submit(self.id, SYNC_TAG, Box::new(job));
         if let Submitted::Done(outcome) = submitted {
             self.on_redis(SYNC_TAG, outcome);
         }
@@ -59,29 +73,26 @@ impl Root {
 impl RootContext for Root {
     fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool {
         let raw = config.unwrap_or_else(|| b"{}".to_vec());
-        let built = Config::parse(&raw)
-            .map_err(|e| e.to_string())
-            .and_then(|c| Filter::new(self.id, c));
-        match built {
+        match self.build(&raw) {
             Ok(filter) => {
                 self.refused = false;
                 self.filter = Some(Rc::new(filter));
                 if let Err(s) = host::set_tick_period_ms(TICK_MS) {
-                    host::log(LogLevel::Warn, &format!("{NAME}: no tick (status {})", s.0));
+                    let line = format!("{NAME}: no tick (status {})", s.0);
+                    self.host.log(LogLevel::Warn, &line);
                 }
                 true
             }
             Err(e) => {
                 self.filter = None;
-                if refusing_config_is_fatal() {
-                    host::log(
-                        LogLevel::Error,
-                        &format!("{NAME}: {e}; every request gets 500 until the config is fixed"),
-                    );
+                if self.host.refusing_config_is_fatal() {
+                    let line =
+                        format!("{NAME}: {e}; every request gets 500 until the config is fixed");
+                    self.host.log(LogLevel::Error, &line);
                     self.refused = true;
                     return true;
                 }
-                host::log(LogLevel::Error, &format!("{NAME}: {e}"));
+                self.host.log(LogLevel::Error, &format!("{NAME}: {e}"));
                 false
             }
         }
@@ -97,9 +108,13 @@ impl RootContext for Root {
         let Some(filter) = &self.filter else {
             return;
         };
-        if let Err(e) = filter.syncer.borrow_mut().done(&HostSharedData, outcome) {
-            filter.metrics.redis_error();
-            host::log(LogLevel::Error, &format!("{NAME}: {e}"));
+        if let Err(e) = filter
+            .syncer
+            .borrow_mut()
+            .done(filter.host.shared_data(), outcome)
+        {
+            filter.redis_error();
+            self.host.log(LogLevel::Error, &format!("{NAME}: {e}"));
         }
     }
 
@@ -109,5 +124,58 @@ impl RootContext for Root {
         }
         let filter = self.filter.clone()?;
         Some(Box::new(RateLimit::new(context_id, filter)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis_filter_core::filter_host::MockHost;
+    use redis_filter_core::proxy::Action;
+
+    fn root(fatal: bool) -> (Root, Rc<MockHost>) {
+        let host = Rc::new(MockHost::default());
+        host.fatal_refusal.set(fatal);
+        (Root::with_host(1, host.clone()), host)
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_where_refusing_is_safe() {
+        let (mut r, host) = root(false);
+        assert!(!r.on_configure(Some(br#"{"minutes": 5}"#.to_vec())));
+        assert!(host.logs.borrow()[0].1.contains("minutes"));
+        assert!(r.create_http_context(2).is_none());
+    }
+
+    #[test]
+    fn where_refusing_kills_the_worker_the_filter_stays_up_and_answers_500() {
+        let (mut r, host) = root(true);
+        assert!(r.on_configure(Some(br#"{"minute": "five"}"#.to_vec())));
+        let line = host.logs.borrow()[0].1.clone();
+        assert!(line.contains("minute: expected a number"), "{line}");
+        assert!(r.create_http_context(2).is_some(), "requests get a context");
+        // A good config again: the filter serves.
+        assert!(r.on_configure(Some(br#"{"minute": 5}"#.to_vec())));
+        let mut ctx = r.create_http_context(3).unwrap();
+        assert_eq!(ctx.on_request_headers(0, true), Action::Continue);
+    }
+
+    #[test]
+    fn sync_rate_flushes_from_the_tick_and_keeps_deltas_when_redis_fails() {
+        let (mut r, host) = root(false);
+        host.now_ms.set(1_000_000);
+        let config = br#"{"hour": 100, "policy": "redis", "sync_rate": 1}"#;
+        assert!(r.on_configure(Some(config.to_vec())));
+        let filter = r.filter.clone().unwrap();
+        let mut ctx = RateLimit::new(2, filter.clone());
+        assert_eq!(
+            ctx.on_request_headers(0, true),
+            Action::Continue,
+            "counted locally"
+        );
+        // A failed flush: the delta stays pending, logged, counted as a Redis error.
+        r.on_redis(SYNC_TAG, Err(redis_filter_core::RedisError::Timeout));
+        assert!(host.logs.borrow().iter().any(|(_, l)| l.contains("sync")));
+        assert_eq!(host.metric("redis_rate_limiting.redis_errors"), 1);
     }
 }

@@ -1,0 +1,185 @@
+//! What a filter asks of its host, per request and per root, as one trait: so a filter's own
+//! logic (its request flow, its fail-open decisions, the headers it writes) runs unchanged
+//! against the real host (`proxy::GuestHost`) and against `MockHost` in unit tests.
+
+use crate::job::Job;
+use crate::shared_data::{Memory, SharedData};
+use crate::transport::Submitted;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+/// Log levels, as proxy-wasm numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum LogLevel {
+    Trace = 0,
+    Debug = 1,
+    Info = 2,
+    Warn = 3,
+    Error = 4,
+    Critical = 5,
+}
+
+pub trait FilterHost {
+    /// Milliseconds since the epoch.
+    fn now_ms(&self) -> u64;
+    fn log(&self, level: LogLevel, message: &str);
+    /// A request header of the running request.
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// A property of the running request (`["source", "address"]`), absent or empty as `None`.
+    fn property(&self, path: &[&str]) -> Option<String>;
+    /// Replaces a response header of the running request.
+    fn set_response_header(&self, name: &str, value: &str);
+    /// Answers the running request; false if the host refused.
+    fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool;
+    fn shared_data(&self) -> &dyn SharedData;
+    /// A counter metric's id (None where the host has none).
+    fn counter(&self, name: &str) -> Option<u32>;
+    fn increment(&self, metric: u32, by: i64);
+    /// Whether refusing a config would take the host's worker down (Kong's engine).
+    fn refusing_config_is_fatal(&self) -> bool;
+}
+
+/// Sends Redis work for a context: `proxy::RedisClient` behind the guest layer, `MockRedis` in
+/// unit tests.
+pub trait RedisSubmit {
+    fn submit(&self, context_id: u32, tag: u32, job: Box<dyn Job>) -> Submitted;
+}
+
+/// A local response: status, headers, body.
+pub type LocalResponse = (u32, Vec<(String, String)>, Vec<u8>);
+
+/// A host in memory: what a test sets (headers, properties, time) and what the filter did
+/// (response headers, its local response, logs, metrics).
+#[derive(Default)]
+pub struct MockHost {
+    pub now_ms: Cell<u64>,
+    pub request_headers: RefCell<HashMap<String, String>>,
+    pub properties: RefCell<HashMap<String, String>>,
+    pub response_headers: RefCell<Vec<(String, String)>>,
+    pub local_response: RefCell<Option<LocalResponse>>,
+    pub logs: RefCell<Vec<(LogLevel, String)>>,
+    pub metrics: RefCell<Vec<(String, i64)>>,
+    pub shared: Memory,
+    pub fatal_refusal: Cell<bool>,
+}
+
+impl MockHost {
+    pub fn header(self, name: &str, value: &str) -> Self {
+        self.request_headers
+            .borrow_mut()
+            .insert(name.to_ascii_lowercase(), value.to_string());
+        self
+    }
+
+    pub fn with_property(self, path: &str, value: &str) -> Self {
+        self.properties
+            .borrow_mut()
+            .insert(path.to_string(), value.to_string());
+        self
+    }
+
+    /// The value of a metric by name.
+    pub fn metric(&self, name: &str) -> i64 {
+        self.metrics
+            .borrow()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// A response header the filter set.
+    pub fn response_header(&self, name: &str) -> Option<String> {
+        self.response_headers
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Forgets what the last request did (response headers, local response).
+    pub fn next_request(&self) {
+        self.response_headers.borrow_mut().clear();
+        *self.local_response.borrow_mut() = None;
+    }
+}
+
+impl FilterHost for MockHost {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+    fn log(&self, level: LogLevel, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_string()));
+    }
+    fn request_header(&self, name: &str) -> Option<String> {
+        self.request_headers
+            .borrow()
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+    }
+    fn property(&self, path: &[&str]) -> Option<String> {
+        self.properties.borrow().get(&path.join(".")).cloned()
+    }
+    fn set_response_header(&self, name: &str, value: &str) {
+        let mut headers = self.response_headers.borrow_mut();
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        headers.push((name.to_string(), value.to_string()));
+    }
+    fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        *self.local_response.borrow_mut() = Some((status, headers, body.to_vec()));
+        true
+    }
+    fn shared_data(&self) -> &dyn SharedData {
+        &self.shared
+    }
+    fn counter(&self, name: &str) -> Option<u32> {
+        let mut metrics = self.metrics.borrow_mut();
+        if let Some(i) = metrics.iter().position(|(n, _)| n == name) {
+            return u32::try_from(i).ok();
+        }
+        metrics.push((name.to_string(), 0));
+        u32::try_from(metrics.len() - 1).ok()
+    }
+    fn increment(&self, metric: u32, by: i64) {
+        if let Some((_, v)) = self.metrics.borrow_mut().get_mut(metric as usize) {
+            *v += by;
+        }
+    }
+    fn refusing_config_is_fatal(&self) -> bool {
+        self.fatal_refusal.get()
+    }
+}
+
+/// Redis in a unit test: records each job's context, tag and first commands; the test answers
+/// by calling the context's `on_redis` with the outcome it wants.
+#[derive(Default)]
+pub struct MockRedis {
+    pub submitted: RefCell<Vec<(u32, u32, Vec<String>)>>,
+}
+
+impl RedisSubmit for MockRedis {
+    fn submit(&self, context_id: u32, tag: u32, mut job: Box<dyn Job>) -> Submitted {
+        let commands = match job.start() {
+            crate::job::Step::Send(parts) => parts
+                .iter()
+                .flat_map(|p| {
+                    p.commands.iter().map(|c| {
+                        let mut out = Vec::new();
+                        c.encode_into(&mut out);
+                        String::from_utf8_lossy(&out).into_owned()
+                    })
+                })
+                .collect(),
+            crate::job::Step::Done(outcome) => return Submitted::Done(outcome),
+        };
+        self.submitted
+            .borrow_mut()
+            .push((context_id, tag, commands));
+        Submitted::Pending
+    }
+}

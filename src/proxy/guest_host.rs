@@ -1,0 +1,70 @@
+//! `FilterHost` and `RedisSubmit` on the guest layer: what a filter's logic asks, answered by
+//! the proxy-wasm host it runs in.
+
+use super::host::{self, HeaderMap, MetricType};
+use super::host_calls::HostSharedData;
+use super::redis::RedisClient;
+use crate::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use crate::job::Job;
+use crate::resp::RedisError;
+use crate::shared_data::SharedData;
+use crate::transport::Submitted;
+use std::cell::RefCell;
+
+/// The host the filter runs in.
+pub struct GuestHost;
+
+impl FilterHost for GuestHost {
+    fn now_ms(&self) -> u64 {
+        host::now_ms()
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        host::log(level, message);
+    }
+
+    fn request_header(&self, name: &str) -> Option<String> {
+        host::header(HeaderMap::RequestHeaders, name).ok().flatten()
+    }
+
+    fn property(&self, path: &[&str]) -> Option<String> {
+        host::property(path)
+            .ok()
+            .flatten()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn set_response_header(&self, name: &str, value: &str) {
+        let _ = host::set_header(HeaderMap::ResponseHeaders, name, value);
+    }
+
+    fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
+        host::send_response(status, headers, body).is_ok()
+    }
+
+    fn shared_data(&self) -> &dyn SharedData {
+        &HostSharedData
+    }
+
+    fn counter(&self, name: &str) -> Option<u32> {
+        host::define_metric(MetricType::Counter, name).ok()
+    }
+
+    fn increment(&self, metric: u32, by: i64) {
+        let _ = host::increment_metric(metric, by);
+    }
+
+    fn refusing_config_is_fatal(&self) -> bool {
+        super::runtime::refusing_config_is_fatal()
+    }
+}
+
+impl RedisSubmit for RefCell<RedisClient> {
+    fn submit(&self, context_id: u32, tag: u32, job: Box<dyn Job>) -> Submitted {
+        match self.try_borrow_mut() {
+            Ok(mut client) => client.submit(context_id, tag, job),
+            Err(_) => Submitted::Done(Err(RedisError::Transport("redis client busy".into()))),
+        }
+    }
+}
