@@ -34,6 +34,25 @@ pub fn in_flight_key(key: &str) -> String {
     format!("{key}|inflight")
 }
 
+/// Moves a key's pending deltas into flight for this worker's flush; returns how many it got.
+/// In flight first, then out of pending (see `count`), and the taking itself atomic: the
+/// workers of a gateway share the pending counter, and each unit must leave in exactly one
+/// worker's flush (another worker racing for the same units gets none and gives its claim back).
+fn claim(data: &dyn SharedData, key: &str) -> u64 {
+    let seen = counters::read(data, &delta_key(key));
+    if seen == 0 || counters::add(data, &in_flight_key(key), seen).is_err() {
+        return 0; // nothing, or not recorded as in flight: it stays pending
+    }
+    let taken = counters::update(data, &delta_key(key), |v| v.saturating_sub(seen))
+        .map_or(0, |(before, after)| before - after);
+    if taken < seen {
+        let _ = counters::update(data, &in_flight_key(key), |v| {
+            v.saturating_sub(seen - taken)
+        });
+    }
+    taken
+}
+
 /// Counts a request; returns the usage before it: the last known total, the deltas in flight
 /// to Redis, and the pending deltas.
 ///
@@ -100,19 +119,7 @@ impl Syncer {
         let mut batch = Vec::new();
         let mut requests = Vec::new();
         for (key, t) in &self.touched {
-            // In flight first, then out of pending (see `count`): requests counted meanwhile
-            // stay pending for the next flush.
-            let delta = counters::read(data, &delta_key(key));
-            if delta > 0 {
-                if counters::add(data, &in_flight_key(key), delta).is_err() {
-                    continue; // not recorded as in flight: it stays pending
-                }
-                if counters::update(data, &delta_key(key), |v| v.saturating_sub(delta)).is_err() {
-                    let _ =
-                        counters::update(data, &in_flight_key(key), |v| v.saturating_sub(delta));
-                    continue;
-                }
-            }
+            let delta = claim(data, key);
             let request = if delta > 0 {
                 Request::script(flush_script(), &[key.as_str()], &[delta, t.ttl])
             } else {
