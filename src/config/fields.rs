@@ -11,6 +11,8 @@ pub struct Fields<'a> {
     path: String,
     map: &'a Map<String, Value>,
     taken: BTreeSet<&'a str>,
+    /// Every name the parser asked for, present or not: what an unknown field is compared with.
+    asked: BTreeSet<String>,
 }
 
 impl<'a> Fields<'a> {
@@ -21,6 +23,7 @@ impl<'a> Fields<'a> {
                 path: path.to_string(),
                 map,
                 taken: BTreeSet::new(),
+                asked: BTreeSet::new(),
             }),
             _ => Err(ConfigError::new(path, "expected a record (JSON object)")),
         }
@@ -46,6 +49,7 @@ impl<'a> Fields<'a> {
 
     /// The raw value, marking the field as read.
     pub fn value(&mut self, name: &str) -> Option<&'a Value> {
+        self.asked.insert(name.to_string());
         let (key, value) = self.map.get_key_value(name)?;
         self.taken.insert(key.as_str());
         (!value.is_null()).then_some(value)
@@ -175,13 +179,47 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.error(name, format!("expected one of: {}", allowed.join(", "))))
     }
 
-    /// Refuses the fields that were never read.
+    /// Refuses the fields that were never read, with the nearest known name when one is close
+    /// (`minutes` -> `minute`).
     pub fn finish(self) -> Result<(), ConfigError> {
-        match self.map.keys().find(|k| !self.taken.contains(k.as_str())) {
-            Some(unknown) => Err(self.error(unknown, "unknown field")),
-            None => Ok(()),
+        let Some(unknown) = self.map.keys().find(|k| !self.taken.contains(k.as_str())) else {
+            return Ok(());
+        };
+        let nearest = self
+            .asked
+            .iter()
+            .map(|known| (edit_distance(unknown, known), known))
+            .filter(|(d, known)| *d <= 2 && *d < known.len())
+            .min();
+        let message = match nearest {
+            Some((_, known)) => format!("unknown field (did you mean '{known}'?)"),
+            None => "unknown field".to_string(),
+        };
+        Err(self.error(unknown, message))
+    }
+}
+
+/// Levenshtein distance, for "did you mean" (names are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row.first().copied().unwrap_or(0);
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev + usize::from(ca != *cb);
+            let (Some(&left), Some(&up)) = (row.get(j), row.get(j + 1)) else {
+                break;
+            };
+            prev = up;
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = substitute.min(left + 1).min(up + 1);
+            }
         }
     }
+    row.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -235,7 +273,13 @@ mod tests {
         f.str("host").unwrap();
         let e = f.finish().unwrap_err();
         assert_eq!(e.field, "redis.hots");
-        assert_eq!(e.message, "unknown field");
+        assert_eq!(e.message, "unknown field (did you mean 'host'?)");
+        let v = json!({"zzz": 1});
+        let mut f = Fields::new("", &v).unwrap();
+        f.str("host").unwrap();
+        assert_eq!(f.finish().unwrap_err().message, "unknown field");
+        assert_eq!(edit_distance("minutes", "minute"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

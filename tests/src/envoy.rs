@@ -52,6 +52,7 @@ impl EnvoyGateway {
             listen: ("127.0.0.1".into(), port),
             admin: Some(("127.0.0.1".into(), admin_port)),
             redis_allow: redis_allow.iter().map(|a| a.to_string()).collect(),
+            xff_trusted_hops: 0,
         };
         let mut rendered = render(&config, &opts).expect("render");
         edit(&mut rendered);

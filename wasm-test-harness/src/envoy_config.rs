@@ -18,6 +18,9 @@ pub struct EnvoyOptions<'a> {
     /// tunnel: `host:port`, or `host:*` for any port of that host (e.g. the masters Sentinel
     /// reports on hosts other than the sentinels').
     pub redis_allow: Vec<String>,
+    /// Proxies in front of Envoy whose X-Forwarded-For entry is trusted (`--xff-trusted-hops`);
+    /// 0: the connection's peer is the client.
+    pub xff_trusted_hops: u32,
 }
 
 const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
@@ -385,11 +388,15 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
             json!({"name": format!("vhost_{i}"), "domains": domains, "routes": routes.into_iter().map(|(_, r)| r).collect::<Vec<_>>()})
         })
         .collect();
+    // The client address (`source.address`, what `limit_by: ip` counts) is the connection's
+    // peer, never a header a client can forge, unless the operator trusts that many proxies in
+    // front (Kong's `trusted_ips`): then the address they append to X-Forwarded-For counts.
     let main = json!({
         "name": "main",
         "address": socket(&opts.listen.0, opts.listen.1),
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-            "@type": HCM, "stat_prefix": "ingress", "route_config": {"name": "kong", "virtual_hosts": virtual_hosts}, "http_filters": filters
+            "@type": HCM, "stat_prefix": "ingress", "route_config": {"name": "kong", "virtual_hosts": virtual_hosts}, "http_filters": filters,
+            "use_remote_address": true, "xff_num_trusted_hops": opts.xff_trusted_hops
         }}]}]
     });
     let mut listeners = vec![main];
@@ -451,6 +458,7 @@ services:
             listen: ("0.0.0.0".into(), 8000),
             admin: None,
             redis_allow: redis_allow.iter().map(|s| s.to_string()).collect(),
+            xff_trusted_hops: 0,
         };
         render(&config, &opts)
     }

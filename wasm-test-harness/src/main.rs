@@ -10,7 +10,7 @@ const USAGE: &str = "usage:
                           [--log-level trace|debug|info|warn|error]
   wasm-test-harness echo --listen ADDR
   wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]
-                                 [--redis-allow HOST:PORT|HOST:* ...]
+                                 [--redis-allow HOST:PORT|HOST:* ...] [--xff-trusted-hops N]
   wasm-test-harness render-nginx --config kong.yml --filters-path DIR --prefix DIR
                                  [--bridge-lua DIR] [--listen ADDR] [--workers N]
                                  [--redis-allow HOST:PORT|HOST:* ...]
@@ -57,7 +57,14 @@ fn run(args: &[String]) -> Result<(), String> {
             "log-level",
         ],
         "echo" => &["listen"],
-        "render-envoy" => &["config", "filters-path", "listen", "admin", "redis-allow"],
+        "render-envoy" => &[
+            "config",
+            "filters-path",
+            "listen",
+            "admin",
+            "redis-allow",
+            "xff-trusted-hops",
+        ],
         "render-nginx" => &[
             "config",
             "filters-path",
@@ -159,6 +166,12 @@ fn render_envoy(
     let (config, filters) = config_and_filters(get)?;
     let listen = split_addr(&get("listen").unwrap_or_else(|| "0.0.0.0:8000".into()))?;
     let admin = get("admin").map(|a| split_addr(&a)).transpose()?;
+    let xff_trusted_hops = match get("xff-trusted-hops") {
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("--xff-trusted-hops {n:?} is not a number"))?,
+        None => 0,
+    };
     let rendered = render(
         &config,
         &EnvoyOptions {
@@ -166,6 +179,7 @@ fn render_envoy(
             listen,
             admin,
             redis_allow,
+            xff_trusted_hops,
         },
     )?;
     println!(

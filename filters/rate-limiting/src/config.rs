@@ -323,7 +323,7 @@ mod tests {
         let e = parse(r#"{"minutes": 5}"#).unwrap_err();
         assert_eq!(
             (e.field.as_str(), e.message.as_str()),
-            ("minutes", "unknown field")
+            ("minutes", "unknown field (did you mean 'minute'?)")
         );
         assert_eq!(
             parse(r#"{"minute": "5"}"#).unwrap_err().to_string(),

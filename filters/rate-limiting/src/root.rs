@@ -78,7 +78,7 @@ impl RootContext for Root {
                 self.refused = false;
                 self.filter = Some(Rc::new(filter));
                 if let Err(s) = host::set_tick_period_ms(TICK_MS) {
-                    let line = format!("{NAME}: no tick (status {})", s.0);
+                    let line = format!("no tick (status {})", s.0);
                     self.host.log(LogLevel::Warn, &line);
                 }
                 true
@@ -86,13 +86,12 @@ impl RootContext for Root {
             Err(e) => {
                 self.filter = None;
                 if self.host.refusing_config_is_fatal() {
-                    let line =
-                        format!("{NAME}: {e}; every request gets 500 until the config is fixed");
+                    let line = format!("{e}; every request gets 500 until the config is fixed");
                     self.host.log(LogLevel::Error, &line);
                     self.refused = true;
                     return true;
                 }
-                self.host.log(LogLevel::Error, &format!("{NAME}: {e}"));
+                self.host.log(LogLevel::Error, &e.to_string());
                 false
             }
         }
@@ -114,7 +113,7 @@ impl RootContext for Root {
             .done(filter.host.shared_data(), outcome)
         {
             filter.redis_error();
-            self.host.log(LogLevel::Error, &format!("{NAME}: {e}"));
+            self.host.log(LogLevel::Error, &e.to_string());
         }
     }
 
