@@ -85,6 +85,11 @@ impl OnRedisFailure {
     /// Logs `line` and lets the request through or answers it.
     pub fn failed(&self, host: &dyn FilterHost, filter: &str, line: &str) -> Action {
         host.log(LogLevel::Error, line);
+        self.quiet(host, filter)
+    }
+
+    /// `failed` without a log line (one was logged for this run of failures already).
+    pub fn quiet(&self, host: &dyn FilterHost, filter: &str) -> Action {
         if self.fail_open {
             Action::Continue
         } else {

@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 pub struct Metrics {
     allowed: Option<u32>,
+    allowed_redis_down: Option<u32>,
     limited: Option<u32>,
     redis_errors: Option<u32>,
 }
@@ -18,6 +19,7 @@ impl Metrics {
     fn define(host: &dyn FilterHost) -> Self {
         Self {
             allowed: host.counter("redis_rate_limiting.allowed"),
+            allowed_redis_down: host.counter("redis_rate_limiting.allowed_redis_down"),
             limited: host.counter("redis_rate_limiting.limited"),
             redis_errors: host.counter("redis_rate_limiting.redis_errors"),
         }
@@ -30,6 +32,9 @@ pub struct Filter {
     pub client: Option<Rc<dyn RedisSubmit>>,
     pub metrics: Metrics,
     pub syncer: RefCell<Syncer>,
+    /// Redis failures logged at most once a second (`failed to get usage: ...`, then how many
+    /// more there were), so an outage does not flood the host's log.
+    pub failure_log: FailureLog,
     /// Whether the host has Kong's `kong.route_id` / `kong.service_id` properties (Kong does,
     /// Envoy does not): learnt on the first request, so other hosts are not asked every time.
     pub kong_properties: Cell<Option<bool>>,
@@ -50,6 +55,7 @@ impl Filter {
             host,
             client,
             syncer: RefCell::new(syncer),
+            failure_log: FailureLog::default(),
             kong_properties: Cell::new(None),
         }
     }
@@ -64,11 +70,43 @@ impl Filter {
         self.bump(self.metrics.allowed);
     }
 
+    /// Let through only because Redis failed and the filter is `fault_tolerant`.
+    pub fn allowed_redis_down(&self) {
+        self.bump(self.metrics.allowed_redis_down);
+    }
+
     pub fn limited(&self) {
         self.bump(self.metrics.limited);
     }
 
     pub fn redis_error(&self) {
         self.bump(self.metrics.redis_errors);
+    }
+}
+
+/// At most one log line per interval for a run of Redis failures.
+#[derive(Default)]
+pub struct FailureLog {
+    last_ms: Cell<Option<u64>>,
+    suppressed: Cell<u64>,
+}
+
+/// How long a logged failure silences the next ones.
+pub const FAILURE_LOG_INTERVAL_MS: u64 = 1000;
+
+impl FailureLog {
+    /// The line to log for a failure at `now_ms`, or None while it is silenced (then counted).
+    pub fn line(&self, now_ms: u64, line: &str) -> Option<String> {
+        if let Some(last) = self.last_ms.get() {
+            if now_ms < last + FAILURE_LOG_INTERVAL_MS {
+                self.suppressed.set(self.suppressed.get() + 1);
+                return None;
+            }
+        }
+        self.last_ms.set(Some(now_ms));
+        match self.suppressed.replace(0) {
+            0 => Some(line.to_string()),
+            n => Some(format!("{line} ({n} more failures since the last line)")),
+        }
     }
 }

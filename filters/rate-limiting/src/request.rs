@@ -218,10 +218,14 @@ impl RateLimit {
     fn failed(&self, error: &str) -> Action {
         self.filter.redis_error();
         let mode = OnRedisFailure::kong(self.filter.config.fault_tolerant);
+        let host = self.filter.host.as_ref();
         let line = format!("failed to get usage: {error}");
-        let action = mode.failed(self.filter.host.as_ref(), NAME, &line);
+        let action = match self.filter.failure_log.line(host.now_ms(), &line) {
+            Some(line) => mode.failed(host, NAME, &line),
+            None => mode.quiet(host, NAME),
+        };
         if action == Action::Continue && mode.fail_open {
-            self.filter.allowed();
+            self.filter.allowed_redis_down();
         }
         action
     }

@@ -153,7 +153,33 @@ fn redis_failing_lets_requests_through_when_fault_tolerant() {
         .iter()
         .any(|(_, m)| m.starts_with("failed to get usage: ")));
     assert_eq!(host.metric("redis_rate_limiting.redis_errors"), 1);
-    assert_eq!(host.metric("redis_rate_limiting.allowed"), 1);
+    assert_eq!(host.metric("redis_rate_limiting.allowed"), 0);
+    assert_eq!(host.metric("redis_rate_limiting.allowed_redis_down"), 1);
+}
+
+#[test]
+fn an_outage_logs_one_line_a_second_with_the_count_of_the_others() {
+    let (filter, host, _) = setup(r#"{"minute": 5, "policy": "redis"}"#, MockHost::default());
+    for id in 0..5 {
+        let (mut r, _) = request(&filter, &host, id);
+        assert_eq!(r.on_redis(0, Err(RedisError::Timeout)), Action::Continue);
+    }
+    assert_eq!(host.logs.borrow().len(), 1, "one line for the burst");
+    host.now_ms.set(NOW_MS + 1000);
+    let (mut r, _) = request(&filter, &host, 9);
+    r.on_redis(0, Err(RedisError::Timeout));
+    let logs = host.logs.borrow();
+    assert_eq!(logs.len(), 2);
+    assert!(
+        logs[1].1.ends_with("(4 more failures since the last line)"),
+        "{}",
+        logs[1].1
+    );
+    assert_eq!(
+        host.metric("redis_rate_limiting.redis_errors"),
+        6,
+        "every failure counted"
+    );
 }
 
 #[test]
