@@ -6,6 +6,7 @@ pub mod callouts;
 pub mod dispatch;
 pub mod echo;
 pub mod envoy_config;
+pub mod filter_check;
 pub mod gateway;
 pub mod headers;
 pub mod http_client;

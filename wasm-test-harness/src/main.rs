@@ -137,7 +137,8 @@ fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `--config` loaded, and `--filters-path` made absolute (the rendered configs name files).
+/// `--config` loaded, and `--filters-path` made absolute (the rendered configs name files),
+/// after `filter_check`: every filter's `.wasm` is there and its config passes its parser.
 fn config_and_filters(
     get: &dyn Fn(&str) -> Option<String>,
 ) -> Result<
@@ -153,6 +154,10 @@ fn config_and_filters(
     let filters =
         std::path::PathBuf::from(get("filters-path").ok_or("--filters-path is required")?);
     let filters = std::fs::canonicalize(&filters).unwrap_or(filters);
+    let problems = wasm_test_harness::filter_check::check(&config, &filters);
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
+    }
     Ok((config, filters))
 }
 
