@@ -86,6 +86,7 @@ fn every_example_config_is_accepted_by_the_filter_and_by_kongs_schema() {
         "docs/cluster.md",
         "filters/rate-limiting/README.md",
         "kong/README.md",
+        "envoy/README.md",
         "demo/kong.yml",
     ];
     let mut checked = 0;

@@ -11,6 +11,7 @@ const USAGE: &str = "usage:
   wasm-test-harness echo --listen ADDR
   wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]
                                  [--redis-allow HOST:PORT|HOST:* ...] [--xff-trusted-hops N]
+                                 [--validate-with ENVOY_BINARY]
   wasm-test-harness render-nginx --config kong.yml --filters-path DIR --prefix DIR
                                  [--bridge-lua DIR] [--listen ADDR] [--workers N]
                                  [--redis-allow HOST:PORT|HOST:* ...]
@@ -64,6 +65,7 @@ fn run(args: &[String]) -> Result<(), String> {
             "admin",
             "redis-allow",
             "xff-trusted-hops",
+            "validate-with",
         ],
         "render-nginx" => &[
             "config",
@@ -169,7 +171,7 @@ fn render_envoy(
 ) -> Result<(), String> {
     use wasm_test_harness::envoy_config::{render, split_addr, EnvoyOptions};
     let (config, filters) = config_and_filters(get)?;
-    let listen = split_addr(&get("listen").unwrap_or_else(|| "0.0.0.0:8000".into()))?;
+    let listen = split_addr(&get("listen").unwrap_or_else(|| "127.0.0.1:8000".into()))?;
     let admin = get("admin").map(|a| split_addr(&a)).transpose()?;
     let xff_trusted_hops = match get("xff-trusted-hops") {
         Some(n) => n
@@ -187,11 +189,47 @@ fn render_envoy(
             xff_trusted_hops,
         },
     )?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?
-    );
+    let text = serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?;
+    if let Some(envoy) = get("validate-with") {
+        validate_with_envoy(&envoy, &text)?;
+    }
+    println!("{text}");
     Ok(())
+}
+
+/// Runs `envoy --mode validate` on the rendered config; its error lines on failure.
+fn validate_with_envoy(envoy: &str, config: &str) -> Result<(), String> {
+    let path = std::env::temp_dir().join(format!("render-envoy-{}.json", std::process::id()));
+    std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
+    let out = std::process::Command::new(envoy)
+        .args([
+            "--mode",
+            "validate",
+            "--disable-hot-restart",
+            "-l",
+            "error",
+            "-c",
+        ])
+        .arg(&path)
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let out = out.map_err(|e| format!("--validate-with {envoy}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("error") || l.contains("rror:"))
+        .collect();
+    Err(format!(
+        "Envoy refuses the rendered config:\n{}",
+        if errors.is_empty() { said.trim() } else { "" }.to_string() + &errors.join("\n")
+    ))
 }
 
 /// Writes the two nginx configs that run a kong.yml in Kong's engine without Kong (see
