@@ -57,11 +57,6 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// The kind recorded for `path`, if any.
-    pub fn kind(&self, path: &str) -> Option<&Kind> {
-        self.fields.get(path)
-    }
-
     /// Adds a field the parser reads under another name (the guide's flat aliases, moved into
     /// `redis` before parsing): it accepts what `target` accepts.
     pub fn alias(&mut self, path: &str, target: &str) {

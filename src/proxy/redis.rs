@@ -64,10 +64,6 @@ impl RedisClient {
         self.mux.stats()
     }
 
-    pub fn affinity(&self) -> Affinity {
-        self.mux.affinity()
-    }
-
     fn host(&self) -> HostCalls {
         HostCalls::new(self.root_id, self.mux.affinity())
     }

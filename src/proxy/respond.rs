@@ -66,22 +66,6 @@ impl OnRedisFailure {
         }
     }
 
-    /// The Redis step ended with `outcome`: `then` goes on with its value; a failure is logged
-    /// as `"{what}: {error}"` and handled by the mode.
-    pub fn step<T>(
-        &self,
-        host: &dyn FilterHost,
-        filter: &str,
-        what: &str,
-        outcome: Result<T, String>,
-        then: impl FnOnce(T) -> Action,
-    ) -> Action {
-        match outcome {
-            Ok(value) => then(value),
-            Err(e) => self.failed(host, filter, &format!("{what}: {e}")),
-        }
-    }
-
     /// Logs `line` and lets the request through or answers it.
     pub fn failed(&self, host: &dyn FilterHost, filter: &str, line: &str) -> Action {
         host.log(LogLevel::Error, line);
@@ -97,8 +81,6 @@ impl OnRedisFailure {
         }
     }
 }
-
-pub use super::runtime::refusing_config_is_fatal;
 
 /// The requests of a filter whose config was refused, where refusing it at load would take the
 /// worker down: each gets Kong's 500, and the reason was logged once at configure time.
@@ -124,36 +106,20 @@ mod tests {
     use crate::filter_host::MockHost;
 
     #[test]
-    fn a_failed_step_fails_open_or_closed() {
+    fn a_redis_failure_fails_open_or_closed() {
         let host = MockHost::default();
         let open = OnRedisFailure::kong(true);
-        let action = open.step(
-            &host,
-            "f",
-            "failed to get usage",
-            Err::<(), _>("boom".into()),
-            |_| Action::Pause,
-        );
+        let action = open.failed(&host, "f", "failed to get usage: boom");
         assert_eq!(action, Action::Continue);
         assert_eq!(host.logs.borrow()[0].1, "failed to get usage: boom");
         assert!(host.local_response.borrow().is_none());
         let closed = OnRedisFailure::kong(false);
-        let action = closed.step(&host, "f", "x", Err::<(), _>("boom".into()), |_| {
-            Action::Continue
-        });
-        assert_eq!(action, Action::Pause);
+        assert_eq!(closed.quiet(&host, "f"), Action::Pause);
+        assert_eq!(host.logs.borrow().len(), 1, "quiet logs nothing");
         let local = host.local_response.borrow();
         let (status, _, body) = local.as_ref().unwrap();
         assert_eq!(*status, 500);
         assert_eq!(body, br#"{"message":"An unexpected error occurred"}"#);
-        let ok = closed.step(&host, "f", "x", Ok(7), |v| {
-            if v == 7 {
-                Action::Continue
-            } else {
-                Action::Pause
-            }
-        });
-        assert_eq!(ok, Action::Continue);
     }
 
     #[test]

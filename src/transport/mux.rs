@@ -236,11 +236,6 @@ impl Mux {
         self.entries.len()
     }
 
-    /// Whether `token` is a call of this multiplexer.
-    pub fn owns(&self, token: u32) -> bool {
-        self.calls.contains_key(&token)
-    }
-
     /// The context whose callback dispatched call `token`, if it is one of ours.
     pub fn call_context(&self, token: u32) -> Option<u32> {
         self.calls.get(&token).map(|c| c.context)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wasm_test_harness::kong_config::KongConfig;
-use wasm_test_harness::nginx_config::{render, NginxOptions};
+use wasm_test_harness::nginx_config::{render, running_as_root, NginxOptions};
 use wasm_test_harness::EchoServer;
 
 fn repo() -> PathBuf {
@@ -50,14 +50,6 @@ pub fn available(test: &str) -> bool {
             false
         }
     }
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 pub struct KongGateway {

@@ -389,6 +389,17 @@ fn the_kong_profile_rewrites_modules_validly_and_refuses_missing_callbacks() {
             let rewritten = as_kong_engine(&bytes).unwrap();
             wasmparser_validate(&rewritten).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             check_exports("f", &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if path.starts_with(e2e_tests::harness::dist_dir()) {
+                // Our filters export every callback the guest layer says it does.
+                let exported = wasm_test_harness::kong_rules::exports(&bytes).unwrap();
+                for name in redis_filter_core::proxy::EXPORTED_CALLBACKS {
+                    assert!(
+                        exported.iter().any(|e| e == name),
+                        "{}: {name}",
+                        path.display()
+                    );
+                }
+            }
             seen += 1;
         }
     }

@@ -262,10 +262,6 @@ fn render_nginx(
             .map_err(|_| format!("--workers {w:?} is not a number"))?,
         None => 2,
     };
-    let running_as_root = std::env::var("USER").is_ok_and(|u| u == "root")
-        || std::fs::metadata("/proc/self")
-            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-            .unwrap_or(false);
     let socket = prefix.join("bridge.sock");
     let rendered = render(
         &config,
@@ -277,7 +273,7 @@ fn render_nginx(
             bridge_socket: &socket,
             bridge_lua_dir: &lua,
             redis_allow,
-            user_root: running_as_root,
+            user_root: wasm_test_harness::nginx_config::running_as_root(),
         },
     )?;
     for (name, text) in [

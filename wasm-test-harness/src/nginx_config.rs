@@ -36,19 +36,23 @@ pub struct NginxConfigs {
     pub bridge: String,
 }
 
+/// Whether this process runs as root: the rendered nginx then runs its workers as root too, so
+/// the engine's workers may use the bridge's socket (nginx drops to `nobody` otherwise).
+pub fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
 /// A single-quoted nginx string.
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// The filter's config with `redis.tunnel` pointing at the bridge when it names no tunnel.
-fn with_bridge(config: Option<&str>, socket: &Path) -> Result<Option<String>, String> {
-    let Some(text) = config else {
-        return Ok(None);
-    };
+fn with_bridge(config: Option<&str>, socket: &Path) -> Option<String> {
+    let text = config?;
     // A config that is not JSON goes as it is: the filter refuses it, which is its business.
     let Ok(mut value) = serde_json::from_str::<Value>(text) else {
-        return Ok(Some(text.to_string()));
+        return Some(text.to_string());
     };
     let named_redis = value.as_object().is_some_and(|top| {
         top.keys()
@@ -66,12 +70,12 @@ fn with_bridge(config: Option<&str>, socket: &Path) -> Result<Option<String>, St
             }
         }
     }
-    Ok(Some(value.to_string()))
+    Some(value.to_string())
 }
 
 fn filter_lines(out: &mut String, filters: &[&FilterEntry], socket: &Path) -> Result<(), String> {
     for f in filters {
-        match with_bridge(f.config.as_deref(), socket)? {
+        match with_bridge(f.config.as_deref(), socket) {
             Some(c) => writeln!(out, "            proxy_wasm {} {};", f.name, quote(&c)),
             None => writeln!(out, "            proxy_wasm {};", f.name),
         }
