@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds the filters and the harness, starts Redis, an
 # echo upstream and the harness serving demo/kong.yml, sends requests that show Kong's
-# rate-limiting headers and the 429, then stops everything it started.
+# rate-limiting headers and the 429, then a cached response (Miss, Hit, Age), then stops
+# everything it started.
 # KEEP_RUNNING=1 leaves them up (the script prints how to stop them).
 # `--host kong` serves the same kong.yml in Kong's own engine instead (nginx with Kong's
 # ngx_wasm_module, found at ../shared/hosts/nginx-wasm or $NGINX_WASM), Redis reached through the
@@ -63,7 +64,7 @@ echo "Redis on :$redis_port, echo upstream on :$echo_port, $gateway on :$gw_port
 show() {
   local label=$1; shift
   echo; echo "== $label"
-  curl -s -D - -o "$work/body" "$@" | grep -i -E '^(HTTP|x-ratelimit|ratelimit|retry-after)' | tr -d '\r'
+  curl -s -D - -o "$work/body" "$@" | grep -i -E '^(HTTP|x-ratelimit|ratelimit|retry-after|x-cache|age)' | tr -d '\r'
   if grep -q message "$work/body"; then cat "$work/body"; echo; fi
 }
 for i in 1 2 3 4 5 6; do
@@ -77,6 +78,13 @@ echo; echo "== The counters in Redis, in Kong's key format"
 redis-cli -p "$redis_port" --scan --pattern 'ratelimit:*' | sort | while read -r key; do
   echo "$key = $(redis-cli -p "$redis_port" GET "$key") (ttl $(redis-cli -p "$redis_port" TTL "$key") s)"
 done
+catalog="http://127.0.0.1:$gw_port/catalog/items?header=Cache-Control:public,max-age=300"
+show "GET /catalog (proxy-cache, strategy redis, cache_control): the first is a Miss" "$catalog"
+sleep 0.2
+show "GET /catalog again: a Hit, served from Redis" "$catalog"
+sleep 1
+show "GET /catalog a second later: Age has grown" "$catalog"
+echo; echo "== The cached entry in Redis: $(redis-cli -p "$redis_port" --scan --pattern 'proxy-cache:*')"
 echo; echo "== Script calls: $(redis-cli -p "$redis_port" INFO commandstats | grep -E 'cmdstat_(evalsha|eval):' | cut -d, -f1 | tr -d '\r' | tr '\n' ' ')"
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
   echo; echo "Still running. Stop with: kill ${pids[*]}"

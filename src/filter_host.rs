@@ -30,6 +30,19 @@ pub trait FilterHost {
     fn property(&self, path: &[&str]) -> Option<String>;
     /// Replaces a response header of the running request.
     fn set_response_header(&self, name: &str, value: &str);
+    /// A response header of the running request (as received, or as a filter set it).
+    fn response_header(&self, name: &str) -> Option<String>;
+    /// Every response header of the running request, pseudo-headers (`:status`) included.
+    fn response_headers(&self) -> Vec<(String, String)>;
+    /// The response body chunk the running `on_response_body` was called for (its first
+    /// `size` bytes).
+    fn response_body(&self, size: usize) -> Option<Vec<u8>>;
+    /// Replaces the first `size` bytes of the running response body chunk with `body`.
+    fn set_response_body(&self, size: usize, body: &[u8]) -> bool;
+    /// Whether the host adds a newline to the body of a local response (Kong's engine does, as
+    /// `ngx.say` would): a filter that must send bytes exactly sends an empty local response
+    /// and puts its body in from `on_response_body`.
+    fn local_body_gets_newline(&self) -> bool;
     /// Answers the running request; false if the host refused.
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool;
     fn shared_data(&self) -> &dyn SharedData;
@@ -56,12 +69,17 @@ pub struct MockHost {
     pub now_ms: Cell<u64>,
     pub request_headers: RefCell<HashMap<String, String>>,
     pub properties: RefCell<HashMap<String, String>>,
+    /// The response headers: a test puts the upstream's here, the filter's own land here too.
     pub response_headers: RefCell<Vec<(String, String)>>,
+    /// The response body chunk a test hands to `on_response_body`.
+    pub response_body: RefCell<Vec<u8>>,
     pub local_response: RefCell<Option<LocalResponse>>,
     pub logs: RefCell<Vec<(LogLevel, String)>>,
     pub metrics: RefCell<Vec<(String, i64)>>,
     pub shared: Memory,
     pub fatal_refusal: Cell<bool>,
+    /// Acts as Kong's engine, which adds a newline to local response bodies.
+    pub newline_after_local_body: Cell<bool>,
 }
 
 impl MockHost {
@@ -125,6 +143,27 @@ impl FilterHost for MockHost {
         let mut headers = self.response_headers.borrow_mut();
         headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
         headers.push((name.to_string(), value.to_string()));
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        MockHost::response_header(self, name)
+    }
+    fn response_headers(&self) -> Vec<(String, String)> {
+        self.response_headers.borrow().clone()
+    }
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        let body = self.response_body.borrow();
+        Some(body.iter().take(size).copied().collect())
+    }
+    fn set_response_body(&self, size: usize, body: &[u8]) -> bool {
+        let mut current = self.response_body.borrow_mut();
+        let at = size.min(current.len());
+        let keep = current.split_off(at);
+        *current = body.to_vec();
+        current.extend(keep);
+        true
+    }
+    fn local_body_gets_newline(&self) -> bool {
+        self.newline_after_local_body.get()
     }
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
         let headers = headers

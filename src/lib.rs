@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod counters;
+pub mod failure_log;
 pub mod filter_host;
 pub mod job;
 pub mod proxy;

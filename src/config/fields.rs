@@ -140,6 +140,63 @@ impl<'a> Fields<'a> {
             .map(Some)
     }
 
+    /// An array of integers, each within `min..=max` (Kong's `elements = {type = "integer",
+    /// between = {min, max}}`).
+    pub fn ints(
+        &mut self,
+        name: &str,
+        min: i64,
+        max: i64,
+    ) -> Result<Option<Vec<i64>>, ConfigError> {
+        let items = self.array(name)?;
+        note(&self.path_of(name), Kind::Ints { min, max });
+        let Some(items) = items else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, v) in items.iter().enumerate() {
+            let at = format!("{}[{}]", self.path_of(name), i + 1);
+            let n = v
+                .as_i64()
+                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                .ok_or_else(|| ConfigError::new(at.clone(), "expected an integer"))?;
+            if n < min || n > max {
+                return Err(ConfigError::new(
+                    at,
+                    format!("value should be between {min} and {max}"),
+                ));
+            }
+            out.push(n);
+        }
+        Ok(Some(out))
+    }
+
+    /// An array of strings, each one of `allowed` (Kong: "expected one of: a, b").
+    pub fn each_one_of(
+        &mut self,
+        name: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<Vec<&'static str>>, ConfigError> {
+        let items = self.strings(name)?;
+        note(&self.path_of(name), Kind::StringsOneOf(allowed.to_vec()));
+        let Some(items) = items else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                allowed.iter().find(|a| **a == *s).copied().ok_or_else(|| {
+                    ConfigError::new(
+                        format!("{}[{}]", self.path_of(name), i + 1),
+                        format!("expected one of: {}", allowed.join(", ")),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
     /// A number greater than 0 (Kong: "value must be greater than 0").
     pub fn positive(&mut self, name: &str) -> Result<Option<f64>, ConfigError> {
         let n = self.number(name)?;

@@ -24,6 +24,13 @@ pub enum Kind {
     OneOf(Vec<&'static str>),
     Array,
     Strings,
+    /// An array of integers within `min..=max`.
+    Ints {
+        min: i64,
+        max: i64,
+    },
+    /// An array of strings, each one of a fixed set.
+    StringsOneOf(Vec<&'static str>),
     Record,
 }
 
@@ -147,6 +154,10 @@ fn leaf(kind: &Kind) -> Value {
         }
         Kind::Array => json!({"type": ["array", "null"]}),
         Kind::Strings => json!({"type": ["array", "null"], "items": {"type": "string"}}),
+        Kind::Ints { min, max } => json!({"type": ["array", "null"],
+            "items": {"type": "integer", "minimum": min, "maximum": max}}),
+        Kind::StringsOneOf(choices) => json!({"type": ["array", "null"],
+            "items": {"type": "string", "enum": choices}}),
         Kind::Record => object(&Node::default()),
     }
 }

@@ -39,6 +39,35 @@ impl FilterHost for GuestHost {
         let _ = host::set_header(HeaderMap::ResponseHeaders, name, value);
     }
 
+    fn response_header(&self, name: &str) -> Option<String> {
+        host::header(HeaderMap::ResponseHeaders, name)
+            .ok()
+            .flatten()
+    }
+
+    fn response_headers(&self) -> Vec<(String, String)> {
+        host::headers(HeaderMap::ResponseHeaders)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect()
+    }
+
+    fn response_body(&self, size: usize) -> Option<Vec<u8>> {
+        host::buffer(host::Buffer::HttpResponseBody, 0, size)
+            .ok()
+            .flatten()
+    }
+
+    fn set_response_body(&self, size: usize, body: &[u8]) -> bool {
+        host::set_buffer(host::Buffer::HttpResponseBody, 0, size, body).is_ok()
+    }
+
+    fn local_body_gets_newline(&self) -> bool {
+        // Kong's engine: ngx_wasm_module's local response appends LF to a non-empty body.
+        super::runtime::affinity() == crate::transport::Affinity::PerContext
+    }
+
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
         host::send_response(status, headers, body).is_ok()
     }

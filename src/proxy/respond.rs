@@ -82,6 +82,40 @@ impl OnRedisFailure {
     }
 }
 
+/// What a root does with the filter it built from its config (`on_configure`'s answer): a
+/// built filter replaces the old one and the root ticks every `tick_ms`; a refused config is
+/// logged once with its field and refused, or, where refusing would take the worker down
+/// (Kong's engine), accepted with `refused` set so every request gets Kong's 500.
+pub fn configure<F>(
+    host: &dyn FilterHost,
+    built: Result<F, String>,
+    tick_ms: u32,
+    filter: &mut Option<std::rc::Rc<F>>,
+    refused: &mut bool,
+) -> bool {
+    match built {
+        Ok(f) => {
+            *refused = false;
+            *filter = Some(std::rc::Rc::new(f));
+            if let Err(s) = super::host::set_tick_period_ms(tick_ms) {
+                host.log(LogLevel::Warn, &format!("no tick (status {})", s.0));
+            }
+            true
+        }
+        Err(e) => {
+            *filter = None;
+            if host.refusing_config_is_fatal() {
+                let line = format!("{e}; every request gets 500 until the config is fixed");
+                host.log(LogLevel::Error, &line);
+                *refused = true;
+                return true;
+            }
+            host.log(LogLevel::Error, &e);
+            false
+        }
+    }
+}
+
 /// The requests of a filter whose config was refused, where refusing it at load would take the
 /// worker down: each gets Kong's 500, and the reason was logged once at configure time.
 pub struct RefusedConfig {

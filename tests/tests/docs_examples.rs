@@ -1,9 +1,8 @@
-//! Every redis-rate-limiting config shown to users (the kong.yml blocks of the docs and READMEs,
-//! the demo's kong.yml) is accepted by the filter and by the schema Kong validates it with
-//! (kong/redis-rate-limiting.meta.json), so no example teaches a config that fails.
+//! Every filter config shown to users (the kong.yml blocks of the docs and READMEs, the demo's
+//! kong.yml) is accepted by its filter and by the schema Kong validates it with
+//! (kong/<filter>.meta.json), so no example teaches a config that fails.
 
 use redis_filter_core::config::schema::validate;
-use redis_rate_limiting::config::Config;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -53,18 +52,34 @@ fn dedent(text: &str) -> String {
         .join("\n")
 }
 
-/// The `config` of every `{name: redis-rate-limiting, config: ...}` anywhere in a document (a
-/// mapping, or a JSON string as kong.yml also allows).
-fn filter_configs(doc: &Value, out: &mut Vec<Value>) {
+/// Each filter's name and its parser.
+type Parse = fn(&[u8]) -> Result<(), String>;
+const FILTERS: &[(&str, Parse)] = &[
+    ("redis-rate-limiting", |raw| {
+        redis_rate_limiting::config::Config::parse(raw)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }),
+    ("redis-proxy-cache", |raw| {
+        redis_proxy_cache::config::Config::parse(raw)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }),
+];
+
+/// The filter name and `config` of every `{name: redis-..., config: ...}` anywhere in a
+/// document (a mapping, or a JSON string as kong.yml also allows).
+fn filter_configs(doc: &Value, out: &mut Vec<(String, Value)>) {
     match doc {
         Value::Object(map) => {
-            if map.get("name").and_then(Value::as_str) == Some("redis-rate-limiting") {
+            let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+            if FILTERS.iter().any(|(n, _)| *n == name) {
                 let config = match map.get("config") {
                     Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
                     Some(v) => v.clone(),
                     None => serde_json::json!({}),
                 };
-                out.push(config);
+                out.push((name.to_string(), config));
             }
             map.values().for_each(|v| filter_configs(v, out));
         }
@@ -75,12 +90,13 @@ fn filter_configs(doc: &Value, out: &mut Vec<Value>) {
 
 #[test]
 fn every_example_config_is_accepted_by_the_filter_and_by_kongs_schema() {
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("kong/redis-rate-limiting.meta.json")).unwrap(),
-    )
-    .unwrap();
-    let schema = &meta["config_schema"];
+    let schema = |name: &str| -> Value {
+        let path = repo().join(format!("kong/{name}.meta.json"));
+        let meta: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        meta["config_schema"].clone()
+    };
     let files = [
+        "filters/proxy-cache/README.md",
         "docs/standalone.md",
         "docs/sentinel.md",
         "docs/cluster.md",
@@ -101,11 +117,12 @@ fn every_example_config_is_accepted_by_the_filter_and_by_kongs_schema() {
                 .unwrap_or_else(|e| panic!("{file}: a yaml block does not parse: {e}\n{yaml}"));
             let mut configs = Vec::new();
             filter_configs(&doc, &mut configs);
-            for value in configs {
+            for (name, value) in configs {
                 let text = value.to_string();
-                Config::parse(text.as_bytes())
-                    .unwrap_or_else(|e| panic!("{file}: the filter refuses {text}: {e}"));
-                validate(schema, &value)
+                let parse = FILTERS.iter().find(|(n, _)| *n == name).unwrap().1;
+                parse(text.as_bytes())
+                    .unwrap_or_else(|e| panic!("{file}: {name} refuses {text}: {e}"));
+                validate(&schema(&name), &value)
                     .unwrap_or_else(|e| panic!("{file}: the schema refuses {text}: {e}"));
                 checked += 1;
             }

@@ -17,6 +17,11 @@ fn parser(name: &str) -> Option<Parser> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }),
+        "redis-proxy-cache" => Some(|raw| {
+            redis_proxy_cache::config::Config::parse(raw)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }),
         _ => None,
     }
 }

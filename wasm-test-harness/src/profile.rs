@@ -23,6 +23,15 @@ impl std::str::FromStr for Profile {
 }
 
 impl Profile {
+    /// A filter's local response body as the client gets it: ngx_wasm_module adds a newline
+    /// (LF) after a non-empty body (`ngx_http_wasm_stash_local_response`, seen with the stock
+    /// engine: a cached body of N bytes came back with N + 1).
+    pub fn local_body(self, body: &mut Vec<u8>) {
+        if self == Profile::Kong && !body.is_empty() {
+            body.push(b'\n');
+        }
+    }
+
     /// Whether a dispatch may be made from this callback. `None` is a call outside any callback
     /// (start sequence), which Kong also refuses.
     pub fn allows_dispatch_from(self, callback: Option<Callback>) -> bool {

@@ -383,7 +383,11 @@ impl Worker {
             PhaseEnd::Local => {
                 let local = self.with_request(id, |r| r.local_response.take()).flatten();
                 if let Some(local) = local {
-                    self.with_request(id, |r| apply_local(r, local));
+                    let profile = self.shared.profile;
+                    self.with_request(id, |r| {
+                        apply_local(r, local);
+                        profile.local_body(&mut r.response_body);
+                    });
                 }
             }
             PhaseEnd::Failed(why) => {
@@ -519,7 +523,11 @@ impl Worker {
                     ),
                 }
                 if let Some(local) = self.with_request(id, |r| r.local_response.take()).flatten() {
-                    self.with_request(id, |r| apply_local(r, local));
+                    let profile = self.shared.profile;
+                    self.with_request(id, |r| {
+                        apply_local(r, local);
+                        profile.local_body(&mut r.response_body);
+                    });
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::sync::Syncer;
+use redis_filter_core::failure_log::FailureLog;
 use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -81,32 +82,5 @@ impl Filter {
 
     pub fn redis_error(&self) {
         self.bump(self.metrics.redis_errors);
-    }
-}
-
-/// At most one log line per interval for a run of Redis failures.
-#[derive(Default)]
-pub struct FailureLog {
-    last_ms: Cell<Option<u64>>,
-    suppressed: Cell<u64>,
-}
-
-/// How long a logged failure silences the next ones.
-pub const FAILURE_LOG_INTERVAL_MS: u64 = 1000;
-
-impl FailureLog {
-    /// The line to log for a failure at `now_ms`, or None while it is silenced (then counted).
-    pub fn line(&self, now_ms: u64, line: &str) -> Option<String> {
-        if let Some(last) = self.last_ms.get() {
-            if now_ms < last + FAILURE_LOG_INTERVAL_MS {
-                self.suppressed.set(self.suppressed.get() + 1);
-                return None;
-            }
-        }
-        self.last_ms.set(Some(now_ms));
-        match self.suppressed.replace(0) {
-            0 => Some(line.to_string()),
-            n => Some(format!("{line} ({n} more failures since the last line)")),
-        }
     }
 }

@@ -4,8 +4,7 @@ use crate::config::{Config, Policy};
 use crate::filter::Filter;
 use crate::request::RateLimit;
 use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
-use redis_filter_core::proxy::host;
-use redis_filter_core::proxy::respond::RefusedConfig;
+use redis_filter_core::proxy::respond::{self, RefusedConfig};
 use redis_filter_core::proxy::{GuestHost, HttpContext, RedisClient, RootContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
@@ -73,28 +72,15 @@ impl Root {
 impl RootContext for Root {
     fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool {
         let raw = config.unwrap_or_else(|| b"{}".to_vec());
-        match self.build(&raw) {
-            Ok(filter) => {
-                self.refused = false;
-                self.filter = Some(Rc::new(filter));
-                if let Err(s) = host::set_tick_period_ms(TICK_MS) {
-                    let line = format!("no tick (status {})", s.0);
-                    self.host.log(LogLevel::Warn, &line);
-                }
-                true
-            }
-            Err(e) => {
-                self.filter = None;
-                if self.host.refusing_config_is_fatal() {
-                    let line = format!("{e}; every request gets 500 until the config is fixed");
-                    self.host.log(LogLevel::Error, &line);
-                    self.refused = true;
-                    return true;
-                }
-                self.host.log(LogLevel::Error, &e.to_string());
-                false
-            }
-        }
+        let built = self.build(&raw);
+        let host = self.host.clone();
+        respond::configure(
+            host.as_ref(),
+            built,
+            TICK_MS,
+            &mut self.filter,
+            &mut self.refused,
+        )
     }
 
     fn on_tick(&mut self) {

@@ -1,0 +1,93 @@
+//! What one configured use of the filter shares between its root context and its requests: the
+//! config, the host and Redis (real, or mocks in unit tests), the root's id (writes belong to
+//! the root), metrics and the failure log.
+
+use crate::config::Config;
+use redis_filter_core::failure_log::FailureLog;
+use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use std::cell::Cell;
+use std::rc::Rc;
+
+pub const NAME: &str = "redis-proxy-cache";
+
+/// What happened to a request, counted by the host's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Hit,
+    Miss,
+    Refresh,
+    Bypass,
+    Stored,
+    RedisError,
+}
+
+pub struct Metrics([Option<u32>; 6]);
+
+impl Metrics {
+    fn define(host: &dyn FilterHost) -> Self {
+        let names = ["hit", "miss", "refresh", "bypass", "stored", "redis_errors"];
+        Self(names.map(|n| host.counter(&format!("redis_proxy_cache.{n}"))))
+    }
+}
+
+pub struct Filter {
+    pub config: Config,
+    pub host: Rc<dyn FilterHost>,
+    pub client: Option<Rc<dyn RedisSubmit>>,
+    /// The root context: writes are its work (they outlive the request, and in Kong's engine
+    /// they leave from its `on_tick`, a phase that may dispatch).
+    pub root_id: u32,
+    pub metrics: Metrics,
+    pub failure_log: FailureLog,
+    /// Whether the host has Kong's `kong.route_id` property (learnt on the first request).
+    pub kong_properties: Cell<Option<bool>>,
+}
+
+impl Filter {
+    pub fn with_host(
+        config: Config,
+        host: Rc<dyn FilterHost>,
+        client: Option<Rc<dyn RedisSubmit>>,
+        root_id: u32,
+    ) -> Self {
+        Self {
+            metrics: Metrics::define(host.as_ref()),
+            config,
+            host,
+            client,
+            root_id,
+            failure_log: FailureLog::default(),
+            kong_properties: Cell::new(None),
+        }
+    }
+
+    pub fn count(&self, what: Counted) {
+        let id = self.metrics.0.get(what as usize).copied().flatten();
+        if let Some(id) = id {
+            self.host.increment(id, 1);
+        }
+    }
+
+    /// A storage failure: counted, logged at most once a second (Kong logs each).
+    pub fn storage_failed(&self, line: &str) {
+        self.count(Counted::RedisError);
+        let host = self.host.as_ref();
+        if let Some(line) = self.failure_log.line(host.now_ms(), line) {
+            host.log(LogLevel::Error, &line);
+        }
+    }
+
+    /// The route part of the key's prefix and of the Redis key: the config's `route_id`, else
+    /// Kong's `kong.route_id`, else none.
+    pub fn route_id(&self) -> Option<String> {
+        if let Some(id) = &self.config.route_id {
+            return Some(id.clone());
+        }
+        if self.kong_properties.get() == Some(false) {
+            return None;
+        }
+        let id = self.host.property(&["kong", "route_id"]);
+        self.kong_properties.set(Some(id.is_some()));
+        id
+    }
+}

@@ -1,0 +1,394 @@
+//! The cache's request flow against an in-memory host (`MockHost`, and `MockRedis` for the
+//! redis strategy): Miss then Hit, every Bypass, Refresh, `only-if-cached`, HEAD, the body
+//! limit, Redis failures with and without `bypass_on_err`, and purge.
+
+use super::*;
+use crate::config::Config;
+use crate::filter::Filter;
+use redis_filter_core::filter_host::{MockHost, MockRedis};
+use redis_filter_core::resp::RedisError;
+use redis_filter_core::Reply;
+
+const NOW_MS: u64 = 1_796_040_000_000;
+const ROOT: u32 = 1;
+
+fn setup(config: &str) -> (Rc<Filter>, Rc<MockHost>, Rc<MockRedis>) {
+    let host = Rc::new(MockHost::default());
+    host.now_ms.set(NOW_MS);
+    let redis = Rc::new(MockRedis::default());
+    let config = Config::parse(config.as_bytes()).unwrap();
+    let filter = Filter::with_host(config, host.clone(), Some(redis.clone()), ROOT);
+    (Rc::new(filter), host, redis)
+}
+
+/// A request's headers (`:method`, `:path` and the rest).
+fn request(host: &MockHost, method: &str, path: &str, headers: &[(&str, &str)]) {
+    host.next_request();
+    let mut h = host.request_headers.borrow_mut();
+    h.clear();
+    h.insert(":method".into(), method.into());
+    h.insert(":path".into(), path.into());
+    for (k, v) in headers {
+        h.insert(k.to_ascii_lowercase(), v.to_string());
+    }
+}
+
+/// The upstream's response arrives: headers, then the body in one chunk.
+fn respond(
+    ctx: &mut CacheRequest,
+    host: &MockHost,
+    status: u32,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) {
+    {
+        let mut h = host.response_headers.borrow_mut();
+        h.push((":status".into(), status.to_string()));
+        for (k, v) in headers {
+            h.push((k.to_string(), v.to_string()));
+        }
+    }
+    assert_eq!(ctx.on_response_headers(0, false), Action::Continue);
+    *host.response_body.borrow_mut() = body.to_vec();
+    assert_eq!(ctx.on_response_body(body.len(), true), Action::Continue);
+}
+
+const JSON: &[(&str, &str)] = &[
+    ("Content-Type", "application/json"),
+    ("Connection", "keep-alive"),
+];
+
+/// One request through the filter: the action of its request phase, and the context.
+fn run(
+    filter: &Rc<Filter>,
+    host: &MockHost,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (CacheRequest, Action) {
+    request(host, method, path, headers);
+    let mut ctx = CacheRequest::new(7, filter.clone());
+    let action = ctx.on_request_headers(0, true);
+    (ctx, action)
+}
+
+fn local(host: &MockHost) -> Option<redis_filter_core::filter_host::LocalResponse> {
+    host.local_response.borrow().clone()
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_miss_is_kept_and_the_next_request_is_a_hit_with_age() {
+    let (filter, host, _) = setup(r#"{"strategy": "memory"}"#);
+    let (mut ctx, action) = run(&filter, &host, "GET", "/a?x=1", &[]);
+    assert_eq!(action, Action::Continue);
+    respond(&mut ctx, &host, 200, JSON, b"{\"n\":1}");
+    assert_eq!(
+        host.response_header("X-Cache-Status").as_deref(),
+        Some("Miss")
+    );
+    let key = host.response_header("X-Cache-Key").unwrap();
+    assert_eq!(key, cache_key::sha256_hex("default|GET|GET /a|x=1|"));
+    assert_eq!(host.metric("redis_proxy_cache.stored"), 1);
+
+    host.now_ms.set(NOW_MS + 7_000);
+    let (_, action) = run(&filter, &host, "GET", "/a?x=1", &[]);
+    assert_eq!(action, Action::Pause);
+    let (status, headers, body) = local(&host).unwrap();
+    assert_eq!((status, body.as_slice()), (200, b"{\"n\":1}".as_slice()));
+    assert_eq!(header(&headers, "X-Cache-Status"), Some("Hit"));
+    assert_eq!(header(&headers, "X-Cache-Key"), Some(key.as_str()));
+    assert_eq!(header(&headers, "age"), Some("7"));
+    assert_eq!(header(&headers, "Content-Type"), Some("application/json"));
+    assert_eq!(header(&headers, "Connection"), None, "hop-by-hop dropped");
+    assert_eq!(host.metric("redis_proxy_cache.hit"), 1);
+}
+
+#[test]
+fn an_entry_older_than_cache_ttl_is_refreshed() {
+    let (filter, host, _) = setup(r#"{"strategy": "memory", "cache_ttl": 10, "storage_ttl": 100}"#);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/a", &[]);
+    respond(&mut ctx, &host, 200, JSON, b"1");
+    host.now_ms.set(NOW_MS + 11_000);
+    let (mut ctx, action) = run(&filter, &host, "GET", "/a", &[]);
+    assert_eq!(action, Action::Continue);
+    respond(&mut ctx, &host, 200, JSON, b"2");
+    assert_eq!(
+        host.response_header("X-Cache-Status").as_deref(),
+        Some("Refresh")
+    );
+    let (_, _) = run(&filter, &host, "GET", "/a", &[]);
+    assert_eq!(local(&host).unwrap().2, b"2");
+}
+
+#[test]
+fn every_bypass() {
+    let config = r#"{"strategy": "memory", "cache_control": true}"#;
+    let cacheable: &[(&str, &str)] = &[
+        ("Content-Type", "application/json"),
+        ("Cache-Control", "max-age=60"),
+    ];
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        u32,
+        Vec<(&'a str, &'a str)>,
+    );
+    let cases: Vec<Case> = vec![
+        ("POST", vec![], 200, cacheable.to_vec()),
+        (
+            "GET",
+            vec![("Cache-Control", "no-store")],
+            200,
+            cacheable.to_vec(),
+        ),
+        (
+            "GET",
+            vec![("Cache-Control", "no-cache")],
+            200,
+            cacheable.to_vec(),
+        ),
+        (
+            "GET",
+            vec![("Authorization", "Bearer x")],
+            200,
+            cacheable.to_vec(),
+        ),
+        ("GET", vec![], 500, cacheable.to_vec()),
+        (
+            "GET",
+            vec![],
+            200,
+            vec![
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Cache-Control", "max-age=60"),
+            ],
+        ),
+        (
+            "GET",
+            vec![],
+            200,
+            vec![
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "private, max-age=60"),
+            ],
+        ),
+        (
+            "GET",
+            vec![],
+            200,
+            vec![("Content-Type", "application/json")],
+        ),
+        (
+            "GET",
+            vec![],
+            200,
+            vec![
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "max-age=60"),
+                ("Set-Cookie", "a=b"),
+            ],
+        ),
+        (
+            "GET",
+            vec![],
+            200,
+            vec![
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "max-age=60"),
+                ("Content-Length", "2000000"),
+            ],
+        ),
+    ];
+    for (i, (method, req, status, resp)) in cases.into_iter().enumerate() {
+        let (filter, host, _) = setup(config);
+        let (mut ctx, action) = run(&filter, &host, method, "/b", &req);
+        assert_eq!(action, Action::Continue, "case {i}");
+        respond(&mut ctx, &host, status, &resp, b"{}");
+        assert_eq!(
+            host.response_header("X-Cache-Status").as_deref(),
+            Some("Bypass"),
+            "case {i}"
+        );
+        assert_eq!(host.metric("redis_proxy_cache.stored"), 0, "case {i}");
+    }
+}
+
+#[test]
+fn request_directives_decide_refresh_and_only_if_cached_misses_get_504() {
+    let (filter, host, _) = setup(r#"{"strategy": "memory", "cache_control": true}"#);
+    let (_, action) = run(
+        &filter,
+        &host,
+        "GET",
+        "/c",
+        &[("Cache-Control", "only-if-cached")],
+    );
+    assert_eq!(action, Action::Pause);
+    let (status, headers, body) = local(&host).unwrap();
+    assert_eq!(status, 504);
+    assert!(header(&headers, "X-Cache-Key").is_some());
+    assert!(String::from_utf8_lossy(&body).contains("The upstream server is timing out"));
+
+    let (mut ctx, _) = run(&filter, &host, "GET", "/c", &[]);
+    respond(
+        &mut ctx,
+        &host,
+        200,
+        &[
+            ("Content-Type", "text/plain"),
+            ("Cache-Control", "s-maxage=100, max-age=5"),
+        ],
+        b"x",
+    );
+    host.now_ms.set(NOW_MS + 30_000);
+    let (_, action) = run(
+        &filter,
+        &host,
+        "GET",
+        "/c",
+        &[("Cache-Control", "max-age=20")],
+    );
+    assert_eq!(action, Action::Continue, "older than the client accepts");
+    let (_, action) = run(
+        &filter,
+        &host,
+        "GET",
+        "/c",
+        &[("Cache-Control", "min-fresh=80")],
+    );
+    assert_eq!(action, Action::Continue, "not fresh enough for the client");
+    let (_, action) = run(
+        &filter,
+        &host,
+        "GET",
+        "/c",
+        &[("Cache-Control", "min-fresh=60")],
+    );
+    assert_eq!(action, Action::Pause, "a hit");
+}
+
+#[test]
+fn head_is_cached_apart_and_served_without_a_body() {
+    let (filter, host, _) = setup(r#"{"strategy": "memory"}"#);
+    let (mut ctx, _) = run(&filter, &host, "HEAD", "/h", &[]);
+    host.response_headers.borrow_mut().extend([
+        (":status".to_string(), "200".to_string()),
+        ("content-type".to_string(), "text/plain".to_string()),
+    ]);
+    assert_eq!(ctx.on_response_headers(0, true), Action::Continue);
+    let (_, action) = run(&filter, &host, "GET", "/h", &[]);
+    assert_eq!(action, Action::Continue, "GET is another key");
+    let (_, action) = run(&filter, &host, "HEAD", "/h", &[]);
+    assert_eq!(action, Action::Pause);
+    assert!(local(&host).unwrap().2.is_empty());
+}
+
+#[test]
+fn a_body_over_the_limit_midstream_is_not_kept() {
+    let (filter, host, _) = setup(r#"{"strategy": "memory", "max_body_size": 4}"#);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/big", &[]);
+    respond(&mut ctx, &host, 200, JSON, b"12345");
+    assert_eq!(host.metric("redis_proxy_cache.stored"), 0);
+}
+
+#[test]
+fn redis_lookups_and_writes() {
+    let (filter, host, redis) = setup(r#"{"strategy": "redis"}"#);
+    let (mut ctx, action) = run(&filter, &host, "GET", "/r", &[]);
+    assert_eq!(action, Action::Pause);
+    let (context, _, commands) = redis.submitted.borrow()[0].clone();
+    assert_eq!(context, 7);
+    assert!(commands[0].contains("GET") && commands[0].contains("proxy-cache:default:{"));
+    assert_eq!(ctx.on_redis(FETCH, Ok(vec![Reply::Nil])), Action::Continue);
+    respond(&mut ctx, &host, 200, JSON, b"{}");
+    let (context, tag, commands) = redis.submitted.borrow()[1].clone();
+    assert_eq!((context, tag), (ROOT, WRITE), "the write is the root's");
+    assert!(commands[0].contains("SET") && commands[0].contains("EX"));
+    assert!(commands[0].ends_with("$3\r\n300\r\n"), "{}", commands[0]);
+}
+
+#[test]
+fn redis_down_bypasses_with_bypass_on_err_and_otherwise_proxies_as_kong_does() {
+    for (config, status) in [
+        (
+            r#"{"strategy": "redis", "bypass_on_err": true}"#,
+            Some("Bypass"),
+        ),
+        (r#"{"strategy": "redis"}"#, None),
+    ] {
+        let (filter, host, _) = setup(config);
+        let (mut ctx, _) = run(&filter, &host, "GET", "/d", &[]);
+        assert_eq!(
+            ctx.on_redis(FETCH, Err(RedisError::Timeout)),
+            Action::Continue
+        );
+        respond(&mut ctx, &host, 200, JSON, b"{}");
+        assert_eq!(host.response_header("X-Cache-Status").as_deref(), status);
+        assert!(host.response_header("X-Cache-Key").is_some());
+        assert!(host.local_response.borrow().is_none());
+        assert_eq!(host.metric("redis_proxy_cache.redis_errors"), 1);
+        assert!(host.logs.borrow()[0].1.contains("timeout"));
+    }
+}
+
+#[test]
+fn purge_needs_the_secret_and_answers_204_then_404() {
+    let config = r#"{"strategy": "memory", "purge": {"secret": "0123456789abcdef"}}"#;
+    let (filter, host, _) = setup(config);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/p", &[]);
+    respond(&mut ctx, &host, 200, JSON, b"{}");
+    let key = host.response_header("X-Cache-Key").unwrap();
+    let path = format!("/proxy-cache/{key}");
+    let (_, action) = run(
+        &filter,
+        &host,
+        "DELETE",
+        &path,
+        &[("X-Cache-Purge-Secret", "wrong")],
+    );
+    assert_eq!(action, Action::Pause);
+    assert_eq!(local(&host).unwrap().0, 401);
+    let secret = [("X-Cache-Purge-Secret", "0123456789abcdef")];
+    run(&filter, &host, "DELETE", &path, &secret);
+    assert_eq!(local(&host).unwrap().0, 204);
+    run(&filter, &host, "DELETE", &path, &secret);
+    assert_eq!(local(&host).unwrap().0, 404);
+    let (_, action) = run(&filter, &host, "GET", "/p", &[]);
+    assert_eq!(action, Action::Continue, "purged: a miss");
+}
+
+#[test]
+fn response_headers_flags_and_kong_debug() {
+    let config = r#"{"strategy": "memory", "response_headers": {"X-Cache-Key": false, "X-Cache-Status": false}}"#;
+    let (filter, host, _) = setup(config);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/f", &[]);
+    respond(&mut ctx, &host, 200, JSON, b"{}");
+    assert_eq!(host.response_header("X-Cache-Key"), None);
+    assert_eq!(host.response_header("X-Cache-Status"), None);
+    run(&filter, &host, "GET", "/f", &[("Kong-Debug", "1")]);
+    let (_, headers, _) = local(&host).unwrap();
+    assert_eq!(header(&headers, "X-Cache-Status"), Some("Hit"));
+}
+
+#[test]
+fn where_the_host_adds_a_newline_the_hit_body_goes_in_from_the_body_phase() {
+    let (filter, host, _) = setup(r#"{"strategy": "memory"}"#);
+    host.newline_after_local_body.set(true);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/n", &[]);
+    respond(&mut ctx, &host, 200, JSON, b"{}");
+    let (mut ctx, action) = run(&filter, &host, "GET", "/n", &[]);
+    assert_eq!(action, Action::Pause);
+    let (_, headers, body) = local(&host).unwrap();
+    assert!(body.is_empty());
+    assert_eq!(header(&headers, "Content-Length"), Some("2"));
+    host.response_body.borrow_mut().clear();
+    assert_eq!(ctx.on_response_body(0, true), Action::Continue);
+    assert_eq!(host.response_body.borrow().as_slice(), b"{}");
+}

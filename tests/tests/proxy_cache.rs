@@ -1,0 +1,253 @@
+//! redis-proxy-cache end to end, against a real redis-server, on every host (the harness with
+//! Kong's rules, Envoy, Kong's engine where found): a Miss on one gateway is a Hit on another,
+//! `X-Cache-Key` is Kong's formula computed here independently, every Bypass, vary fields,
+//! expiry, the body limit, Redis down with and without `bypass_on_err`, purge.
+
+use e2e_tests::gateway::{all_hosts, Gateway, Host, ROUTE_ID, SERVICE_ID};
+use e2e_tests::harness::dist_dir;
+use e2e_tests::http::{get, request, Response};
+use e2e_tests::RedisServer;
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+
+/// A kong.yml with one route per `(path, config)` carrying redis-proxy-cache.
+fn yaml(routes: &[(&str, String)]) -> String {
+    let mut out = format!(
+        "_format_version: \"3.0\"\nservices:\n- name: echo\n  id: {SERVICE_ID}\n  url: http://{{echo}}\n  routes:\n"
+    );
+    for (i, (path, config)) in routes.iter().enumerate() {
+        let id = if i == 0 {
+            format!("    id: {ROUTE_ID}\n")
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "  - name: r{i}\n{id}    paths: [{path}]\n    strip_path: false\n    filter_chains:\n    - filters:\n      - name: redis-proxy-cache\n        config: {config}\n"
+        ));
+    }
+    out
+}
+
+fn config(redis: &RedisServer, extra: &str) -> String {
+    format!(
+        r#"{{"strategy": "redis", "redis_host": "127.0.0.1", "redis_port": {}, "content_type": ["application/json"]{extra}}}"#,
+        redis.port
+    )
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Kong's key for a GET on the first route: the harness has Kong's `kong.route_id`; Envoy and
+/// plain nginx have no route id, so Kong's prefix is `default` there.
+fn kong_key(host: Host, uri: &str, params: &str, headers: &str) -> String {
+    let prefix = match host {
+        Host::Harness => ROUTE_ID,
+        _ => "default",
+    };
+    sha256_hex(&format!("{prefix}|GET|{uri}|{params}|{headers}"))
+}
+
+/// Waits until `f` holds (a write from Kong's engine leaves from the root's next tick).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn status(r: &Response) -> Option<&str> {
+    r.header("x-cache-status")
+}
+
+/// A GET answered from the cache: same body as `first`, `Hit`, an `Age`.
+fn assert_hit(host: Host, r: &Response, first: &Response) {
+    assert_eq!(r.status, 200, "{host:?}");
+    assert_eq!(status(r), Some("Hit"), "{host:?}: {:?}", r.headers);
+    assert_eq!(r.body, first.body, "{host:?}: the stored body");
+    assert!(r.header("age").is_some(), "{host:?}: {:?}", r.headers);
+}
+
+#[test]
+fn a_miss_on_one_gateway_is_a_hit_on_another_with_kongs_key() {
+    for host in all_hosts("a_miss_on_one_gateway_is_a_hit_on_another_with_kongs_key") {
+        let redis = RedisServer::start(&[]);
+        let kong_yml = yaml(&[("/", config(&redis, ""))]);
+        let a = Gateway::start(host, &kong_yml, &dist_dir());
+        let b = Gateway::start(host, &kong_yml, &dist_dir());
+        let path = "/products?page=2&sort=asc";
+        let first = get(a.addr(), path, &[("x-nonce", "first")]);
+        assert_eq!(first.status, 200, "{host:?}: {}", a.log());
+        assert_eq!(
+            status(&first),
+            Some("Miss"),
+            "{host:?}: {:?}",
+            first.headers
+        );
+        let key = kong_key(host, "GET /products", "page=2:sort=asc", "");
+        assert_eq!(first.header("x-cache-key"), Some(key.as_str()), "{host:?}");
+        let redis_key = format!(
+            "proxy-cache:{}:{{{key}}}",
+            if host == Host::Harness {
+                ROUTE_ID
+            } else {
+                "default"
+            }
+        );
+        eventually("the entry in Redis", || {
+            redis.cmd(&["EXISTS", &redis_key]) == b":1\r\n"
+        });
+        let ttl = String::from_utf8_lossy(&redis.cmd(&["TTL", &redis_key])).into_owned();
+        assert!(
+            ttl.starts_with(":29") || ttl.starts_with(":300"),
+            "{host:?}: TTL {ttl}"
+        );
+        let second = get(b.addr(), path, &[("x-nonce", "second")]);
+        assert_hit(host, &second, &first);
+        assert_eq!(second.header("x-cache-key"), Some(key.as_str()));
+        // The same args in another order are the same entry; a path without a query keeps
+        // the protocol in Kong's request line.
+        let again = get(a.addr(), "/products?sort=asc&page=2", &[]);
+        assert_hit(host, &again, &first);
+        let bare = get(a.addr(), "/products", &[]);
+        let key = kong_key(host, "GET /products HTTP/1.1", "", "");
+        assert_eq!(bare.header("x-cache-key"), Some(key.as_str()), "{host:?}");
+        assert!(a.crashes().is_empty(), "{host:?}: {:?}", a.crashes());
+        assert!(b.crashes().is_empty(), "{host:?}: {:?}", b.crashes());
+    }
+}
+
+#[test]
+fn every_bypass_vary_fields_and_the_body_limit() {
+    for host in all_hosts("every_bypass_vary_fields_and_the_body_limit") {
+        let redis = RedisServer::start(&[]);
+        let routes = [
+            ("/plain", config(&redis, r#", "max_body_size": 1000"#)),
+            ("/cc", config(&redis, r#", "cache_control": true"#)),
+            (
+                "/vary",
+                config(
+                    &redis,
+                    r#", "vary_query_params": ["lang"], "vary_headers": ["X-Tenant"]"#,
+                ),
+            ),
+        ];
+        let gw = Gateway::start(host, &yaml(&routes), &dist_dir());
+        let bypass = |method: &str, path: &str, headers: &[(&str, &str)]| {
+            let r = request(gw.addr(), method, path, headers, b"");
+            assert_eq!(
+                status(&r),
+                Some("Bypass"),
+                "{host:?} {method} {path}: {:?}",
+                r.headers
+            );
+        };
+        bypass("POST", "/plain/a", &[]);
+        bypass("GET", "/plain/a?status=500", &[]);
+        bypass("GET", "/plain/a?header=Set-Cookie:s=1", &[]);
+        bypass("GET", "/plain/a", &[("authorization", "Bearer x")]);
+        bypass("GET", "/plain/a?body_size=2000", &[]);
+        bypass("GET", "/cc/a", &[]); // no max-age: TTL 0 with cache_control
+        bypass("GET", "/cc/a?header=Cache-Control:private,max-age=60", &[]);
+        bypass(
+            "GET",
+            "/cc/a?header=Cache-Control:max-age=60",
+            &[("cache-control", "no-store")],
+        );
+        // Cacheable with cache_control: a Miss, then a Hit.
+        let path = "/cc/b?header=Cache-Control:max-age=60";
+        let first = get(gw.addr(), path, &[]);
+        assert_eq!(status(&first), Some("Miss"), "{host:?}");
+        eventually("a hit", || {
+            status(&get(gw.addr(), path, &[])) == Some("Hit")
+        });
+        // Vary: only `lang` and X-Tenant make the key.
+        let fr = get(gw.addr(), "/vary?lang=fr&x=1", &[("x-tenant", "a")]);
+        let key = |r: &Response| r.header("x-cache-key").map(str::to_string);
+        assert_eq!(
+            key(&fr),
+            key(&get(gw.addr(), "/vary?x=2&lang=fr", &[("x-tenant", "a")]))
+        );
+        assert_ne!(
+            key(&fr),
+            key(&get(gw.addr(), "/vary?lang=en", &[("x-tenant", "a")]))
+        );
+        assert_ne!(
+            key(&fr),
+            key(&get(gw.addr(), "/vary?lang=fr", &[("x-tenant", "b")]))
+        );
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}
+
+#[test]
+fn entries_expire_and_purge_needs_the_secret() {
+    for host in all_hosts("entries_expire_and_purge_needs_the_secret") {
+        let redis = RedisServer::start(&[]);
+        let purge = r#", "purge": {"secret": "0123456789abcdef"}"#;
+        let routes = [
+            ("/", config(&redis, purge)),
+            ("/short", config(&redis, r#", "cache_ttl": 1"#)),
+        ];
+        let gw = Gateway::start(host, &yaml(&routes), &dist_dir());
+        let first = get(gw.addr(), "/short", &[]);
+        assert_eq!(status(&first), Some("Miss"), "{host:?}");
+        eventually("a hit", || {
+            status(&get(gw.addr(), "/short", &[])) == Some("Hit")
+        });
+        std::thread::sleep(Duration::from_millis(2100));
+        let after = get(gw.addr(), "/short", &[]);
+        assert_ne!(status(&after), Some("Hit"), "{host:?}: expired");
+
+        let first = get(gw.addr(), "/p", &[]);
+        let key = first.header("x-cache-key").unwrap().to_string();
+        eventually("a hit", || {
+            status(&get(gw.addr(), "/p", &[])) == Some("Hit")
+        });
+        let purge_path = format!("/proxy-cache/{key}");
+        let wrong = request(
+            gw.addr(),
+            "DELETE",
+            &purge_path,
+            &[("x-cache-purge-secret", "nope")],
+            b"",
+        );
+        assert_eq!(wrong.status, 401, "{host:?}");
+        let secret = [("x-cache-purge-secret", "0123456789abcdef")];
+        let purged = request(gw.addr(), "DELETE", &purge_path, &secret, b"");
+        assert_eq!(purged.status, 204, "{host:?}: {}", purged.text());
+        let again = request(gw.addr(), "DELETE", &purge_path, &secret, b"");
+        assert_eq!(again.status, 404, "{host:?}");
+        assert_eq!(status(&get(gw.addr(), "/p", &[])), Some("Miss"), "{host:?}");
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}
+
+#[test]
+fn redis_down_proxies_with_or_without_bypass() {
+    for host in all_hosts("redis_down_proxies_with_or_without_bypass") {
+        let redis = RedisServer::start(&[]);
+        let routes = [
+            ("/", config(&redis, "")),
+            ("/bypass", config(&redis, r#", "bypass_on_err": true"#)),
+        ];
+        let gw = Gateway::start(host, &yaml(&routes), &dist_dir());
+        assert_eq!(status(&get(gw.addr(), "/a", &[])), Some("Miss"), "{host:?}");
+        redis.kill();
+        for _ in 0..5 {
+            let r = get(gw.addr(), "/a", &[]);
+            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+            assert_eq!(status(&r), None, "{host:?}: Kong logs and proxies");
+            assert!(r.header("x-cache-key").is_some());
+            let r = get(gw.addr(), "/bypass/a", &[]);
+            assert_eq!(r.status, 200, "{host:?}");
+            assert_eq!(status(&r), Some("Bypass"), "{host:?}");
+        }
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}
