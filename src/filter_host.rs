@@ -43,6 +43,9 @@ pub trait FilterHost {
     /// `ngx.say` would): a filter that must send bytes exactly sends an empty local response
     /// and puts its body in from `on_response_body`.
     fn local_body_gets_newline(&self) -> bool;
+    /// Whether a request resumes only from its own callbacks (Kong's engine,
+    /// `Affinity::PerContext`); elsewhere (Envoy) any callback may resume any request.
+    fn resumes_only_itself(&self) -> bool;
     /// Answers the running request; false if the host refused.
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool;
     fn shared_data(&self) -> &dyn SharedData;
@@ -80,6 +83,8 @@ pub struct MockHost {
     pub fatal_refusal: Cell<bool>,
     /// Acts as Kong's engine, which adds a newline to local response bodies.
     pub newline_after_local_body: Cell<bool>,
+    /// Acts as Kong's engine, where a request resumes only from its own callbacks.
+    pub per_context: Cell<bool>,
 }
 
 impl MockHost {
@@ -164,6 +169,9 @@ impl FilterHost for MockHost {
     }
     fn local_body_gets_newline(&self) -> bool {
         self.newline_after_local_body.get()
+    }
+    fn resumes_only_itself(&self) -> bool {
+        self.per_context.get()
     }
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
         let headers = headers

@@ -68,6 +68,10 @@ impl FilterHost for GuestHost {
         super::runtime::affinity() == crate::transport::Affinity::PerContext
     }
 
+    fn resumes_only_itself(&self) -> bool {
+        super::runtime::affinity() == crate::transport::Affinity::PerContext
+    }
+
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
         host::send_response(status, headers, body).is_ok()
     }

@@ -251,3 +251,49 @@ fn redis_down_proxies_with_or_without_bypass() {
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
 }
+
+/// 100 requests for one cold key at once, over two gateways: one reaches the upstream (each
+/// request carries its own nonce, which the echo upstream puts in its body, so one body means
+/// one upstream request); the others are served the entry it stored.
+#[test]
+fn a_stampede_on_a_cold_key_reaches_the_upstream_once() {
+    for host in all_hosts("a_stampede_on_a_cold_key_reaches_the_upstream_once") {
+        let redis = RedisServer::start(&[]);
+        let kong_yml = yaml(&[("/", config(&redis, ""))]);
+        let gateways = [
+            Gateway::start(host, &kong_yml, &dist_dir()),
+            Gateway::start(host, &kong_yml, &dist_dir()),
+        ];
+        let addrs: Vec<_> = gateways.iter().map(Gateway::addr).collect();
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let addr = addrs[i % 2];
+                std::thread::spawn(move || {
+                    let nonce = format!("n{i}");
+                    get(addr, "/cold?delay_ms=300", &[("x-nonce", &nonce)])
+                })
+            })
+            .collect();
+        let answers: Vec<Response> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        for r in &answers {
+            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+        }
+        let bodies: std::collections::HashSet<&[u8]> =
+            answers.iter().map(|r| r.body.as_slice()).collect();
+        let statuses: Vec<_> = answers.iter().map(|r| status(r).unwrap_or("-")).collect();
+        assert_eq!(
+            bodies.len(),
+            1,
+            "{host:?}: the upstream was reached {} times: {statuses:?}",
+            bodies.len()
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == "Miss").count(),
+            1,
+            "{host:?}: {statuses:?}"
+        );
+        for gw in &gateways {
+            assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+        }
+    }
+}

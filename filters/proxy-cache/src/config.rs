@@ -49,6 +49,8 @@ pub struct Config {
     pub cache_set_cookie_responses: bool,
     pub purge: Option<Purge>,
     pub route_id: Option<String>,
+    /// Milliseconds a request waits for another one fetching the same cold entry (0: off).
+    pub coalesce_timeout: u64,
     pub redis: RedisConfig,
 }
 
@@ -108,6 +110,7 @@ impl Config {
             .int("max_body_size", 1, i64::from(u32::MAX))?
             .map_or(DEFAULT_MAX_BODY, |n| n as usize);
         let purge = Self::purge(top)?;
+        let coalesce_timeout = top.int("coalesce_timeout", 0, 60_000)?.unwrap_or(1000) as u64;
         let redis = RedisConfig::from_plugin_config(top)?;
         Ok(Self {
             response_code,
@@ -127,6 +130,7 @@ impl Config {
             cache_set_cookie_responses: top.bool("cache_set_cookie_responses")?.unwrap_or(false),
             purge,
             route_id: top.str("route_id")?.map(str::to_string),
+            coalesce_timeout,
             redis,
         })
     }
@@ -171,6 +175,17 @@ impl Config {
             secret,
             secret_header,
         }))
+    }
+
+    /// How long a request waits for another fetching the same cold entry: `coalesce_timeout`,
+    /// kept 250 ms inside the Redis timeout (the wait is one Redis call); None when off or with
+    /// `memory`.
+    pub fn coalesce_wait_ms(&self) -> Option<u64> {
+        if self.strategy == Strategy::Memory {
+            return None;
+        }
+        let room = u64::from(self.redis.call_timeout_ms()).saturating_sub(250);
+        Some(self.coalesce_timeout.min(room)).filter(|ms| *ms > 0)
     }
 
     /// Seconds an entry is kept in storage (Kong: `storage_ttl`, else the response's TTL with
@@ -238,6 +253,17 @@ mod tests {
         );
         assert_eq!(c.max_body_size, 1024 * 1024);
         assert!(c.purge.is_none());
+        assert_eq!(c.coalesce_wait_ms(), Some(1000));
+    }
+
+    #[test]
+    fn the_coalescing_wait_stays_inside_the_redis_timeout() {
+        let c = parse(r#"{"strategy": "redis", "coalesce_timeout": 5000}"#).unwrap();
+        assert_eq!(c.coalesce_wait_ms(), Some(1750));
+        let c = parse(r#"{"strategy": "redis", "coalesce_timeout": 0}"#).unwrap();
+        assert_eq!(c.coalesce_wait_ms(), None);
+        let c = parse(r#"{"strategy": "memory"}"#).unwrap();
+        assert_eq!(c.coalesce_wait_ms(), None);
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! the root), metrics and the failure log.
 
 use crate::config::Config;
+use crate::store::{self, Keys};
 use redis_filter_core::failure_log::FailureLog;
 use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
-use std::cell::Cell;
+use redis_filter_core::transport::Submitted;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 pub const NAME: &str = "redis-proxy-cache";
@@ -19,13 +21,23 @@ pub enum Counted {
     Bypass,
     Stored,
     RedisError,
+    /// Served the entry another request fetched (coalescing).
+    Coalesced,
 }
 
-pub struct Metrics([Option<u32>; 6]);
+pub struct Metrics([Option<u32>; 7]);
 
 impl Metrics {
     fn define(host: &dyn FilterHost) -> Self {
-        let names = ["hit", "miss", "refresh", "bypass", "stored", "redis_errors"];
+        let names = [
+            "hit",
+            "miss",
+            "refresh",
+            "bypass",
+            "stored",
+            "redis_errors",
+            "coalesced",
+        ];
         Self(names.map(|n| host.counter(&format!("redis_proxy_cache.{n}"))))
     }
 }
@@ -41,7 +53,14 @@ pub struct Filter {
     pub failure_log: FailureLog,
     /// Whether the host has Kong's `kong.route_id` property (learnt on the first request).
     pub kong_properties: Cell<Option<bool>>,
+    /// Requests waiting for another one fetching their entry, where any callback may resume
+    /// any request (Envoy): the root looks their entries up again on each tick, and at once
+    /// when one of its own writes lands.
+    pub waiting: RefCell<Vec<(u32, Keys)>>,
 }
+
+/// The tag of a coalescing lookup (the request's, or the root's on its behalf).
+pub const LOOKUP: u32 = 4;
 
 impl Filter {
     pub fn with_host(
@@ -58,6 +77,7 @@ impl Filter {
             root_id,
             failure_log: FailureLog::default(),
             kong_properties: Cell::new(None),
+            waiting: RefCell::new(Vec::new()),
         }
     }
 
@@ -66,6 +86,28 @@ impl Filter {
         if let Some(id) = id {
             self.host.increment(id, 1);
         }
+    }
+
+    /// Looks up again the entry of every waiting request, each for that request (its answer
+    /// resumes it: a Hit, or upstream when the fetcher gave up or its wait ran out).
+    pub fn poll_waiters(&self) {
+        let (Some(client), Some(ms)) = (&self.client, self.config.coalesce_wait_ms()) else {
+            return;
+        };
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        let max = self.config.redis.max_redirections();
+        for (context, keys) in waiting {
+            let job = store::lookup_job(&keys, ms, max);
+            if let Submitted::Done(_) = client.submit(context, LOOKUP, Box::new(job)) {
+                // Failed at once (Redis marked down): try again on the next tick.
+                self.waiting.borrow_mut().push((context, keys));
+            }
+        }
+    }
+
+    /// A request that stops waiting (it went away).
+    pub fn forget_waiter(&self, context: u32) {
+        self.waiting.borrow_mut().retain(|(c, _)| *c != context);
     }
 
     /// A storage failure: counted, logged at most once a second (Kong logs each).

@@ -5,7 +5,7 @@ use crate::cache_control::{content_type_matches, resource_ttl, Directives};
 use crate::cache_key::{self, KeyParts};
 use crate::config::Strategy;
 use crate::entry::{Entry, VERSION};
-use crate::filter::{Counted, Filter, NAME};
+use crate::filter::{Counted, Filter, LOOKUP, NAME};
 use crate::store;
 use redis_filter_core::filter_host::LogLevel;
 use redis_filter_core::proxy::respond;
@@ -16,8 +16,10 @@ use std::rc::Rc;
 
 const FETCH: u32 = 1;
 const PURGE: u32 = 2;
-/// The root's tag for writes (see `root.rs`).
+const WAIT: u32 = 5;
+/// The root's tags for writes and lock releases (see `root.rs`).
 pub const WRITE: u32 = 3;
+pub const RELEASE: u32 = 6;
 
 /// Removed from a stored response when it is served (Kong: hop-by-hop, and the length, which
 /// the host sets for the body it sends).
@@ -50,7 +52,11 @@ pub struct CacheRequest {
     /// `X-Cache-Status` for the response.
     status: Option<&'static str>,
     key: Option<String>,
-    redis_key: String,
+    keys: store::Keys,
+    /// This request holds the lock of a cold entry: others wait for its response.
+    lock_owner: bool,
+    /// Until when it waits for another request fetching its entry (ms since the epoch).
+    wait_until: Option<u64>,
     /// The response is to be kept (Miss, Refresh, an entry of another version).
     store: bool,
     keeping: Option<Keeping>,
@@ -73,7 +79,9 @@ impl CacheRequest {
             request_cc: Directives::default(),
             status: None,
             key: None,
-            redis_key: String::new(),
+            keys: store::Keys::default(),
+            lock_owner: false,
+            wait_until: None,
             store: false,
             keeping: None,
             answered: false,
@@ -115,7 +123,7 @@ impl CacheRequest {
         let filter = self.filter.clone();
         match filter.config.strategy {
             Strategy::Memory => {
-                let raw = store::memory_get(filter.host.shared_data(), &self.redis_key);
+                let raw = store::memory_get(filter.host.shared_data(), &self.keys.entry);
                 self.on_fetched(Ok(raw))
             }
             Strategy::Redis => {
@@ -123,12 +131,90 @@ impl CacheRequest {
                     return self.on_fetched(Err("no redis client".into()));
                 };
                 let max = filter.config.redis.max_redirections();
-                let job = store::fetch_job(&self.redis_key, max);
-                match client.submit(self.id, FETCH, Box::new(job)) {
+                let (tag, job) = match filter.config.coalesce_wait_ms() {
+                    Some(ms) => (LOOKUP, store::lookup_job(&self.keys, ms, max)),
+                    None => (FETCH, store::fetch_job(&self.keys.entry, max)),
+                };
+                match client.submit(self.id, tag, Box::new(job)) {
                     Submitted::Pending => Action::Pause,
-                    Submitted::Done(outcome) => self.on_fetched(store::fetched(outcome)),
+                    Submitted::Done(outcome) => self.on_redis(tag, outcome),
                 }
             }
+        }
+    }
+
+    /// A coalescing lookup's answer.
+    fn on_lookup(&mut self, found: Result<store::Lookup, String>) -> Action {
+        match found {
+            Err(e) => self.on_fetched(Err(e)),
+            Ok(store::Lookup::Entry(raw)) => {
+                if self.wait_until.is_some() {
+                    self.filter.count(Counted::Coalesced);
+                }
+                self.on_fetched(Ok(Some(raw)))
+            }
+            Ok(store::Lookup::Fetch) => {
+                self.lock_owner = true;
+                self.on_fetched(Ok(None))
+            }
+            Ok(store::Lookup::Wait) => {
+                let filter = self.filter.clone();
+                let cc = &self.request_cc;
+                let wait = filter.config.coalesce_wait_ms();
+                let (Some(client), Some(ms)) = (&filter.client, wait) else {
+                    return self.on_fetched(Ok(None));
+                };
+                if filter.config.cache_control && cc.has("only-if-cached") {
+                    return self.on_fetched(Ok(None));
+                }
+                let now = filter.host.now_ms();
+                if !filter.host.resumes_only_itself() {
+                    // Envoy: the root looks it up again for this request on its ticks (a
+                    // blocking wait cannot cross Envoy's tunnel: it half-closes the upstream
+                    // connection once the call's body is sent, and Redis then drops it).
+                    let until = *self.wait_until.get_or_insert(now + ms);
+                    if now >= until {
+                        return self.refresh("Miss", Counted::Miss);
+                    }
+                    let keys = self.keys.clone();
+                    filter.waiting.borrow_mut().push((self.id, keys));
+                    return Action::Pause;
+                }
+                let max = filter.config.redis.max_redirections();
+                let job = store::wait_job(&self.keys, ms, max);
+                match client.submit(self.id, WAIT, Box::new(job)) {
+                    Submitted::Pending => Action::Pause,
+                    Submitted::Done(outcome) => self.on_waited(store::waited(outcome)),
+                }
+            }
+        }
+    }
+
+    /// The fetcher finished (or the wait ran out): its entry, or upstream as a Miss.
+    fn on_waited(&mut self, found: Result<Option<Vec<u8>>, String>) -> Action {
+        match found {
+            Ok(Some(raw)) => {
+                self.filter.count(Counted::Coalesced);
+                self.on_fetched(Ok(Some(raw)))
+            }
+            Ok(None) => self.refresh("Miss", Counted::Miss),
+            Err(e) => self.on_fetched(Err(e)),
+        }
+    }
+
+    /// The lock goes back unused (the response is not kept): the waiters go upstream.
+    fn release(&mut self) {
+        if !std::mem::take(&mut self.lock_owner) {
+            return;
+        }
+        let filter = &self.filter;
+        let (Some(client), Some(ms)) = (&filter.client, filter.config.coalesce_wait_ms()) else {
+            return;
+        };
+        let max = filter.config.redis.max_redirections();
+        let job = store::release_job(&self.keys, ms, max);
+        if let Submitted::Done(Err(e)) = client.submit(filter.root_id, RELEASE, Box::new(job)) {
+            filter.storage_failed(&format!("[proxy-cache] could not release a lock: {e}"));
         }
     }
 
@@ -148,7 +234,7 @@ impl CacheRequest {
             None => return self.miss(),
             Some(Ok(entry)) => entry,
             Some(Err(e)) => {
-                let line = format!("[proxy-cache] unreadable entry {}: {e}", self.redis_key);
+                let line = format!("[proxy-cache] unreadable entry {}: {e}", self.keys.entry);
                 self.filter.host.log(LogLevel::Warn, &line);
                 return self.miss();
             }
@@ -160,7 +246,7 @@ impl CacheRequest {
             // Kong purges it and keeps the new response (its write replaces the entry).
             let line = format!(
                 "[proxy-cache] cache format mismatch, purging {}",
-                self.redis_key
+                self.keys.entry
             );
             self.filter.host.log(LogLevel::Info, &line);
             return self.refresh("Bypass", Counted::Bypass);
@@ -327,7 +413,7 @@ impl CacheRequest {
         let config = &filter.config;
         let storage_ttl = config.storage_ttl(keeping.ttl);
         if storage_ttl == 0 {
-            return;
+            return self.release();
         }
         let memory = config.strategy == Strategy::Memory;
         let entry = Entry {
@@ -341,7 +427,7 @@ impl CacheRequest {
         };
         let value = entry.encode();
         if memory {
-            match store::memory_set(filter.host.shared_data(), &self.redis_key, &value) {
+            match store::memory_set(filter.host.shared_data(), &self.keys.entry, &value) {
                 Ok(()) => filter.count(Counted::Stored),
                 Err(e) => filter.storage_failed(&format!("[proxy-cache] {e}")),
             }
@@ -351,7 +437,10 @@ impl CacheRequest {
             return;
         };
         let max = config.redis.max_redirections();
-        let job = store::store_job(&self.redis_key, value, storage_ttl, max);
+        let lock_ms = std::mem::take(&mut self.lock_owner)
+            .then(|| config.coalesce_wait_ms())
+            .flatten();
+        let job = store::store_job(&self.keys, value, storage_ttl, lock_ms, max);
         if let Submitted::Done(outcome) = client.submit(filter.root_id, WRITE, Box::new(job)) {
             written(&filter, outcome);
         }
@@ -370,10 +459,10 @@ impl CacheRequest {
             return respond::kong_error(host, NAME, 401, "Unauthorized", &[]);
         }
         let scope = filter.route_id().unwrap_or_else(|| "default".into());
-        self.redis_key = store::redis_key(&scope, key);
+        self.keys = store::Keys::new(&scope, key);
         match filter.config.strategy {
             Strategy::Memory => {
-                let deleted = store::memory_delete(host.shared_data(), &self.redis_key);
+                let deleted = store::memory_delete(host.shared_data(), &self.keys.entry);
                 self.purged(deleted)
             }
             Strategy::Redis => {
@@ -381,7 +470,7 @@ impl CacheRequest {
                     return self.purged(Err("no redis client".into()));
                 };
                 let max = filter.config.redis.max_redirections();
-                let job = store::purge_job(&self.redis_key, max);
+                let job = store::purge_job(&self.keys.entry, max);
                 match client.submit(self.id, PURGE, Box::new(job)) {
                     Submitted::Pending => Action::Pause,
                     Submitted::Done(outcome) => self.purged(store::deleted(outcome)),
@@ -463,7 +552,7 @@ impl HttpContext for CacheRequest {
             &config.vary_headers,
             |h| self.header(h),
         );
-        self.redis_key = store::redis_key(route_id.as_deref().unwrap_or("default"), &key);
+        self.keys = store::Keys::new(route_id.as_deref().unwrap_or("default"), &key);
         self.key = Some(key);
         self.lookup()
     }
@@ -471,6 +560,8 @@ impl HttpContext for CacheRequest {
     fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
         match tag {
             PURGE => self.purged(store::deleted(outcome)),
+            LOOKUP => self.on_lookup(store::looked_up(outcome)),
+            WAIT => self.on_waited(store::waited(outcome)),
             _ => self.on_fetched(store::fetched(outcome)),
         }
     }
@@ -483,6 +574,7 @@ impl HttpContext for CacheRequest {
             self.keeping = self.cacheable_response();
             if self.keeping.is_none() {
                 self.status = Some("Bypass");
+                self.release();
             }
         }
         for (name, value) in self.diagnostic(&[]) {
@@ -512,12 +604,21 @@ impl HttpContext for CacheRequest {
         if keeping.body.len() > self.filter.config.max_body_size {
             // Past the limit mid-stream (no Content-Length said so): not kept.
             self.keeping = None;
+            self.release();
             return Action::Continue;
         }
         if end_of_stream {
             self.write();
         }
         Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        // No response was kept (the upstream failed, the client went away): let waiters go.
+        self.release();
+        if self.wait_until.is_some() {
+            self.filter.forget_waiter(self.id);
+        }
     }
 }
 

@@ -299,8 +299,8 @@ fn a_body_over_the_limit_midstream_is_not_kept() {
 }
 
 #[test]
-fn redis_lookups_and_writes() {
-    let (filter, host, redis) = setup(r#"{"strategy": "redis"}"#);
+fn redis_lookups_and_writes_without_coalescing() {
+    let (filter, host, redis) = setup(r#"{"strategy": "redis", "coalesce_timeout": 0}"#);
     let (mut ctx, action) = run(&filter, &host, "GET", "/r", &[]);
     assert_eq!(action, Action::Pause);
     let (context, _, commands) = redis.submitted.borrow()[0].clone();
@@ -310,8 +310,87 @@ fn redis_lookups_and_writes() {
     respond(&mut ctx, &host, 200, JSON, b"{}");
     let (context, tag, commands) = redis.submitted.borrow()[1].clone();
     assert_eq!((context, tag), (ROOT, WRITE), "the write is the root's");
+    assert_eq!(commands.len(), 1);
     assert!(commands[0].contains("SET") && commands[0].contains("EX"));
     assert!(commands[0].ends_with("$3\r\n300\r\n"), "{}", commands[0]);
+}
+
+fn lookup(code: i64) -> Outcome {
+    Ok(vec![Reply::Array(vec![Reply::Int(code)])])
+}
+
+#[test]
+fn a_cold_entry_is_fetched_once_the_others_wait_for_it_in_kongs_engine() {
+    let (filter, host, redis) = setup(r#"{"strategy": "redis"}"#);
+    host.per_context.set(true);
+    // The first request gets the lock, goes upstream, and its write releases the lock.
+    let (mut fetcher, _) = run(&filter, &host, "GET", "/cold", &[]);
+    let (_, tag, commands) = redis.submitted.borrow()[0].clone();
+    assert_eq!(tag, LOOKUP);
+    assert!(commands[0].contains("EVALSHA") && commands[0].contains(":lock"));
+    assert_eq!(fetcher.on_redis(LOOKUP, lookup(2)), Action::Continue);
+    // A second request finds the lock: it waits (blocking, in a call of its own).
+    let (mut waiter, action) = run(&filter, &host, "GET", "/cold", &[]);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(waiter.on_redis(LOOKUP, lookup(3)), Action::Pause);
+    let (context, tag, commands) = redis.submitted.borrow()[2].clone();
+    assert_eq!((context, tag), (7, WAIT));
+    assert!(commands[0].contains("BLMOVE") && commands[0].contains("$5\r\n1.000\r\n"));
+    assert!(commands[1].contains("GET"));
+    // The fetcher's response is kept: SET, then the lock goes and the waiters are woken.
+    host.next_request();
+    respond(&mut fetcher, &host, 200, JSON, b"{\"v\":1}");
+    let (context, tag, commands) = redis.submitted.borrow()[3].clone();
+    assert_eq!((context, tag), (ROOT, WRITE));
+    let names: Vec<&str> = commands
+        .iter()
+        .map(|c| c.split("\r\n").nth(2).unwrap())
+        .collect();
+    assert_eq!(names, ["SET", "DEL", "RPUSH", "PEXPIRE"]);
+    // The waiter is handed the entry.
+    let entry = crate::entry::Entry {
+        version: crate::entry::VERSION,
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: b"{\"v\":1}".to_vec(),
+        timestamp: NOW_MS / 1000,
+        ttl: 300,
+        expires_at_ms: None,
+    };
+    host.next_request();
+    let woke = Ok(vec![
+        Reply::Bulk(b"1".to_vec()),
+        Reply::Bulk(entry.encode()),
+    ]);
+    assert_eq!(waiter.on_redis(WAIT, woke), Action::Pause);
+    let (status, headers, body) = local(&host).unwrap();
+    assert_eq!((status, body.as_slice()), (200, b"{\"v\":1}".as_slice()));
+    assert_eq!(header(&headers, "X-Cache-Status"), Some("Hit"));
+    assert_eq!(host.metric("redis_proxy_cache.coalesced"), 1);
+}
+
+#[test]
+fn a_fetcher_that_keeps_nothing_lets_the_waiters_go_and_they_go_upstream() {
+    let (filter, host, redis) = setup(r#"{"strategy": "redis"}"#);
+    let (mut fetcher, _) = run(&filter, &host, "GET", "/e", &[]);
+    fetcher.on_redis(LOOKUP, lookup(2));
+    respond(&mut fetcher, &host, 500, JSON, b"{}");
+    let (context, tag, commands) = redis.submitted.borrow()[1].clone();
+    assert_eq!((context, tag), (ROOT, RELEASE));
+    assert!(commands[0].contains("DEL") && commands[1].contains("RPUSH"));
+    fetcher.on_log();
+    assert_eq!(redis.submitted.borrow().len(), 2, "released once");
+    // A waiter woken with no entry goes upstream itself (and may keep the response).
+    host.per_context.set(true);
+    let (mut waiter, _) = run(&filter, &host, "GET", "/e", &[]);
+    waiter.on_redis(LOOKUP, lookup(3));
+    let action = waiter.on_redis(WAIT, Ok(vec![Reply::Nil, Reply::Nil]));
+    assert_eq!(action, Action::Continue);
+    respond(&mut waiter, &host, 200, JSON, b"{}");
+    assert_eq!(
+        host.response_header("X-Cache-Status").as_deref(),
+        Some("Miss")
+    );
 }
 
 #[test]
@@ -391,4 +470,38 @@ fn where_the_host_adds_a_newline_the_hit_body_goes_in_from_the_body_phase() {
     host.response_body.borrow_mut().clear();
     assert_eq!(ctx.on_response_body(0, true), Action::Continue);
     assert_eq!(host.response_body.borrow().as_slice(), b"{}");
+}
+
+#[test]
+fn in_envoy_the_root_looks_the_entry_up_again_for_the_waiters_until_their_wait_ends() {
+    let (filter, host, redis) = setup(r#"{"strategy": "redis"}"#);
+    let (mut waiter, _) = run(&filter, &host, "GET", "/w", &[]);
+    assert_eq!(waiter.on_redis(LOOKUP, lookup(3)), Action::Pause);
+    assert_eq!(filter.waiting.borrow().len(), 1, "parked");
+    filter.poll_waiters();
+    let (context, tag, commands) = redis.submitted.borrow()[1].clone();
+    assert_eq!(
+        (context, tag),
+        (7, LOOKUP),
+        "looked up again for the waiter"
+    );
+    assert!(commands[0].contains("EVALSHA"));
+    assert_eq!(
+        waiter.on_redis(LOOKUP, lookup(3)),
+        Action::Pause,
+        "still locked"
+    );
+    host.now_ms.set(NOW_MS + 1000);
+    assert_eq!(
+        waiter.on_redis(LOOKUP, lookup(3)),
+        Action::Continue,
+        "its wait is over"
+    );
+    respond(&mut waiter, &host, 200, JSON, b"{}");
+    assert_eq!(
+        host.response_header("X-Cache-Status").as_deref(),
+        Some("Miss")
+    );
+    waiter.on_log();
+    assert!(filter.waiting.borrow().is_empty());
 }

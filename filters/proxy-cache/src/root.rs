@@ -3,7 +3,7 @@
 
 use crate::config::{Config, Strategy};
 use crate::filter::{Filter, NAME};
-use crate::request::{written, CacheRequest};
+use crate::request::{written, CacheRequest, WRITE};
 use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
 use redis_filter_core::proxy::respond::{self, RefusedConfig};
 use redis_filter_core::proxy::{GuestHost, HttpContext, RedisClient, RootContext};
@@ -64,9 +64,25 @@ impl RootContext for Root {
         )
     }
 
-    fn on_redis(&mut self, _tag: u32, outcome: Outcome) {
+    fn on_redis(&mut self, tag: u32, outcome: Outcome) {
+        let Some(filter) = &self.filter else {
+            return;
+        };
+        match (tag, outcome) {
+            (WRITE, outcome) => {
+                written(filter, outcome);
+                // An entry this worker fetched for its waiters landed: they need not wait
+                // for the next tick.
+                filter.poll_waiters();
+            }
+            (_, Err(e)) => filter.storage_failed(&format!("[proxy-cache] lock release: {e}")),
+            (_, Ok(_)) => {}
+        }
+    }
+
+    fn on_tick(&mut self) {
         if let Some(filter) = &self.filter {
-            written(filter, outcome);
+            filter.poll_waiters();
         }
     }
 
