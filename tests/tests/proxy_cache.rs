@@ -6,6 +6,7 @@
 use e2e_tests::gateway::{all_hosts, Gateway, Host, ROUTE_ID, SERVICE_ID};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, request, Response};
+use e2e_tests::load::{summarize, Load};
 use e2e_tests::RedisServer;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -238,7 +239,15 @@ fn redis_down_proxies_with_or_without_bypass() {
         ];
         let gw = Gateway::start(host, &yaml(&routes), &dist_dir());
         assert_eq!(status(&get(gw.addr(), "/a", &[])), Some("Miss"), "{host:?}");
+        // Redis stops under load: every request still gets its answer, none a 5xx.
+        let load = Load::start(gw.addr(), 4, "x-cache-key");
+        std::thread::sleep(Duration::from_millis(300));
+        let killed = Instant::now();
         redis.kill();
+        std::thread::sleep(Duration::from_millis(700));
+        let summary = summarize(&load.stop(), killed);
+        assert_eq!(summary.failed, 0, "{host:?}: {summary:?}");
+        assert!(summary.total > 20, "{host:?}: {summary:?}");
         for _ in 0..5 {
             let r = get(gw.addr(), "/a", &[]);
             assert_eq!(r.status, 200, "{host:?}: {}", r.text());
@@ -295,5 +304,94 @@ fn a_stampede_on_a_cold_key_reaches_the_upstream_once() {
         for gw in &gateways {
             assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
         }
+    }
+}
+
+/// RFC 5861 beyond Kong: past its freshness an entry is served `Stale` while one request
+/// fetches a fresh copy, and in place of an upstream 503.
+#[test]
+fn stale_while_revalidate_and_stale_if_error() {
+    for host in all_hosts("stale_while_revalidate_and_stale_if_error") {
+        let redis = RedisServer::start(&[]);
+        let routes = [
+            (
+                "/swr",
+                config(
+                    &redis,
+                    r#", "cache_ttl": 1, "stale_while_revalidate": 30, "vary_query_params": ["id"]"#,
+                ),
+            ),
+            (
+                "/sie",
+                config(
+                    &redis,
+                    r#", "cache_ttl": 1, "stale_if_error": 60, "vary_query_params": ["id"]"#,
+                ),
+            ),
+        ];
+        let gw = Gateway::start(host, &yaml(&routes), &dist_dir());
+        let addr = gw.addr();
+        let first = get(addr, "/sie?id=1", &[("x-nonce", "first")]);
+        assert_eq!(status(&first), Some("Miss"), "{host:?}");
+        let swr_first = get(addr, "/swr?id=1", &[("x-nonce", "first")]);
+        eventually("hits", || {
+            status(&get(addr, "/sie?id=1", &[])) == Some("Hit")
+                && status(&get(addr, "/swr?id=1", &[])) == Some("Hit")
+        });
+        std::thread::sleep(Duration::from_millis(2100));
+
+        // stale-if-error: the upstream fails, the stale entry answers.
+        let r = get(addr, "/sie?id=1&status=503", &[]);
+        assert_eq!(r.status, 200, "{host:?}: {:?}", r.headers);
+        assert_eq!(status(&r), Some("Stale"), "{host:?}");
+        assert_eq!(r.body, first.body, "{host:?}: the stale body");
+
+        // stale-while-revalidate: one slow refresh; meanwhile the stale entry is served.
+        let refresher = std::thread::spawn(move || {
+            get(addr, "/swr?id=1&delay_ms=600", &[("x-nonce", "second")])
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let stale = get(addr, "/swr?id=1", &[]);
+        assert_eq!(
+            status(&stale),
+            Some("Stale"),
+            "{host:?}: {:?}",
+            stale.headers
+        );
+        assert_eq!(stale.body, swr_first.body, "{host:?}");
+        let refreshed = refresher.join().unwrap();
+        assert_eq!(status(&refreshed), Some("Refresh"), "{host:?}");
+        eventually("the fresh entry", || {
+            let r = get(addr, "/swr?id=1", &[]);
+            status(&r) == Some("Hit") && r.body == refreshed.body
+        });
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}
+
+/// A body near the default limit (900 KiB) is stored whole and served byte for byte.
+#[test]
+fn a_large_body_round_trips() {
+    for host in all_hosts("a_large_body_round_trips") {
+        let redis = RedisServer::start(&[]);
+        let gw = Gateway::start(host, &yaml(&[("/", config(&redis, ""))]), &dist_dir());
+        let path = "/big?body_size=921600";
+        let first = get(gw.addr(), path, &[]);
+        assert_eq!(status(&first), Some("Miss"), "{host:?}");
+        assert_eq!(first.body.len(), 921_600);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = get(gw.addr(), path, &[]);
+            if status(&r) == Some("Hit") && r.body == first.body {
+                break;
+            }
+            if Instant::now() > deadline {
+                let last = (r.status, r.headers.clone(), r.body.len());
+                let keys = String::from_utf8_lossy(&redis.cmd(&["KEYS", "*"])).into_owned();
+                panic!("{host:?}: no hit: {last:?}; keys {keys}; {}", gw.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
 }

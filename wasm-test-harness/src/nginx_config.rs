@@ -211,8 +211,8 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
          \x20       set $redis_bridge_allow \"{allow}\";\n\
          \x20       set $redis_bridge_timeout 2000;\n\
          \x20       set $redis_bridge_pool 64;\n\
-         \x20       client_max_body_size 1m;\n\
-         \x20       client_body_buffer_size 1m;\n\
+         \x20       client_max_body_size 4m;\n\
+         \x20       client_body_buffer_size 4m;\n\
          \x20       location = / {{\n\
          \x20           content_by_lua_block {{ require(\"redis_bridge\").serve() }}\n\
          \x20       }}\n\

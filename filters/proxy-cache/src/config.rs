@@ -51,6 +51,9 @@ pub struct Config {
     pub route_id: Option<String>,
     /// Milliseconds a request waits for another one fetching the same cold entry (0: off).
     pub coalesce_timeout: u64,
+    /// RFC 5861 windows (seconds) for responses that do not give their own.
+    pub stale_while_revalidate: u64,
+    pub stale_if_error: u64,
     pub redis: RedisConfig,
 }
 
@@ -111,6 +114,12 @@ impl Config {
             .map_or(DEFAULT_MAX_BODY, |n| n as usize);
         let purge = Self::purge(top)?;
         let coalesce_timeout = top.int("coalesce_timeout", 0, 60_000)?.unwrap_or(1000) as u64;
+        let stale_while_revalidate = top
+            .int("stale_while_revalidate", 0, i64::from(u32::MAX))?
+            .unwrap_or(0) as u64;
+        let stale_if_error = top
+            .int("stale_if_error", 0, i64::from(u32::MAX))?
+            .unwrap_or(0) as u64;
         let redis = RedisConfig::from_plugin_config(top)?;
         Ok(Self {
             response_code,
@@ -131,6 +140,8 @@ impl Config {
             purge,
             route_id: top.str("route_id")?.map(str::to_string),
             coalesce_timeout,
+            stale_while_revalidate,
+            stale_if_error,
             redis,
         })
     }
@@ -254,6 +265,7 @@ mod tests {
         assert_eq!(c.max_body_size, 1024 * 1024);
         assert!(c.purge.is_none());
         assert_eq!(c.coalesce_wait_ms(), Some(1000));
+        assert_eq!((c.stale_while_revalidate, c.stale_if_error), (0, 0));
     }
 
     #[test]

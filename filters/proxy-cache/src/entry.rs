@@ -1,8 +1,10 @@
 //! One cached response as stored (one Redis string, or one shared-data value): a line of JSON
-//! metadata (`version`, `status`, `headers`, `timestamp`, `ttl`, `body_len`, and for `memory`
-//! the `expires_at` that Redis would otherwise keep as the key's TTL), a newline, then the body
-//! bytes exactly as received. Binary-safe, and readable with `redis-cli GET`.
+//! metadata (`version`, `status`, `headers`, `timestamp`, `ttl`, `body_len`; for `memory` the
+//! `expires_at` that Redis would otherwise keep as the key's TTL; `swr` / `sie` when it has
+//! stale windows), a newline, then the body bytes exactly as received. Binary-safe, and
+//! readable with `redis-cli GET`.
 
+use crate::stale::Windows;
 use serde_json::{json, Value};
 
 /// Kong's `CACHE_VERSION`: an entry of another version is purged and the request bypasses.
@@ -21,6 +23,8 @@ pub struct Entry {
     /// Milliseconds since the epoch after which it is gone (shared data only; Redis expires
     /// the key itself).
     pub expires_at_ms: Option<u64>,
+    /// How long past its freshness it may still be served (`stale_*`; absent: none).
+    pub stale: Windows,
 }
 
 impl Entry {
@@ -34,8 +38,16 @@ impl Entry {
             "ttl": self.ttl,
             "body_len": self.body.len(),
         });
-        if let (Some(at), Some(map)) = (self.expires_at_ms, meta.as_object_mut()) {
-            map.insert("expires_at".into(), json!(at));
+        if let Some(map) = meta.as_object_mut() {
+            if let Some(at) = self.expires_at_ms {
+                map.insert("expires_at".into(), json!(at));
+            }
+            if self.stale.while_revalidate > 0 {
+                map.insert("swr".into(), json!(self.stale.while_revalidate));
+            }
+            if self.stale.if_error > 0 {
+                map.insert("sie".into(), json!(self.stale.if_error));
+            }
         }
         let mut out = meta.to_string().into_bytes();
         out.push(b'\n');
@@ -78,6 +90,10 @@ impl Entry {
             timestamp: num("timestamp")?,
             ttl: num("ttl")?,
             expires_at_ms: meta.get("expires_at").and_then(Value::as_u64),
+            stale: Windows {
+                while_revalidate: meta.get("swr").and_then(Value::as_u64).unwrap_or(0),
+                if_error: meta.get("sie").and_then(Value::as_u64).unwrap_or(0),
+            },
         })
     }
 }
@@ -96,6 +112,10 @@ mod tests {
             timestamp: 1_796_040_000,
             ttl: 300,
             expires_at_ms: Some(5),
+            stale: Windows {
+                while_revalidate: 3,
+                if_error: 9,
+            },
         };
         assert_eq!(Entry::decode(&e.encode()).unwrap(), e);
     }
@@ -112,6 +132,7 @@ mod tests {
             timestamp: 1,
             ttl: 1,
             expires_at_ms: None,
+            stale: Windows::default(),
         };
         let mut raw = e.encode();
         raw.pop();

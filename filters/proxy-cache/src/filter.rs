@@ -23,9 +23,11 @@ pub enum Counted {
     RedisError,
     /// Served the entry another request fetched (coalescing).
     Coalesced,
+    /// Served a stale entry (`stale-while-revalidate`, `stale-if-error`).
+    Stale,
 }
 
-pub struct Metrics([Option<u32>; 7]);
+pub struct Metrics([Option<u32>; 8]);
 
 impl Metrics {
     fn define(host: &dyn FilterHost) -> Self {
@@ -37,6 +39,7 @@ impl Metrics {
             "stored",
             "redis_errors",
             "coalesced",
+            "stale",
         ];
         Self(names.map(|n| host.counter(&format!("redis_proxy_cache.{n}"))))
     }

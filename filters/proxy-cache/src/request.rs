@@ -6,6 +6,7 @@ use crate::cache_key::{self, KeyParts};
 use crate::config::Strategy;
 use crate::entry::{Entry, VERSION};
 use crate::filter::{Counted, Filter, LOOKUP, NAME};
+use crate::stale::{self, Windows};
 use crate::store;
 use redis_filter_core::filter_host::LogLevel;
 use redis_filter_core::proxy::respond;
@@ -17,6 +18,7 @@ use std::rc::Rc;
 const FETCH: u32 = 1;
 const PURGE: u32 = 2;
 const WAIT: u32 = 5;
+const REVALIDATE: u32 = 7;
 /// The root's tags for writes and lock releases (see `root.rs`).
 pub const WRITE: u32 = 3;
 pub const RELEASE: u32 = 6;
@@ -40,6 +42,9 @@ struct Keeping {
     status: u32,
     headers: Vec<(String, String)>,
     ttl: u64,
+    stale: Windows,
+    /// The body's length as `Content-Length` announced it.
+    length: Option<usize>,
     body: Vec<u8>,
 }
 
@@ -67,6 +72,13 @@ pub struct CacheRequest {
     /// A Hit's body, to put in from `on_response_body` where the host would add a newline to
     /// a local response's body (Kong's engine).
     hit_body: Option<Vec<u8>>,
+    /// A stale entry this request may be served instead of an upstream error
+    /// (`stale-if-error`), or while another request fetches a fresh one.
+    stale_entry: Option<Entry>,
+    /// Serving `stale_entry` in place of the upstream's error: its body replaces the
+    /// upstream's, chunk by chunk (the first chunk carries it whole, the rest are emptied).
+    swap_body: Option<Vec<u8>>,
+    swapping: bool,
 }
 
 impl CacheRequest {
@@ -87,6 +99,9 @@ impl CacheRequest {
             answered: false,
             debug: false,
             hit_body: None,
+            stale_entry: None,
+            swap_body: None,
+            swapping: false,
         }
     }
 
@@ -202,22 +217,6 @@ impl CacheRequest {
         }
     }
 
-    /// The lock goes back unused (the response is not kept): the waiters go upstream.
-    fn release(&mut self) {
-        if !std::mem::take(&mut self.lock_owner) {
-            return;
-        }
-        let filter = &self.filter;
-        let (Some(client), Some(ms)) = (&filter.client, filter.config.coalesce_wait_ms()) else {
-            return;
-        };
-        let max = filter.config.redis.max_redirections();
-        let job = store::release_job(&self.keys, ms, max);
-        if let Submitted::Done(Err(e)) = client.submit(filter.root_id, RELEASE, Box::new(job)) {
-            filter.storage_failed(&format!("[proxy-cache] could not release a lock: {e}"));
-        }
-    }
-
     fn on_fetched(&mut self, found: Result<Option<Vec<u8>>, String>) -> Action {
         let raw = match found {
             Ok(raw) => raw,
@@ -251,10 +250,63 @@ impl CacheRequest {
             self.filter.host.log(LogLevel::Info, &line);
             return self.refresh("Bypass", Counted::Bypass);
         }
-        if self.stale_for_request(&entry) {
-            return self.refresh("Refresh", Counted::Refresh);
+        let now_s = self.now_s();
+        let config = &self.filter.config;
+        let refused = self.stale_for_request(&entry);
+        let past = if config.cache_control {
+            stale::past_freshness(config, &entry, now_s)
+        } else {
+            refused
+        };
+        if !refused && !past {
+            return self.hit(entry);
         }
-        self.hit(entry)
+        let over = stale::staleness(config, &entry, now_s);
+        let while_revalidate = entry.stale.while_revalidate;
+        if entry.stale.if_error > 0 && over <= entry.stale.if_error {
+            self.stale_entry = Some(entry.clone());
+        }
+        let revalidating =
+            !(config.cache_control && refused) && while_revalidate > 0 && over <= while_revalidate;
+        if revalidating {
+            if let Some(action) = self.take_lock_or_serve_stale(entry) {
+                return action;
+            }
+        }
+        self.refresh("Refresh", Counted::Refresh)
+    }
+
+    /// `stale-while-revalidate`: the request that takes the entry's lock fetches a fresh copy
+    /// (Refresh); the others are served the stale one meanwhile. None: no lock to take here
+    /// (`memory`), so this request refreshes.
+    fn take_lock_or_serve_stale(&mut self, entry: Entry) -> Option<Action> {
+        let filter = self.filter.clone();
+        if filter.config.strategy != Strategy::Redis {
+            return None;
+        }
+        let client = filter.client.as_ref()?;
+        let ms = filter.config.coalesce_wait_ms().unwrap_or(1000);
+        let max = filter.config.redis.max_redirections();
+        self.stale_entry = Some(entry);
+        let job = store::lock_job(&self.keys, ms, max);
+        Some(match client.submit(self.id, REVALIDATE, Box::new(job)) {
+            Submitted::Pending => Action::Pause,
+            Submitted::Done(outcome) => self.on_lock(store::locked(outcome)),
+        })
+    }
+
+    fn on_lock(&mut self, taken: Result<bool, String>) -> Action {
+        match (taken, self.stale_entry.clone()) {
+            (Ok(false), Some(entry)) => {
+                self.stale_entry = None;
+                self.serve(entry, "Stale", Counted::Stale)
+            }
+            (Ok(true), _) => {
+                self.lock_owner = true;
+                self.refresh("Refresh", Counted::Refresh)
+            }
+            _ => self.refresh("Refresh", Counted::Refresh),
+        }
     }
 
     /// A `memory` entry past its storage TTL (Redis drops those itself).
@@ -295,225 +347,6 @@ impl CacheRequest {
             || cc.number("max-stale").is_some_and(|m| age - ttl > m)
             || cc.number("min-fresh").is_some_and(|m| ttl - age < m)
     }
-
-    /// Kong's diagnostic headers (each as `response_headers` says, all with `Kong-Debug`),
-    /// after `extra`.
-    fn diagnostic(&self, extra: &[(String, String)]) -> Vec<(String, String)> {
-        let flags = self.filter.config.response_headers;
-        let mut out = extra.to_vec();
-        if let (Some(status), true) = (self.status, flags.status || self.debug) {
-            out.push(("X-Cache-Status".into(), status.into()));
-        }
-        if let (Some(key), true) = (&self.key, flags.key || self.debug) {
-            out.push(("X-Cache-Key".into(), key.clone()));
-        }
-        out
-    }
-
-    fn hit(&mut self, entry: Entry) -> Action {
-        self.status = Some("Hit");
-        self.answered = true;
-        self.filter.count(Counted::Hit);
-        let mut headers: Vec<(String, String)> = entry
-            .headers
-            .into_iter()
-            .filter(|(k, _)| {
-                let k = k.to_ascii_lowercase();
-                !k.starts_with(':')
-                    && !HOP_BY_HOP.contains(&k.as_str())
-                    && !k.contains("ratelimit-remaining")
-                    && !matches!(k.as_str(), "age" | "x-cache-status" | "x-cache-key")
-            })
-            .collect();
-        if self.filter.config.response_headers.age || self.debug {
-            let age = self.now_s().saturating_sub(entry.timestamp);
-            headers.push(("age".into(), age.to_string()));
-        }
-        let mut headers = self.diagnostic(&headers);
-        let mut body: &[u8] = if self.method == "HEAD" {
-            &[]
-        } else {
-            &entry.body
-        };
-        if !body.is_empty() && self.filter.host.local_body_gets_newline() {
-            headers.push(("Content-Length".into(), body.len().to_string()));
-            self.hit_body = Some(body.to_vec());
-            body = &[];
-        }
-        let pairs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        if self.filter.host.send_response(entry.status, &pairs, body) {
-            return Action::Pause;
-        }
-        self.filter.host.log(
-            LogLevel::Error,
-            "[proxy-cache] the host refused the cached response",
-        );
-        self.answered = false;
-        self.status = Some("Miss");
-        Action::Continue
-    }
-
-    /// Kong's `cacheable_response`, plus this filter's guards: a body the headers say is over
-    /// `max_body_size`, and `Set-Cookie` unless `cache_set_cookie_responses`.
-    fn cacheable_response(&self) -> Option<Keeping> {
-        let host = self.filter.host.as_ref();
-        let config = &self.filter.config;
-        let status: u32 = host.response_header(":status")?.trim().parse().ok()?;
-        if !config.response_code.contains(&status) {
-            return None;
-        }
-        let content_type = host.response_header("content-type")?;
-        if !content_type_matches(&config.content_type, &content_type) {
-            return None;
-        }
-        let cc = Directives::parse(host.response_header("cache-control").as_deref());
-        let expires = host.response_header("expires");
-        let ttl = if config.cache_control {
-            if cc.has("private") || cc.has("no-store") || cc.has("no-cache") {
-                return None;
-            }
-            let ttl = resource_ttl(&cc, expires.as_deref(), self.now_s());
-            if ttl == 0 {
-                return None;
-            }
-            ttl
-        } else {
-            config.cache_ttl
-        };
-        if !config.cache_set_cookie_responses && host.response_header("set-cookie").is_some() {
-            return None;
-        }
-        let length = host.response_header("content-length");
-        if length.and_then(|l| l.trim().parse::<usize>().ok()) > Some(config.max_body_size) {
-            return None;
-        }
-        let headers = host
-            .response_headers()
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with(':'))
-            .collect();
-        Some(Keeping {
-            status,
-            headers,
-            ttl,
-            body: Vec::new(),
-        })
-    }
-
-    /// The kept response goes to storage: as the root's work, so in Kong's engine it leaves from
-    /// the root's next tick (no dispatch is allowed in a response phase there); in Envoy at once.
-    fn write(&mut self) {
-        let Some(keeping) = self.keeping.take() else {
-            return;
-        };
-        let filter = self.filter.clone();
-        let config = &filter.config;
-        let storage_ttl = config.storage_ttl(keeping.ttl);
-        if storage_ttl == 0 {
-            return self.release();
-        }
-        let memory = config.strategy == Strategy::Memory;
-        let entry = Entry {
-            version: VERSION,
-            status: keeping.status,
-            headers: keeping.headers,
-            body: keeping.body,
-            timestamp: self.now_s(),
-            ttl: keeping.ttl,
-            expires_at_ms: memory.then(|| self.now_ms + storage_ttl * 1000),
-        };
-        let value = entry.encode();
-        if memory {
-            match store::memory_set(filter.host.shared_data(), &self.keys.entry, &value) {
-                Ok(()) => filter.count(Counted::Stored),
-                Err(e) => filter.storage_failed(&format!("[proxy-cache] {e}")),
-            }
-            return;
-        }
-        let Some(client) = &filter.client else {
-            return;
-        };
-        let max = config.redis.max_redirections();
-        let lock_ms = std::mem::take(&mut self.lock_owner)
-            .then(|| config.coalesce_wait_ms())
-            .flatten();
-        let job = store::store_job(&self.keys, value, storage_ttl, lock_ms, max);
-        if let Submitted::Done(outcome) = client.submit(filter.root_id, WRITE, Box::new(job)) {
-            written(&filter, outcome);
-        }
-    }
-
-    /// `<method> <path>/<cache key>` with the secret: deletes one entry (204, or 404).
-    fn purge(&mut self, key: &str) -> Action {
-        self.answered = true;
-        let filter = self.filter.clone();
-        let Some(purge) = &filter.config.purge else {
-            return Action::Continue;
-        };
-        let host = filter.host.as_ref();
-        let given = self.header(&purge.secret_header).unwrap_or_default();
-        if !constant_time_eq(given.as_bytes(), purge.secret.as_bytes()) {
-            return respond::kong_error(host, NAME, 401, "Unauthorized", &[]);
-        }
-        let scope = filter.route_id().unwrap_or_else(|| "default".into());
-        self.keys = store::Keys::new(&scope, key);
-        match filter.config.strategy {
-            Strategy::Memory => {
-                let deleted = store::memory_delete(host.shared_data(), &self.keys.entry);
-                self.purged(deleted)
-            }
-            Strategy::Redis => {
-                let Some(client) = &filter.client else {
-                    return self.purged(Err("no redis client".into()));
-                };
-                let max = filter.config.redis.max_redirections();
-                let job = store::purge_job(&self.keys.entry, max);
-                match client.submit(self.id, PURGE, Box::new(job)) {
-                    Submitted::Pending => Action::Pause,
-                    Submitted::Done(outcome) => self.purged(store::deleted(outcome)),
-                }
-            }
-        }
-    }
-
-    fn purged(&mut self, deleted: Result<bool, String>) -> Action {
-        let host = self.filter.host.as_ref();
-        match deleted {
-            Ok(true) => {
-                if host.send_response(204, &[], b"") {
-                    Action::Pause
-                } else {
-                    Action::Continue
-                }
-            }
-            Ok(false) => respond::kong_error(host, NAME, 404, "Not found", &[]),
-            Err(e) => {
-                self.filter
-                    .storage_failed(&format!("[proxy-cache] purge: {e}"));
-                respond::kong_error(host, NAME, 500, "An unexpected error occurred", &[])
-            }
-        }
-    }
-}
-
-/// A write's answer, heard by the root.
-pub fn written(filter: &Filter, outcome: Outcome) {
-    match store::stored(outcome) {
-        Ok(()) => filter.count(Counted::Stored),
-        Err(e) => filter.storage_failed(&format!("[proxy-cache] could not store: {e}")),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for (i, y) in b.iter().enumerate() {
-        let x = a.get(i).copied().unwrap_or(0);
-        diff |= usize::from(x ^ y);
-    }
-    diff == 0
 }
 
 impl HttpContext for CacheRequest {
@@ -562,12 +395,16 @@ impl HttpContext for CacheRequest {
             PURGE => self.purged(store::deleted(outcome)),
             LOOKUP => self.on_lookup(store::looked_up(outcome)),
             WAIT => self.on_waited(store::waited(outcome)),
+            REVALIDATE => self.on_lock(store::locked(outcome)),
             _ => self.on_fetched(store::fetched(outcome)),
         }
     }
 
     fn on_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         if self.answered {
+            return Action::Continue;
+        }
+        if self.serve_stale_on_error() {
             return Action::Continue;
         }
         if self.store {
@@ -587,6 +424,12 @@ impl HttpContext for CacheRequest {
     }
 
     fn on_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        if self.swapping {
+            // The stale entry's body replaces the upstream's error body.
+            let body = self.swap_body.take().unwrap_or_default();
+            self.filter.host.set_response_body(size, &body);
+            return Action::Continue;
+        }
         if let Some(body) = self.hit_body.take() {
             if !self.filter.host.set_response_body(size, &body) {
                 let line = "[proxy-cache] the host refused the cached body";
@@ -607,7 +450,9 @@ impl HttpContext for CacheRequest {
             self.release();
             return Action::Continue;
         }
-        if end_of_stream {
+        // Kong's engine never says end_of_stream for a body that came in several chunks: a
+        // body as long as its Content-Length is whole.
+        if end_of_stream || Some(keeping.body.len()) == keeping.length {
             self.write();
         }
         Action::Continue
@@ -621,6 +466,12 @@ impl HttpContext for CacheRequest {
         }
     }
 }
+
+mod keep;
+mod purge;
+mod serve;
+
+pub use keep::written;
 
 #[cfg(test)]
 #[path = "request_tests.rs"]

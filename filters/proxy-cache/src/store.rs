@@ -122,6 +122,26 @@ fn release(keys: &Keys, found: bool, lock_ms: u64) -> Vec<Request> {
     ]
 }
 
+/// Takes the entry's lock to fetch a fresh copy of a stale one (`SET NX PX`).
+pub fn lock_job(keys: &Keys, lock_ms: u64, max_redirections: u32) -> Pipeline {
+    let set = Command::new("SET")
+        .arg(keys.lock.as_str())
+        .arg("1")
+        .arg("NX")
+        .arg("PX")
+        .arg(lock_ms.to_string());
+    Pipeline::new(vec![Request::keyed(set, &keys.lock)], max_redirections)
+}
+
+/// Whether the lock was taken.
+pub fn locked(outcome: Outcome) -> Result<bool, String> {
+    match only(outcome)? {
+        Reply::Nil => Ok(false),
+        r if r.is_ok() => Ok(true),
+        other => Err(format!("unexpected reply to SET NX: {other:?}")),
+    }
+}
+
 /// The fetcher could not keep the response: the waiters go upstream themselves.
 pub fn release_job(keys: &Keys, lock_ms: u64, max_redirections: u32) -> Pipeline {
     Pipeline::new(release(keys, false, lock_ms), max_redirections)
@@ -225,6 +245,8 @@ mod tests {
         assert_eq!(fetched(Ok(vec![Reply::Nil])), Ok(None));
         assert!(fetched(Err(RedisError::Timeout)).is_err());
         assert!(stored(Ok(vec![Reply::Status("OK".into())])).is_ok());
+        assert_eq!(locked(Ok(vec![Reply::Status("OK".into())])), Ok(true));
+        assert_eq!(locked(Ok(vec![Reply::Nil])), Ok(false));
         assert_eq!(deleted(Ok(vec![Reply::Int(1)])), Ok(true));
         assert_eq!(deleted(Ok(vec![Reply::Int(0)])), Ok(false));
         assert_eq!(redis_key("default", "abc"), "proxy-cache:default:{abc}");

@@ -1,0 +1,66 @@
+//! The purge endpoint: `<method> <path>/<cache key>` with the secret deletes one entry.
+
+use super::*;
+
+impl CacheRequest {
+    /// `<method> <path>/<cache key>` with the secret: deletes one entry (204, or 404).
+    pub(super) fn purge(&mut self, key: &str) -> Action {
+        self.answered = true;
+        let filter = self.filter.clone();
+        let Some(purge) = &filter.config.purge else {
+            return Action::Continue;
+        };
+        let host = filter.host.as_ref();
+        let given = self.header(&purge.secret_header).unwrap_or_default();
+        if !constant_time_eq(given.as_bytes(), purge.secret.as_bytes()) {
+            return respond::kong_error(host, NAME, 401, "Unauthorized", &[]);
+        }
+        let scope = filter.route_id().unwrap_or_else(|| "default".into());
+        self.keys = store::Keys::new(&scope, key);
+        match filter.config.strategy {
+            Strategy::Memory => {
+                let deleted = store::memory_delete(host.shared_data(), &self.keys.entry);
+                self.purged(deleted)
+            }
+            Strategy::Redis => {
+                let Some(client) = &filter.client else {
+                    return self.purged(Err("no redis client".into()));
+                };
+                let max = filter.config.redis.max_redirections();
+                let job = store::purge_job(&self.keys.entry, max);
+                match client.submit(self.id, PURGE, Box::new(job)) {
+                    Submitted::Pending => Action::Pause,
+                    Submitted::Done(outcome) => self.purged(store::deleted(outcome)),
+                }
+            }
+        }
+    }
+
+    pub(super) fn purged(&mut self, deleted: Result<bool, String>) -> Action {
+        let host = self.filter.host.as_ref();
+        match deleted {
+            Ok(true) => {
+                if host.send_response(204, &[], b"") {
+                    Action::Pause
+                } else {
+                    Action::Continue
+                }
+            }
+            Ok(false) => respond::kong_error(host, NAME, 404, "Not found", &[]),
+            Err(e) => {
+                self.filter
+                    .storage_failed(&format!("[proxy-cache] purge: {e}"));
+                respond::kong_error(host, NAME, 500, "An unexpected error occurred", &[])
+            }
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, y) in b.iter().enumerate() {
+        let x = a.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
