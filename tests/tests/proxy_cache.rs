@@ -115,6 +115,18 @@ fn a_miss_on_one_gateway_is_a_hit_on_another_with_kongs_key() {
         // the protocol in Kong's request line.
         let again = get(a.addr(), "/products?sort=asc&page=2", &[]);
         assert_hit(host, &again, &first);
+        // Age grows.
+        std::thread::sleep(Duration::from_millis(1100));
+        let later = get(b.addr(), path, &[]);
+        let age = |r: &Response| r.header("age").and_then(|a| a.parse::<u64>().ok());
+        assert!(age(&later) > age(&second), "{host:?}: {:?}", later.headers);
+        // HEAD is its own entry, answered without a body.
+        let head = request(a.addr(), "HEAD", path, &[], b"");
+        assert_eq!(status(&head), Some("Miss"), "{host:?}: {:?}", head.headers);
+        eventually("a HEAD hit", || {
+            let r = request(b.addr(), "HEAD", path, &[], b"");
+            status(&r) == Some("Hit") && r.body.is_empty()
+        });
         let bare = get(a.addr(), "/products", &[]);
         let key = kong_key(host, "GET /products HTTP/1.1", "", "");
         assert_eq!(bare.header("x-cache-key"), Some(key.as_str()), "{host:?}");

@@ -417,7 +417,8 @@ impl HttpContext for CacheRequest {
         for (name, value) in self.diagnostic(&[]) {
             self.filter.host.set_response_header(&name, &value);
         }
-        if end_of_stream {
+        // A HEAD's response has no body, whatever its Content-Length says.
+        if end_of_stream || self.method == "HEAD" {
             self.write();
         }
         Action::Continue
