@@ -24,6 +24,16 @@ pub struct Load {
 impl Load {
     /// `threads` clients on `addr`; `mark` is the header whose presence each sample records.
     pub fn start(addr: SocketAddr, threads: usize, mark: &'static str) -> Self {
+        Self::start_on(addr, "/", threads, mark)
+    }
+
+    /// `start` on another path.
+    pub fn start_on(
+        addr: SocketAddr,
+        path: &'static str,
+        threads: usize,
+        mark: &'static str,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..threads)
             .map(|_| {
@@ -31,7 +41,7 @@ impl Load {
                 std::thread::spawn(move || {
                     let mut out = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
-                        let sample = match try_request(addr, "GET", "/", &[], b"") {
+                        let sample = match try_request(addr, "GET", path, &[], b"") {
                             Ok(r) => Sample {
                                 at: Instant::now(),
                                 status: r.status,

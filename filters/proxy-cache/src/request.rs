@@ -225,8 +225,12 @@ impl CacheRequest {
                 if self.filter.config.bypass_on_err {
                     return self.bypass();
                 }
-                // Kong's plugin: logged, proxied, neither status nor storage.
-                return Action::Continue;
+                // proxy-cache-advanced without bypass_on_err: the unhandled error is the
+                // answer, `502 {"message": <error>}` (with the X-Cache-Key already set).
+                self.answered = true;
+                let headers = self.diagnostic(&[]);
+                let host = self.filter.host.as_ref();
+                return respond::kong_error(host, NAME, 502, &e, &headers);
             }
         };
         let entry = match raw.map(|r| Entry::decode(&r)) {

@@ -395,27 +395,38 @@ fn a_fetcher_that_keeps_nothing_lets_the_waiters_go_and_they_go_upstream() {
 }
 
 #[test]
-fn redis_down_bypasses_with_bypass_on_err_and_otherwise_proxies_as_kong_does() {
-    for (config, status) in [
-        (
-            r#"{"strategy": "redis", "bypass_on_err": true}"#,
-            Some("Bypass"),
-        ),
-        (r#"{"strategy": "redis"}"#, None),
-    ] {
-        let (filter, host, _) = setup(config);
-        let (mut ctx, _) = run(&filter, &host, "GET", "/d", &[]);
-        assert_eq!(
-            ctx.on_redis(FETCH, Err(RedisError::Timeout)),
-            Action::Continue
-        );
-        respond(&mut ctx, &host, 200, JSON, b"{}");
-        assert_eq!(host.response_header("X-Cache-Status").as_deref(), status);
-        assert!(host.response_header("X-Cache-Key").is_some());
-        assert!(host.local_response.borrow().is_none());
-        assert_eq!(host.metric("redis_proxy_cache.redis_errors"), 1);
-        assert!(host.logs.borrow()[0].1.contains("timeout"));
-    }
+fn redis_down_bypasses_with_bypass_on_err_and_otherwise_answers_502() {
+    let (filter, host, _) = setup(r#"{"strategy": "redis", "bypass_on_err": true}"#);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/d", &[]);
+    assert_eq!(
+        ctx.on_redis(LOOKUP, Err(RedisError::Timeout)),
+        Action::Continue
+    );
+    respond(&mut ctx, &host, 200, JSON, b"{}");
+    assert_eq!(
+        host.response_header("X-Cache-Status").as_deref(),
+        Some("Bypass")
+    );
+    assert!(host.local_response.borrow().is_none());
+    assert_eq!(host.metric("redis_proxy_cache.redis_errors"), 1);
+    assert!(host.logs.borrow()[0].1.contains("timeout"));
+
+    let (filter, host, _) = setup(r#"{"strategy": "redis"}"#);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/d", &[]);
+    assert_eq!(
+        ctx.on_redis(LOOKUP, Err(RedisError::Timeout)),
+        Action::Pause
+    );
+    let (status, headers, body) = local(&host).unwrap();
+    assert_eq!(status, 502);
+    assert!(header(&headers, "X-Cache-Key").is_some());
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("timeout"),
+        "{body}"
+    );
+    assert!(ctx.on_response_headers(0, false) == Action::Continue);
+    assert_eq!(host.metric("redis_proxy_cache.redis_errors"), 1);
 }
 
 #[test]
