@@ -28,6 +28,8 @@ pub trait FilterHost {
     fn request_header(&self, name: &str) -> Option<String>;
     /// A property of the running request (`["source", "address"]`), absent or empty as `None`.
     fn property(&self, path: &[&str]) -> Option<String>;
+    /// Sets a property of the running request; false if the host refused the path.
+    fn set_property(&self, path: &[&str], value: &[u8]) -> bool;
     /// Replaces a response header of the running request.
     fn set_response_header(&self, name: &str, value: &str);
     /// A response header of the running request (as received, or as a filter set it).
@@ -72,6 +74,8 @@ pub struct MockHost {
     pub now_ms: Cell<u64>,
     pub request_headers: RefCell<HashMap<String, String>>,
     pub properties: RefCell<HashMap<String, String>>,
+    /// The property paths (dotted) whose setting succeeds; all when empty.
+    pub settable: RefCell<Vec<String>>,
     /// The response headers: a test puts the upstream's here, the filter's own land here too.
     pub response_headers: RefCell<Vec<(String, String)>>,
     /// The response body chunk a test hands to `on_response_body`.
@@ -143,6 +147,16 @@ impl FilterHost for MockHost {
     }
     fn property(&self, path: &[&str]) -> Option<String> {
         self.properties.borrow().get(&path.join(".")).cloned()
+    }
+    fn set_property(&self, path: &[&str], value: &[u8]) -> bool {
+        let key = path.join(".");
+        let settable = self.settable.borrow();
+        if !settable.is_empty() && !settable.contains(&key) {
+            return false;
+        }
+        let value = String::from_utf8_lossy(value).into_owned();
+        self.properties.borrow_mut().insert(key, value);
+        true
     }
     fn set_response_header(&self, name: &str, value: &str) {
         let mut headers = self.response_headers.borrow_mut();

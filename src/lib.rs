@@ -9,6 +9,7 @@ pub mod config;
 pub mod counters;
 pub mod failure_log;
 pub mod filter_host;
+pub mod identity;
 pub mod job;
 pub mod proxy;
 pub mod resp;

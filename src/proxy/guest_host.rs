@@ -35,6 +35,10 @@ impl FilterHost for GuestHost {
             .filter(|s| !s.is_empty())
     }
 
+    fn set_property(&self, path: &[&str], value: &[u8]) -> bool {
+        host::set_property(path, value).is_ok()
+    }
+
     fn set_response_header(&self, name: &str, value: &str) {
         let _ = host::set_header(HeaderMap::ResponseHeaders, name, value);
     }

@@ -166,6 +166,14 @@ pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
     }
 }
 
+/// Sets a property of the running request (a value later filters of the chain read back).
+pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
+    let encoded = pairs::path(path);
+    check(unsafe {
+        sys::proxy_set_property(encoded.as_ptr(), encoded.len(), value.as_ptr(), value.len())
+    })
+}
+
 /// Shared data and its CAS token (`None` when the key does not exist).
 pub fn shared_data(key: &str) -> Result<(Option<Vec<u8>>, u32), Status> {
     let (mut ptr, mut size, mut cas) = (null_mut(), 0usize, 0u32);

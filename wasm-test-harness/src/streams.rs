@@ -31,6 +31,9 @@ pub struct RequestState {
     pub response_body: Vec<u8>,
     pub local_response: Option<LocalResponse<'static>>,
     pub props: Properties,
+    /// What the request's filters set with `set_property` (dotted path): Kong's
+    /// `kong.ctx.shared.*`, Envoy's filter state; the filters after them read it back.
+    pub set_props: HashMap<String, Vec<u8>>,
 }
 
 /// Something a guest did during a callback that the worker acts on after it.
@@ -87,6 +90,21 @@ impl StreamState for Streams {
         }
     }
 
+    fn set_property(
+        &mut self,
+        call: Invocation,
+        path: &[&[u8]],
+        value: &[u8],
+    ) -> Result<(), Status> {
+        let (_, r) = self.request_of(&call)?;
+        let key: Vec<String> = path
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        r.set_props.insert(key.join("."), value.to_vec());
+        Ok(())
+    }
+
     fn continue_stream(&mut self, call: Invocation, _stream: StreamType) -> Result<(), Status> {
         let (id, _) = self.request_of(&call)?;
         self.events
@@ -123,6 +141,10 @@ impl StreamState for Streams {
             .iter()
             .map(|s| std::str::from_utf8(s).unwrap_or(""))
             .collect();
+        if let Some(v) = r.set_props.get(&segments.join(".")) {
+            out.extend_from_slice(v);
+            return Ok(());
+        }
         let value: Option<String> = match segments.as_slice() {
             ["kong", "route_id"] => Some(r.props.route_id.clone()),
             ["kong", "service_id"] => Some(r.props.service_id.clone()),
