@@ -28,10 +28,17 @@ pub trait FilterHost {
     fn request_header(&self, name: &str) -> Option<String>;
     /// A property of the running request (`["source", "address"]`), absent or empty as `None`.
     fn property(&self, path: &[&str]) -> Option<String>;
+    /// Fills `out` with random bytes from the host (for session ids); false if it cannot.
+    fn random(&self, out: &mut [u8]) -> bool;
     /// Sets a property of the running request; false if the host refused the path.
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool;
+    /// Replaces (or with None removes) a request header of the running request, as the
+    /// upstream will get it.
+    fn set_request_header(&self, name: &str, value: Option<&str>);
     /// Replaces a response header of the running request.
     fn set_response_header(&self, name: &str, value: &str);
+    /// Adds a response header beside those of the same name (`Set-Cookie`).
+    fn add_response_header(&self, name: &str, value: &str);
     /// A response header of the running request (as received, or as a filter set it).
     fn response_header(&self, name: &str) -> Option<String>;
     /// Every response header of the running request, pseudo-headers (`:status`) included.
@@ -89,6 +96,8 @@ pub struct MockHost {
     pub newline_after_local_body: Cell<bool>,
     /// Acts as Kong's engine, where a request resumes only from its own callbacks.
     pub per_context: Cell<bool>,
+    /// Feeds `random`: each call gets the next bytes of a counter (predictable on purpose).
+    pub random_counter: Cell<u8>,
 }
 
 impl MockHost {
@@ -148,6 +157,14 @@ impl FilterHost for MockHost {
     fn property(&self, path: &[&str]) -> Option<String> {
         self.properties.borrow().get(&path.join(".")).cloned()
     }
+    fn random(&self, out: &mut [u8]) -> bool {
+        let start = self.random_counter.get().wrapping_add(1);
+        self.random_counter.set(start);
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = start.wrapping_add(i as u8);
+        }
+        true
+    }
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool {
         let key = path.join(".");
         let settable = self.settable.borrow();
@@ -157,6 +174,17 @@ impl FilterHost for MockHost {
         let value = String::from_utf8_lossy(value).into_owned();
         self.properties.borrow_mut().insert(key, value);
         true
+    }
+    fn set_request_header(&self, name: &str, value: Option<&str>) {
+        let mut headers = self.request_headers.borrow_mut();
+        match value {
+            Some(v) => headers.insert(name.to_ascii_lowercase(), v.to_string()),
+            None => headers.remove(&name.to_ascii_lowercase()),
+        };
+    }
+    fn add_response_header(&self, name: &str, value: &str) {
+        let mut headers = self.response_headers.borrow_mut();
+        headers.push((name.to_string(), value.to_string()));
     }
     fn set_response_header(&self, name: &str, value: &str) {
         let mut headers = self.response_headers.borrow_mut();

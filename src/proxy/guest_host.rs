@@ -35,8 +35,23 @@ impl FilterHost for GuestHost {
             .filter(|s| !s.is_empty())
     }
 
+    fn random(&self, out: &mut [u8]) -> bool {
+        host::random(out)
+    }
+
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool {
         host::set_property(path, value).is_ok()
+    }
+
+    fn set_request_header(&self, name: &str, value: Option<&str>) {
+        let _ = match value {
+            Some(v) => host::set_header(HeaderMap::RequestHeaders, name, v),
+            None => host::remove_header(HeaderMap::RequestHeaders, name),
+        };
+    }
+
+    fn add_response_header(&self, name: &str, value: &str) {
+        let _ = host::add_header(HeaderMap::ResponseHeaders, name, value);
     }
 
     fn set_response_header(&self, name: &str, value: &str) {

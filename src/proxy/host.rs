@@ -166,6 +166,11 @@ pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
     }
 }
 
+/// Fills `out` from the host's random source (WASI `random_get`); false if it failed.
+pub fn random(out: &mut [u8]) -> bool {
+    unsafe { sys::random_get(out.as_mut_ptr(), out.len()) == 0 }
+}
+
 /// Sets a property of the running request (a value later filters of the chain read back).
 pub fn set_property(path: &[&str], value: &[u8]) -> Result<(), Status> {
     let encoded = pairs::path(path);

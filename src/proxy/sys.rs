@@ -49,3 +49,16 @@ host_functions! {
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
     fn proxy_get_metric(metric_id: u32, return_value: *mut u64) -> u32;
 }
+
+/// WASI's random source (every host here has it: Envoy, ngx_wasm_module, the harness).
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "wasi_snapshot_preview1")]
+extern "C" {
+    pub fn random_get(buf: *mut u8, buf_len: usize) -> u16;
+}
+
+/// Natively (unit tests) there is no host: nothing random comes.
+#[cfg(not(target_arch = "wasm32"))]
+pub unsafe fn random_get(_buf: *mut u8, _buf_len: usize) -> u16 {
+    INTERNAL_FAILURE as u16
+}

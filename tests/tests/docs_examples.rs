@@ -65,6 +65,11 @@ const FILTERS: &[(&str, Parse)] = &[
             .map(|_| ())
             .map_err(|e| e.to_string())
     }),
+    ("redis-session", |raw| {
+        redis_session::config::Config::parse(raw)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }),
 ];
 
 /// The filter name and `config` of every `{name: redis-..., config: ...}` anywhere in a
@@ -97,6 +102,7 @@ fn every_example_config_is_accepted_by_the_filter_and_by_kongs_schema() {
     };
     let files = [
         "filters/proxy-cache/README.md",
+        "filters/session/README.md",
         "docs/standalone.md",
         "docs/sentinel.md",
         "docs/cluster.md",

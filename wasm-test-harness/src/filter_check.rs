@@ -22,6 +22,11 @@ fn parser(name: &str) -> Option<Parser> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }),
+        "redis-session" => Some(|raw| {
+            redis_session::config::Config::parse(raw)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }),
         _ => None,
     }
 }

@@ -62,13 +62,7 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
 impl Config {
     pub fn parse(json: &[u8]) -> Result<Self, ConfigError> {
-        let mut value: Value = serde_json::from_slice(json)
-            .map_err(|e| ConfigError::new("", format!("config is not valid JSON: {e}")))?;
-        redis_filter_core::config::guide_aliases::hoist(&mut value)?;
-        let mut top = Fields::new("", &value)?;
-        let config = Self::read(&mut top)?;
-        top.finish()?;
-        Ok(config)
+        redis_filter_core::config::read_filter_config(json, Self::read)
     }
 
     fn read(top: &mut Fields) -> Result<Self, ConfigError> {

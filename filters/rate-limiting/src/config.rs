@@ -50,13 +50,7 @@ pub struct Config {
 
 impl Config {
     pub fn parse(json: &[u8]) -> Result<Self, ConfigError> {
-        let mut value: Value = serde_json::from_slice(json)
-            .map_err(|e| ConfigError::new("", format!("config is not valid JSON: {e}")))?;
-        redis_filter_core::config::guide_aliases::hoist(&mut value)?;
-        let mut top = Fields::new("", &value)?;
-        let config = Self::read(&mut top)?;
-        // An unknown field (a misspelt `minutes`) is named before what its absence implies.
-        top.finish()?;
+        let config = redis_filter_core::config::read_filter_config(json, Self::read)?;
         if config.limits.is_empty() {
             return Err(ConfigError::new(
                 "",

@@ -1,0 +1,189 @@
+//! The session cookie: `<name>=<sid>.<mac>`, the session id (32 random bytes) and the first 16
+//! bytes of HMAC-SHA256 over the audience and the id, both base64url without padding; its
+//! attributes in lua-resty-session's order (Domain, Path, SameSite, Secure, HttpOnly).
+
+use crate::config::Config;
+use crate::hmac::{constant_time_eq, hmac_sha256};
+use sha2::{Digest, Sha256};
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Bytes of randomness in a session id.
+pub const SID_BYTES: usize = 32;
+const MAC_BYTES: usize = 16;
+
+pub fn b64url(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len() * 4 / 3 + 3);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            let index = ((n >> (18 - 6 * i)) & 63) as usize;
+            out.push(char::from(B64.get(index).copied().unwrap_or(b'A')));
+        }
+    }
+    out
+}
+
+pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = B64.iter().position(|b| *b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The MAC key: `secret`, else one derived from the config (then the MAC only keeps garbage
+/// out; the random id is what no one can guess).
+pub fn key(config: &Config) -> Vec<u8> {
+    match &config.secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => {
+            let seed = format!("redis-session:{}:{}", config.cookie_name, config.audience);
+            Sha256::digest(seed.as_bytes()).to_vec()
+        }
+    }
+}
+
+fn mac(key: &[u8], audience: &str, sid: &str) -> Vec<u8> {
+    let message = format!("{audience}\n{sid}");
+    hmac_sha256(key, message.as_bytes())
+        .iter()
+        .take(MAC_BYTES)
+        .copied()
+        .collect()
+}
+
+/// The cookie value for a session id (base64url).
+pub fn value(key: &[u8], audience: &str, sid: &str) -> String {
+    format!("{sid}.{}", b64url(&mac(key, audience, sid)))
+}
+
+/// The session id a cookie value carries, if its MAC holds (checked in constant time).
+pub fn verify(key: &[u8], audience: &str, value: &str) -> Option<String> {
+    let (sid, tag) = value.split_once('.')?;
+    let raw = b64url_decode(sid)?;
+    if raw.len() != SID_BYTES {
+        return None;
+    }
+    let tag = b64url_decode(tag)?;
+    constant_time_eq(&tag, &mac(key, audience, sid)).then(|| sid.to_string())
+}
+
+/// A cookie's value in a `Cookie` header (the first of that name).
+pub fn find<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k.trim() == name).then(|| v.trim())
+    })
+}
+
+fn attributes(config: &Config) -> String {
+    let mut out = String::new();
+    if let Some(domain) = config
+        .cookie_domain
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != "localhost")
+    {
+        out.push_str(&format!("; Domain={domain}"));
+    }
+    out.push_str(&format!("; Path={}", config.cookie_path));
+    out.push_str(&format!("; SameSite={}", config.cookie_same_site));
+    if config.cookie_secure || config.cookie_same_site == "None" {
+        out.push_str("; Secure");
+    }
+    if config.cookie_http_only {
+        out.push_str("; HttpOnly");
+    }
+    out
+}
+
+/// `Set-Cookie` for a session (a browser-session cookie: no Expires, as Kong's).
+pub fn set_cookie(config: &Config, value: &str) -> String {
+    format!("{}={value}{}", config.cookie_name, attributes(config))
+}
+
+/// `Set-Cookie` that ends the session in the browser.
+pub fn clear_cookie(config: &Config) -> String {
+    format!(
+        "{}={}; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0",
+        config.cookie_name,
+        attributes(config)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        Config::parse(format!(r#"{{"storage": "redis"{extra}}}"#).as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn base64url_round_trips() {
+        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", &[0xff, 0xfe, 0x00]] {
+            assert_eq!(b64url_decode(&b64url(data)).unwrap(), data);
+        }
+        assert_eq!(b64url(b"\xfb\xff"), "-_8");
+        assert!(b64url_decode("a+b").is_none());
+    }
+
+    #[test]
+    fn a_signed_id_verifies_and_a_tampered_one_does_not() {
+        let key = key(&config(r#", "secret": "s3cret""#));
+        let sid = b64url(&[7u8; SID_BYTES]);
+        let v = value(&key, "default", &sid);
+        assert_eq!(verify(&key, "default", &v), Some(sid.clone()));
+        assert_eq!(verify(&key, "other", &v), None, "another audience");
+        assert_eq!(verify(b"other key", "default", &v), None);
+        let mut tampered = v.clone();
+        tampered.replace_range(0..1, "C");
+        assert_eq!(verify(&key, "default", &tampered), None);
+        assert_eq!(
+            verify(&key, "default", &v[..v.len() - 2]),
+            None,
+            "truncated"
+        );
+        assert_eq!(verify(&key, "default", "garbage"), None);
+        assert_eq!(
+            verify(&key, "default", &format!("{}.x", b64url(b"short"))),
+            None
+        );
+    }
+
+    #[test]
+    fn cookies_carry_kongs_attributes() {
+        let c = config("");
+        assert_eq!(
+            set_cookie(&c, "v"),
+            "session=v; Path=/; SameSite=Strict; Secure; HttpOnly"
+        );
+        let c = config(
+            r#", "cookie_name": "kong_session", "cookie_domain": "example.com", "cookie_secure": false, "cookie_same_site": "Lax""#,
+        );
+        assert_eq!(
+            set_cookie(&c, "v"),
+            "kong_session=v; Domain=example.com; Path=/; SameSite=Lax; HttpOnly"
+        );
+        assert!(clear_cookie(&c).starts_with("kong_session=; Domain=example.com"));
+        assert!(clear_cookie(&c).ends_with("Max-Age=0"));
+        assert_eq!(
+            find("a=1; kong_session=xyz; b=2", "kong_session"),
+            Some("xyz")
+        );
+        assert_eq!(find("a=1", "kong_session"), None);
+    }
+}

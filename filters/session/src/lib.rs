@@ -1,0 +1,15 @@
+//! redis-session: Kong's session plugin as a proxy-wasm filter, with `storage: redis` (the
+//! integration guide's use case 3): a session made on one gateway node is honoured on every
+//! other node sharing Redis. The cookie carries a random session id signed with HMAC-SHA256;
+//! the session is a Redis hash with the guide's fields (`id`, `credential`, `auth_time`, `exp`).
+
+pub mod config;
+pub mod cookie;
+pub mod hmac;
+pub mod store;
+
+mod filter;
+mod request;
+mod root;
+
+redis_filter_core::filter_main!(|id| Box::new(root::Root::new(id)));

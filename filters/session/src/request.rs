@@ -1,0 +1,350 @@
+//! The HTTP context, Kong's session flow: a request whose cookie names a live session is
+//! authenticated as its consumer (upstream `X-Consumer-*` headers, the consumer handed to the
+//! filters after this one), touched, renewed past three quarters of its rolling period, or
+//! destroyed by a logout; a request that an authentication filter identified gets a new
+//! session and its cookie.
+
+use crate::cookie::{self, SID_BYTES};
+use crate::filter::Filter;
+use crate::store::{self, Session};
+use redis_filter_core::filter_host::LogLevel;
+use redis_filter_core::identity::{self, Consumer};
+use redis_filter_core::proxy::{Action, HttpContext};
+use redis_filter_core::transport::Submitted;
+use redis_filter_core::Outcome;
+use sha2::{Digest, Sha256};
+use std::rc::Rc;
+
+const READ: u32 = 1;
+const LOGOUT: u32 = 2;
+const RENEW: u32 = 3;
+const CREATE: u32 = 4;
+
+pub struct SessionRequest {
+    id: u32,
+    filter: Rc<Filter>,
+    now_s: u64,
+    method: String,
+    path: String,
+    /// The session id of a cookie whose MAC holds.
+    sid: Option<String>,
+    /// The live session this request carries (or just made).
+    session: Option<Session>,
+    /// A `Set-Cookie` for the response (a new or renewed session, a logout).
+    set_cookie: Option<String>,
+}
+
+impl SessionRequest {
+    pub fn new(id: u32, filter: Rc<Filter>) -> Self {
+        Self {
+            id,
+            filter,
+            now_s: 0,
+            method: String::new(),
+            path: String::new(),
+            sid: None,
+            session: None,
+            set_cookie: None,
+        }
+    }
+
+    fn submit(&self, owner: u32, tag: u32, job: redis_filter_core::job::Pipeline) -> Submitted {
+        self.filter.client.submit(owner, tag, Box::new(job))
+    }
+
+    fn new_sid(&self) -> Option<String> {
+        let mut raw = [0u8; SID_BYTES];
+        if !self.filter.host.random(&mut raw) {
+            self.filter
+                .host
+                .log(LogLevel::Error, "[session] the host gave no random bytes");
+            return None;
+        }
+        Some(cookie::b64url(&raw))
+    }
+
+    fn subject(&self, consumer: &Consumer) -> String {
+        let subject = consumer
+            .username
+            .clone()
+            .or_else(|| consumer.custom_id.clone())
+            .unwrap_or_else(|| consumer.id.clone());
+        if self.filter.config.hash_subject {
+            cookie::b64url(&Sha256::digest(subject.as_bytes()))
+        } else {
+            subject
+        }
+    }
+
+    fn logout_requested(&self) -> bool {
+        let config = &self.filter.config;
+        if !config.logout_methods.iter().any(|m| *m == self.method) {
+            return false;
+        }
+        let Some((_, query)) = self.path.split_once('?') else {
+            return false;
+        };
+        query.split('&').any(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(k, _)| k);
+            name == config.logout_query_arg
+        })
+    }
+
+    fn on_read(&mut self, found: Result<Option<Session>, String>) -> Action {
+        let session = match found {
+            Ok(Some(session)) => session,
+            Ok(None) => return self.without_session(),
+            Err(e) => {
+                // Redis down: the request goes on without a session (an auth filter after
+                // this one may still authenticate it).
+                self.filter.redis_failed(&format!("[session] {e}"));
+                return Action::Continue;
+            }
+        };
+        let Some(sid) = self.sid.clone() else {
+            return Action::Continue;
+        };
+        if self.logout_requested() {
+            let job = store::destroy_job(&self.filter.config, &sid);
+            return match self.submit(self.id, LOGOUT, job) {
+                Submitted::Pending => Action::Pause,
+                Submitted::Done(outcome) => self.logged_out(outcome),
+            };
+        }
+        let rolling = self.filter.config.rolling_timeout;
+        let used = self.now_s.saturating_sub(session.rolling_start);
+        if rolling > 0 && used * 4 > rolling * 3 {
+            return self.renew(session, &sid);
+        }
+        self.authenticate(session)
+    }
+
+    /// Past three quarters of its rolling period a session moves to a new id (the old one
+    /// lives `stale_ttl` more seconds, for requests already on their way).
+    fn renew(&mut self, mut session: Session, old: &str) -> Action {
+        let Some(sid) = self.new_sid() else {
+            return self.authenticate(session);
+        };
+        session.rolling_start = self.now_s;
+        let job = store::write_job(&self.filter.config, &sid, &session, self.now_s, Some(old));
+        self.sid = Some(sid);
+        self.session = Some(session);
+        match self.submit(self.id, RENEW, job) {
+            Submitted::Pending => Action::Pause,
+            Submitted::Done(outcome) => self.saved(outcome),
+        }
+    }
+
+    /// A new or renewed session was written: its cookie goes with the response.
+    fn saved(&mut self, outcome: Outcome) -> Action {
+        let (Some(sid), Some(session)) = (self.sid.clone(), self.session.take()) else {
+            return Action::Continue;
+        };
+        match store::done(outcome) {
+            Ok(()) => {
+                let config = &self.filter.config;
+                let value = cookie::value(&self.filter.key, &config.audience, &sid);
+                self.set_cookie = Some(cookie::set_cookie(config, &value));
+                self.authenticate(session)
+            }
+            Err(e) => {
+                self.filter
+                    .redis_failed(&format!("[session] could not save a session: {e}"));
+                Action::Continue
+            }
+        }
+    }
+
+    fn logged_out(&mut self, outcome: Outcome) -> Action {
+        if let Err(e) = store::done(outcome) {
+            // Kong warns and answers the logout all the same.
+            self.filter
+                .redis_failed(&format!("[session] could not destroy the session: {e}"));
+        }
+        let clear = cookie::clear_cookie(&self.filter.config);
+        let headers = [("Set-Cookie", clear.as_str())];
+        if self.filter.host.send_response(200, &headers, b"") {
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    /// The request carries a live session: it is authenticated as the session's consumer.
+    fn authenticate(&mut self, session: Session) -> Action {
+        let host = self.filter.host.as_ref();
+        let c = &session.consumer;
+        host.set_request_header("x-consumer-id", Some(&c.id));
+        host.set_request_header("x-consumer-custom-id", c.custom_id.as_deref());
+        host.set_request_header("x-consumer-username", c.username.as_deref());
+        let groups = (!c.groups.is_empty()).then(|| c.groups.join(", "));
+        host.set_request_header("x-authenticated-groups", groups.as_deref());
+        host.set_request_header("x-credential-identifier", c.credential.as_deref());
+        host.set_request_header("x-anonymous-consumer", None);
+        if let Err(e) = identity::hand_over(host, c) {
+            host.log(LogLevel::Warn, &format!("[session] {e}"));
+        }
+        for (name, value) in self.session_headers(&session, true) {
+            host.set_request_header(&name, Some(&value));
+        }
+        self.session = Some(session);
+        Action::Continue
+    }
+
+    /// Kong's `request_headers` / `response_headers`: `Session-Id`, `Session-Audience`, ...
+    fn session_headers(&self, session: &Session, request: bool) -> Vec<(String, String)> {
+        let config = &self.filter.config;
+        let wanted = if request {
+            &config.request_headers
+        } else {
+            &config.response_headers
+        };
+        let now = self.now_s;
+        let left =
+            |start: u64, timeout: u64| (timeout > 0).then(|| (start + timeout).saturating_sub(now));
+        let idling = left(now, config.idling_timeout);
+        let rolling = left(session.rolling_start, config.rolling_timeout);
+        let absolute = left(session.auth_time, config.absolute_timeout);
+        let timeout = [idling, rolling, absolute].into_iter().flatten().min();
+        wanted
+            .iter()
+            .filter_map(|name| {
+                let value = match *name {
+                    "id" => self.sid.clone(),
+                    "audience" => Some(config.audience.clone()),
+                    "subject" => Some(session.subject.clone()),
+                    "timeout" => timeout.map(|t| t.to_string()),
+                    "idling-timeout" => idling.map(|t| t.to_string()),
+                    "rolling-timeout" => rolling.map(|t| t.to_string()),
+                    "absolute-timeout" => absolute.map(|t| t.to_string()),
+                    _ => None,
+                }?;
+                let header = match *name {
+                    "id" => "Session-Id".to_string(),
+                    other => format!("Session-{}", title(other)),
+                };
+                Some((header, value))
+            })
+            .collect()
+    }
+
+    /// No live session: if an authentication filter before this one identified the consumer,
+    /// the session is made now (before the response, so the cookie the client gets already
+    /// works on every node).
+    fn without_session(&mut self) -> Action {
+        let Some(consumer) = identity::handed(self.filter.host.as_ref()) else {
+            return Action::Continue;
+        };
+        let Some(sid) = self.new_sid() else {
+            return Action::Continue;
+        };
+        let session = self.new_session(consumer);
+        let job = store::write_job(&self.filter.config, &sid, &session, self.now_s, None);
+        self.sid = Some(sid);
+        self.session = Some(session);
+        match self.submit(self.id, CREATE, job) {
+            Submitted::Pending => Action::Pause,
+            Submitted::Done(outcome) => self.saved(outcome),
+        }
+    }
+
+    fn new_session(&self, consumer: Consumer) -> Session {
+        Session {
+            subject: self.subject(&consumer),
+            consumer,
+            auth_time: self.now_s,
+            rolling_start: self.now_s,
+        }
+    }
+
+    /// An authentication filter after this one identified the consumer: the session is
+    /// written by the root (no call may leave from a response phase in Kong's engine).
+    fn create_from_response(&mut self) {
+        let Some(consumer) = identity::handed(self.filter.host.as_ref()) else {
+            return;
+        };
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.consumer == consumer)
+        {
+            return;
+        }
+        let Some(sid) = self.new_sid() else {
+            return;
+        };
+        let session = self.new_session(consumer);
+        let config = &self.filter.config;
+        let job = store::write_job(config, &sid, &session, self.now_s, None);
+        if let Submitted::Done(Err(e)) = self.submit(self.filter.root_id, CREATE, job) {
+            self.filter
+                .redis_failed(&format!("[session] could not save a session: {e}"));
+            return;
+        }
+        let value = cookie::value(&self.filter.key, &config.audience, &sid);
+        self.set_cookie = Some(cookie::set_cookie(config, &value));
+        self.sid = Some(sid);
+        self.session = Some(session);
+    }
+}
+
+/// `idling-timeout` -> `Idling-Timeout`.
+fn title(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+impl HttpContext for SessionRequest {
+    fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
+        let filter = self.filter.clone();
+        let host = filter.host.as_ref();
+        self.now_s = host.now_ms() / 1000;
+        self.method = host.request_header(":method").unwrap_or_default();
+        self.path = host.request_header(":path").unwrap_or_default();
+        let config = &filter.config;
+        let cookie = host.request_header("cookie").unwrap_or_default();
+        self.sid = cookie::find(&cookie, &config.cookie_name)
+            .and_then(|v| cookie::verify(&filter.key, &config.audience, v));
+        let Some(sid) = self.sid.clone() else {
+            return self.without_session();
+        };
+        match self.submit(self.id, READ, store::read_job(config, &sid, self.now_s)) {
+            Submitted::Pending => Action::Pause,
+            Submitted::Done(outcome) => self.on_read(store::session(outcome)),
+        }
+    }
+
+    fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
+        match tag {
+            READ => self.on_read(store::session(outcome)),
+            LOGOUT => self.logged_out(outcome),
+            _ => self.saved(outcome),
+        }
+    }
+
+    fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
+        if self.set_cookie.is_none() {
+            self.create_from_response();
+        }
+        let host = self.filter.host.clone();
+        if let Some(set_cookie) = self.set_cookie.take() {
+            host.add_response_header("Set-Cookie", &set_cookie);
+        }
+        if let Some(session) = &self.session {
+            for (name, value) in self.session_headers(session, false) {
+                host.set_response_header(&name, &value);
+            }
+        }
+        Action::Continue
+    }
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

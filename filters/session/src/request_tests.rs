@@ -1,0 +1,215 @@
+//! The session flow against an in-memory host (`MockHost`, `MockRedis`).
+
+use super::*;
+use crate::config::Config;
+use crate::filter::Filter;
+use redis_filter_core::filter_host::{FilterHost, MockHost, MockRedis};
+use redis_filter_core::resp::RedisError;
+use redis_filter_core::Reply;
+
+const NOW_MS: u64 = 1_796_040_000_000;
+
+fn setup() -> (Rc<Filter>, Rc<MockHost>, Rc<MockRedis>) {
+    let host = Rc::new(MockHost::default());
+    host.now_ms.set(NOW_MS);
+    let redis = Rc::new(MockRedis::default());
+    let config = Config::parse(br#"{"storage": "redis", "secret": "s", "cookie_name": "kong_session", "response_headers": ["id", "timeout"]}"#).unwrap();
+    let filter = Filter::with_host(config, host.clone(), redis.clone(), 1);
+    (Rc::new(filter), host, redis)
+}
+
+fn request(host: &MockHost, method: &str, path: &str, cookie: Option<&str>) {
+    host.next_request();
+    let mut h = host.request_headers.borrow_mut();
+    h.clear();
+    h.insert(":method".into(), method.into());
+    h.insert(":path".into(), path.into());
+    if let Some(c) = cookie {
+        h.insert("cookie".into(), c.into());
+    }
+    host.properties.borrow_mut().clear();
+}
+
+fn alice() -> Consumer {
+    Consumer {
+        id: "c-alice".into(),
+        username: Some("alice".into()),
+        credential: Some("k1".into()),
+        ..Consumer::default()
+    }
+}
+
+fn live() -> Outcome {
+    Ok(vec![Reply::Array(vec![
+        Reply::Int(1),
+        Reply::Bulk(alice().to_json().to_string().into_bytes()),
+        Reply::Bulk((NOW_MS / 1000 - 10).to_string().into_bytes()),
+        Reply::Bulk((NOW_MS / 1000 - 10).to_string().into_bytes()),
+        Reply::Bulk(b"alice".to_vec()),
+    ])])
+}
+
+/// A cookie for a session id, as the filter signs it.
+fn cookie_for(filter: &Filter, sid: &str) -> String {
+    format!(
+        "kong_session={}",
+        cookie::value(&filter.key, "default", sid)
+    )
+}
+
+#[test]
+fn a_consumer_handed_over_gets_a_session_and_its_cookie() {
+    let (filter, host, redis) = setup();
+    request(&host, "GET", "/", None);
+    identity::hand_over(host.as_ref(), &alice()).unwrap();
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    assert_eq!(ctx.on_request_headers(0, true), Action::Pause);
+    let (context, tag, commands) = redis.submitted.borrow()[0].clone();
+    assert_eq!((context, tag), (7, CREATE));
+    assert!(commands[0].contains("HSET") && commands[0].contains("kong_session:"));
+    assert!(commands[0].contains("credential") && commands[0].contains("auth_time"));
+    assert_eq!(
+        ctx.on_redis(CREATE, Ok(vec![Reply::Int(8), Reply::Int(1)])),
+        Action::Continue
+    );
+    assert_eq!(
+        host.request_header("x-consumer-id").as_deref(),
+        Some("c-alice")
+    );
+    ctx.on_response_headers(0, false);
+    let set = host.response_header("Set-Cookie").unwrap();
+    assert!(set.starts_with("kong_session="), "{set}");
+    assert!(
+        set.ends_with("; Path=/; SameSite=Strict; Secure; HttpOnly"),
+        "{set}"
+    );
+    assert!(host.response_header("Session-Id").is_some());
+    assert_eq!(
+        host.response_header("Session-Timeout").as_deref(),
+        Some("900")
+    );
+}
+
+#[test]
+fn a_cookie_of_a_live_session_authenticates_the_request() {
+    let (filter, host, redis) = setup();
+    let sid = cookie::b64url(&[9u8; SID_BYTES]);
+    request(&host, "GET", "/", Some(&cookie_for(&filter, &sid)));
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    assert_eq!(ctx.on_request_headers(0, true), Action::Pause);
+    let (_, tag, commands) = redis.submitted.borrow()[0].clone();
+    assert_eq!(tag, READ);
+    assert!(commands[0].contains("EVALSHA") && commands[0].contains(&sid));
+    assert_eq!(ctx.on_redis(READ, live()), Action::Continue);
+    assert_eq!(
+        host.request_header("x-consumer-id").as_deref(),
+        Some("c-alice")
+    );
+    assert_eq!(
+        host.request_header("x-consumer-username").as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        host.request_header("x-credential-identifier").as_deref(),
+        Some("k1")
+    );
+    assert_eq!(identity::handed(host.as_ref()), Some(alice()));
+    ctx.on_response_headers(0, false);
+    assert_eq!(host.response_header("Set-Cookie"), None, "no new cookie");
+}
+
+#[test]
+fn tampered_truncated_and_foreign_cookies_are_no_session() {
+    let (filter, host, redis) = setup();
+    let sid = cookie::b64url(&[9u8; SID_BYTES]);
+    let good = cookie_for(&filter, &sid);
+    let foreign = format!(
+        "kong_session={}",
+        cookie::value(b"another secret", "default", &sid)
+    );
+    for bad in [
+        good.replace("kong_session=", "kong_session=A"),
+        good[..good.len() - 3].to_string(),
+        foreign,
+        "kong_session=".to_string(),
+    ] {
+        request(&host, "GET", "/", Some(&bad));
+        let mut ctx = SessionRequest::new(7, filter.clone());
+        assert_eq!(ctx.on_request_headers(0, true), Action::Continue, "{bad}");
+        assert!(
+            redis.submitted.borrow().is_empty(),
+            "no Redis call for {bad}"
+        );
+        assert_eq!(host.request_header("x-consumer-id"), None);
+    }
+}
+
+#[test]
+fn logout_destroys_the_session_and_clears_the_cookie() {
+    let (filter, host, redis) = setup();
+    let sid = cookie::b64url(&[9u8; SID_BYTES]);
+    request(
+        &host,
+        "POST",
+        "/?session_logout",
+        Some(&cookie_for(&filter, &sid)),
+    );
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    ctx.on_request_headers(0, true);
+    assert_eq!(ctx.on_redis(READ, live()), Action::Pause);
+    let (_, tag, commands) = redis.submitted.borrow()[1].clone();
+    assert_eq!(tag, LOGOUT);
+    assert!(commands[0].contains("DEL"));
+    assert_eq!(ctx.on_redis(LOGOUT, Ok(vec![Reply::Int(1)])), Action::Pause);
+    let (status, headers, body) = host.local_response.borrow().clone().unwrap();
+    assert_eq!((status, body.len()), (200, 0));
+    assert!(headers[0].1.contains("Max-Age=0"));
+}
+
+#[test]
+fn past_three_quarters_of_its_rolling_period_a_session_gets_a_new_id() {
+    let (filter, host, redis) = setup();
+    let sid = cookie::b64url(&[9u8; SID_BYTES]);
+    request(&host, "GET", "/", Some(&cookie_for(&filter, &sid)));
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    ctx.on_request_headers(0, true);
+    let old = (NOW_MS / 1000 - 2800).to_string().into_bytes();
+    let aging = Ok(vec![Reply::Array(vec![
+        Reply::Int(1),
+        Reply::Bulk(alice().to_json().to_string().into_bytes()),
+        Reply::Bulk(old.clone()),
+        Reply::Bulk(old),
+        Reply::Bulk(b"alice".to_vec()),
+    ])]);
+    assert_eq!(ctx.on_redis(READ, aging), Action::Pause);
+    let (_, tag, commands) = redis.submitted.borrow()[1].clone();
+    assert_eq!(tag, RENEW);
+    assert!(commands[0].contains("HSET") && !commands[0].contains(&sid));
+    assert!(
+        commands.last().unwrap().contains(&sid),
+        "the old id expires after stale_ttl"
+    );
+    assert_eq!(
+        ctx.on_redis(RENEW, Ok(vec![Reply::Int(8)])),
+        Action::Continue
+    );
+    ctx.on_response_headers(0, false);
+    let set = host.response_header("Set-Cookie").unwrap();
+    assert!(!set.contains(&sid), "a new id");
+}
+
+#[test]
+fn redis_down_is_no_session_and_no_error() {
+    let (filter, host, _) = setup();
+    let sid = cookie::b64url(&[9u8; SID_BYTES]);
+    request(&host, "GET", "/", Some(&cookie_for(&filter, &sid)));
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    ctx.on_request_headers(0, true);
+    assert_eq!(
+        ctx.on_redis(READ, Err(RedisError::Timeout)),
+        Action::Continue
+    );
+    assert_eq!(host.request_header("x-consumer-id"), None);
+    assert!(host.local_response.borrow().is_none());
+    assert_eq!(host.metric("redis_session.redis_errors"), 1);
+}

@@ -1,0 +1,213 @@
+//! Sessions in Redis: one hash per session, `<redis_key_prefix><cookie_name>:<session id>`,
+//! with the integration guide's fields `id`, `credential` (the consumer as JSON), `auth_time`
+//! and `exp` (when the absolute timeout ends it), plus `audience`, `subject`, `rolling_start`
+//! (when its rolling period began) and `last_seen` (for the idling timeout). The key expires
+//! when the first of the three timeouts would end the session. A request with a session reads
+//! and touches it in one EVALSHA.
+
+use crate::config::Config;
+use redis_filter_core::identity::Consumer;
+use redis_filter_core::job::{Pipeline, Request};
+use redis_filter_core::{Command, Outcome, Reply, Script};
+use std::sync::OnceLock;
+
+/// Reads the session, checks its timeouts and audience, and touches it: the session, or why
+/// it is none.
+const READ: &str = r#"local f = redis.call('HMGET', KEYS[1], 'credential', 'auth_time', 'rolling_start', 'last_seen', 'audience', 'subject')
+if not f[1] then return {0, 'missing'} end
+local now, idling, rolling, absolute = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local auth = tonumber(f[2]) or 0
+local rs = tonumber(f[3]) or auth
+local seen = tonumber(f[4]) or rs
+if f[5] ~= ARGV[5] then return {0, 'audience'} end
+if absolute > 0 and now - auth > absolute then return {0, 'absolute'} end
+if rolling > 0 and now - rs > rolling then return {0, 'rolling'} end
+if idling > 0 and now - seen > idling then return {0, 'idling'} end
+redis.call('HSET', KEYS[1], 'last_seen', now)
+local ends = 0
+local function sooner(t) if ends == 0 or t < ends then ends = t end end
+if absolute > 0 then sooner(auth + absolute) end
+if rolling > 0 then sooner(rs + rolling) end
+if idling > 0 then sooner(now + idling) end
+if ends > now then redis.call('EXPIRE', KEYS[1], ends - now) end
+return {1, f[1], tostring(auth), tostring(rs), f[6] or ''}
+"#;
+
+fn read_script() -> &'static Script {
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    SCRIPT.get_or_init(|| Script::new(READ))
+}
+
+pub fn key(config: &Config, sid: &str) -> String {
+    format!("{}{}:{sid}", config.redis_key_prefix, config.cookie_name)
+}
+
+/// A live session as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub consumer: Consumer,
+    pub auth_time: u64,
+    pub rolling_start: u64,
+    pub subject: String,
+}
+
+pub fn read_job(config: &Config, sid: &str, now_s: u64) -> Pipeline {
+    let k = key(config, sid);
+    let args = [
+        now_s.to_string(),
+        config.idling_timeout.to_string(),
+        config.rolling_timeout.to_string(),
+        config.absolute_timeout.to_string(),
+        config.audience.clone(),
+    ];
+    let request = Request::script(read_script(), &[k.as_str()], &args);
+    Pipeline::new(vec![request], config.redis.max_redirections())
+}
+
+fn first(outcome: Outcome) -> Result<Reply, String> {
+    let replies = outcome.map_err(|e| e.to_string())?;
+    let reply = replies.into_iter().next().ok_or("no reply")?;
+    reply.into_result().map_err(|e| e.to_string())
+}
+
+fn text(reply: Option<&Reply>) -> Option<String> {
+    reply
+        .and_then(Reply::as_bytes)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// The read's answer: the session, or Ok(None) with no live session.
+pub fn session(outcome: Outcome) -> Result<Option<Session>, String> {
+    let Reply::Array(items) = first(outcome)? else {
+        return Err("unexpected reply to the session read".into());
+    };
+    if items.first().and_then(Reply::as_int) != Some(1) {
+        return Ok(None);
+    }
+    let credential = text(items.get(1)).ok_or("session without credential")?;
+    let json: serde_json::Value =
+        serde_json::from_str(&credential).map_err(|e| format!("bad credential: {e}"))?;
+    let consumer = Consumer::from_json(&json).ok_or("credential without consumer id")?;
+    let number = |i: usize| text(items.get(i)).and_then(|t| t.parse::<u64>().ok());
+    Ok(Some(Session {
+        consumer,
+        auth_time: number(2).unwrap_or(0),
+        rolling_start: number(3).unwrap_or(0),
+        subject: text(items.get(4)).unwrap_or_default(),
+    }))
+}
+
+/// The seconds until the first timeout ends a session, from its times.
+pub fn ttl(config: &Config, auth_time: u64, rolling_start: u64, now_s: u64) -> Option<u64> {
+    [
+        (config.absolute_timeout > 0).then(|| auth_time + config.absolute_timeout),
+        (config.rolling_timeout > 0).then(|| rolling_start + config.rolling_timeout),
+        (config.idling_timeout > 0).then(|| now_s + config.idling_timeout),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .map(|ends| ends.saturating_sub(now_s).max(1))
+}
+
+/// Writes a session (new, or renewed under a new id): the hash, its TTL, and for a renewal the
+/// old id kept `stale_ttl` more seconds.
+pub fn write_job(
+    config: &Config,
+    sid: &str,
+    session: &Session,
+    now_s: u64,
+    old_sid: Option<&str>,
+) -> Pipeline {
+    let k = key(config, sid);
+    let exp = if config.absolute_timeout > 0 {
+        session.auth_time + config.absolute_timeout
+    } else {
+        0
+    };
+    let hset = Command::new("HSET").arg(k.as_str()).args([
+        "id".to_string(),
+        sid.to_string(),
+        "credential".into(),
+        session.consumer.to_json().to_string(),
+        "auth_time".into(),
+        session.auth_time.to_string(),
+        "exp".into(),
+        exp.to_string(),
+        "audience".into(),
+        config.audience.clone(),
+        "subject".into(),
+        session.subject.clone(),
+        "rolling_start".into(),
+        session.rolling_start.to_string(),
+        "last_seen".into(),
+        now_s.to_string(),
+    ]);
+    let mut requests = vec![Request::keyed(hset, &k)];
+    if let Some(ttl) = ttl(config, session.auth_time, session.rolling_start, now_s) {
+        let expire = Command::new("EXPIRE").arg(k.as_str()).arg(ttl.to_string());
+        requests.push(Request::keyed(expire, &k));
+    }
+    if let Some(old) = old_sid {
+        let old_key = key(config, old);
+        let expire = Command::new("EXPIRE")
+            .arg(old_key.as_str())
+            .arg(config.stale_ttl.max(1).to_string());
+        requests.push(Request::keyed(expire, &old_key));
+    }
+    Pipeline::new(requests, config.redis.max_redirections())
+}
+
+pub fn destroy_job(config: &Config, sid: &str) -> Pipeline {
+    let k = key(config, sid);
+    let del = Command::new("DEL").arg(k.as_str());
+    Pipeline::new(
+        vec![Request::keyed(del, &k)],
+        config.redis.max_redirections(),
+    )
+}
+
+/// Whether a write or a destroy went through.
+pub fn done(outcome: Outcome) -> Result<(), String> {
+    let replies = outcome.map_err(|e| e.to_string())?;
+    match replies.into_iter().find_map(|r| r.into_result().err()) {
+        Some(e) => Err(e.to_string()),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::parse(br#"{"storage": "redis", "cookie_name": "kong_session"}"#).unwrap()
+    }
+
+    #[test]
+    fn keys_and_ttls() {
+        let c = config();
+        assert_eq!(key(&c, "abc"), "kong_session:abc");
+        // idling 900 from now is the soonest.
+        assert_eq!(ttl(&c, 1000, 1000, 1100), Some(900));
+        // rolling: 3600 from 1000 ends at 4600, sooner than now + 900.
+        assert_eq!(ttl(&c, 1000, 1000, 4000), Some(600));
+    }
+
+    #[test]
+    fn the_read_answer() {
+        let live = Reply::Array(vec![
+            Reply::Int(1),
+            Reply::Bulk(br#"{"id":"c1","username":"alice"}"#.to_vec()),
+            Reply::Bulk(b"1000".to_vec()),
+            Reply::Bulk(b"1500".to_vec()),
+            Reply::Bulk(b"alice".to_vec()),
+        ]);
+        let s = session(Ok(vec![live])).unwrap().unwrap();
+        assert_eq!(s.consumer.id, "c1");
+        assert_eq!((s.auth_time, s.rolling_start), (1000, 1500));
+        let gone = Reply::Array(vec![Reply::Int(0), Reply::Bulk(b"idling".to_vec())]);
+        assert_eq!(session(Ok(vec![gone])), Ok(None));
+        assert!(session(Ok(vec![Reply::Nil])).is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! redis-session end to end against a real redis-server, on every host: an authentication
+//! filter (consumer-stub, standing in for redis-jwt or Kong's auth plugins) identifies the
+//! consumer, the session filter gives the client a cookie, and another gateway node honours it;
+//! the Redis hash has the integration guide's fields; logout, idling timeout, tampered and
+//! forged cookies, a forged `X-Consumer-ID`, Redis down.
+
+use e2e_tests::gateway::{all_hosts, Gateway, Host};
+use e2e_tests::harness::{dist_dir, test_filters_dir, TempDir};
+use e2e_tests::http::{get, request, Response};
+use e2e_tests::RedisServer;
+use std::time::{Duration, Instant};
+
+/// The project's filters and the test filters in one directory.
+fn filters() -> TempDir {
+    let dir = TempDir::new("session-filters");
+    for source in [dist_dir(), test_filters_dir()] {
+        for entry in std::fs::read_dir(source).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "wasm") {
+                std::fs::copy(&path, dir.0.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+/// The guide's config (cookie_name kong_session, cookie_lifetime, ...) behind consumer-stub.
+fn yaml(redis: &RedisServer, extra: &str) -> String {
+    format!(
+        r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://{{echo}}
+  routes:
+  - name: shop
+    paths: [/]
+    filter_chains:
+    - filters:
+      - name: consumer-stub
+        config: {{"keys": {{"k-alice": {{"id": "c-alice", "username": "alice", "credential": "k-alice", "groups": ["buyers"]}}}}}}
+      - name: redis-session
+        config: {{"storage": "redis", "redis_host": "127.0.0.1", "redis_port": {}, "redis_timeout": 2000, "cookie_name": "kong_session", "cookie_lifetime": 3600, "cookie_secure": true, "secret": "a-secret-shared-by-every-node"{extra}}}
+"#,
+        redis.port
+    )
+}
+
+/// The `kong_session=...` pair of a response's Set-Cookie.
+fn session_cookie(r: &Response) -> String {
+    let set = r
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("kong_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no session cookie: {:?}", r.headers));
+    set.split(';').next().unwrap().to_string()
+}
+
+/// The consumer the upstream saw (the echo upstream returns the request's headers).
+fn upstream_consumer(r: &Response) -> Option<String> {
+    r.json()["headers"]["x-consumer-id"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn with_cookie(gw: &Gateway, cookie: &str) -> Response {
+    get(gw.addr(), "/", &[("cookie", cookie)])
+}
+
+/// A request with the cookie on `gw` is authenticated (a session just written may take a tick
+/// to land in Kong's engine).
+fn eventually_authenticated(host: Host, gw: &Gateway, cookie: &str) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = with_cookie(gw, cookie);
+        if upstream_consumer(&r).as_deref() == Some("c-alice") {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{host:?}: not authenticated: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_session_made_on_one_node_is_honoured_on_another_until_logout() {
+    let dir = filters();
+    for host in all_hosts("a_session_made_on_one_node_is_honoured_on_another_until_logout") {
+        let redis = RedisServer::start(&[]);
+        let kong_yml = yaml(&redis, "");
+        let a = Gateway::start(host, &kong_yml, &dir.0);
+        let b = Gateway::start(host, &kong_yml, &dir.0);
+        // Login: the auth filter identifies alice; the session filter answers with a cookie.
+        let login = get(a.addr(), "/", &[("apikey", "k-alice")]);
+        assert_eq!(login.status, 200, "{host:?}: {}", login.text());
+        let cookie = session_cookie(&login);
+        let set = login.header("set-cookie").unwrap();
+        assert!(
+            set.ends_with("; Path=/; SameSite=Strict; Secure; HttpOnly"),
+            "{set}"
+        );
+        // The cookie alone, on the other node.
+        let r = eventually_authenticated(host, &b, &cookie);
+        let headers = &r.json()["headers"];
+        assert_eq!(headers["x-consumer-username"], "alice", "{host:?}");
+        assert_eq!(headers["x-credential-identifier"], "k-alice", "{host:?}");
+        assert_eq!(headers["x-authenticated-groups"], "buyers", "{host:?}");
+        // The guide's hash: HGETALL kong_session:<id>.
+        let sid = cookie
+            .trim_start_matches("kong_session=")
+            .split('.')
+            .next()
+            .unwrap();
+        let hash = redis
+            .request(&["HGETALL", &format!("kong_session:{sid}")])
+            .unwrap()
+            .pairs();
+        let field = |name: &str| hash.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        assert_eq!(field("id").as_deref(), Some(sid), "{host:?}: {hash:?}");
+        let credential: serde_json::Value =
+            serde_json::from_str(&field("credential").unwrap()).unwrap();
+        assert_eq!(credential["id"], "c-alice");
+        assert_eq!(credential["username"], "alice");
+        assert!(
+            field("auth_time").is_some() && field("exp").is_some(),
+            "{hash:?}"
+        );
+        // Logout on node B: 200, the cookie cleared, the hash gone, the cookie worthless.
+        let out = request(
+            b.addr(),
+            "POST",
+            "/?session_logout",
+            &[("cookie", &cookie)],
+            b"",
+        );
+        assert_eq!(out.status, 200, "{host:?}: {}", out.text());
+        assert!(
+            out.body.is_empty() || out.body == b"\n",
+            "{host:?}: {:?}",
+            out.text()
+        );
+        assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+        assert_eq!(
+            redis
+                .request(&["EXISTS", &format!("kong_session:{sid}")])
+                .unwrap()
+                .int(),
+            Some(0)
+        );
+        assert_eq!(
+            upstream_consumer(&with_cookie(&a, &cookie)),
+            None,
+            "{host:?}"
+        );
+        assert!(a.crashes().is_empty() && b.crashes().is_empty(), "{host:?}");
+    }
+}
+
+#[test]
+fn forged_tampered_and_idle_sessions_are_no_sessions() {
+    let dir = filters();
+    for host in all_hosts("forged_tampered_and_idle_sessions_are_no_sessions") {
+        let redis = RedisServer::start(&[]);
+        let gw = Gateway::start(host, &yaml(&redis, r#", "idling_timeout": 1"#), &dir.0);
+        // A client's own X-Consumer-ID makes no session.
+        let forged = get(gw.addr(), "/", &[("x-consumer-id", "c-alice")]);
+        assert!(
+            forged.header("set-cookie").is_none(),
+            "{host:?}: {:?}",
+            forged.headers
+        );
+        let cookie = session_cookie(&get(gw.addr(), "/", &[("apikey", "k-alice")]));
+        eventually_authenticated(host, &gw, &cookie);
+        // Tampered, truncated and foreign cookies.
+        let mut tampered = cookie.clone().into_bytes();
+        let at = "kong_session=".len() + 3;
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let truncated = cookie[..cookie.len() - 4].to_string();
+        for bad in [tampered, truncated, "kong_session=abc.def".to_string()] {
+            assert_eq!(
+                upstream_consumer(&with_cookie(&gw, &bad)),
+                None,
+                "{host:?}: {bad}"
+            );
+        }
+        // Idle for longer than idling_timeout (1 s): gone.
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(
+            upstream_consumer(&with_cookie(&gw, &cookie)),
+            None,
+            "{host:?}: idle"
+        );
+        // Redis down: no session, no error, no 5xx.
+        redis.kill();
+        for _ in 0..5 {
+            let r = with_cookie(&gw, &cookie);
+            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+        }
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}
