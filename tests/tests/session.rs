@@ -204,3 +204,123 @@ fn forged_tampered_and_idle_sessions_are_no_sessions() {
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
 }
+
+/// The authentication filter after the session filter in the chain: the consumer is known only
+/// in the response phase, where Kong's engine allows no call; the root writes the session from
+/// its next tick, and the cookie works.
+#[test]
+fn a_session_learnt_in_the_response_phase_is_written_by_the_root() {
+    let dir = filters();
+    for host in all_hosts("a_session_learnt_in_the_response_phase_is_written_by_the_root") {
+        let redis = RedisServer::start(&[]);
+        let reversed = yaml(&redis, "");
+        let stub_at = reversed.find("      - name: consumer-stub").unwrap();
+        let session_at = reversed.find("      - name: redis-session").unwrap();
+        let kong_yml = format!(
+            "{}{}{}",
+            &reversed[..stub_at],
+            &reversed[session_at..],
+            &reversed[stub_at..session_at]
+        );
+        let gw = Gateway::start(host, &kong_yml, &dir.0);
+        let login = get(gw.addr(), "/", &[("apikey", "k-alice")]);
+        let cookie = session_cookie(&login);
+        eventually_authenticated(host, &gw, &cookie);
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}
+
+/// Past three quarters of the rolling period a request renews the session under a new id; the
+/// old cookie works `stale_ttl` longer; the absolute timeout ends a session however active.
+#[test]
+fn renewal_and_the_absolute_timeout() {
+    let dir = filters();
+    for host in all_hosts("renewal_and_the_absolute_timeout") {
+        let redis = RedisServer::start(&[]);
+        // The guide's `cookie_lifetime` (an old name, which wins) is the rolling timeout.
+        let rolling = yaml(&redis, r#", "idling_timeout": 0, "stale_ttl": 1"#)
+            .replace(r#""cookie_lifetime": 3600"#, r#""cookie_lifetime": 8"#);
+        let absolute = r#", "absolute_timeout": 2, "idling_timeout": 0"#;
+        let renewing = Gateway::start(host, &rolling, &dir.0);
+        let ending = Gateway::start(host, &yaml(&redis, absolute), &dir.0);
+        let old = session_cookie(&get(renewing.addr(), "/", &[("apikey", "k-alice")]));
+        let short = session_cookie(&get(ending.addr(), "/", &[("apikey", "k-alice")]));
+        eventually_authenticated(host, &renewing, &old);
+        eventually_authenticated(host, &ending, &short);
+        std::thread::sleep(Duration::from_millis(7300));
+        let r = eventually_authenticated(host, &renewing, &old);
+        let new = session_cookie(&r);
+        assert_ne!(new, old, "{host:?}: renewed under a new id");
+        eventually_authenticated(host, &renewing, &new);
+        assert_eq!(
+            upstream_consumer(&with_cookie(&ending, &short)),
+            None,
+            "{host:?}: absolute"
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(
+            upstream_consumer(&with_cookie(&renewing, &old)),
+            None,
+            "{host:?}: stale"
+        );
+        eventually_authenticated(host, &renewing, &new);
+    }
+}
+
+/// Sessions through Redis Sentinel (the master it names holds the hash) and on a Redis Cluster
+/// (the hash on its slot's master), on every host.
+#[test]
+fn sessions_through_sentinel_and_on_a_cluster() {
+    use e2e_tests::cluster::RedisCluster;
+    use e2e_tests::redis_server::Resp;
+    use e2e_tests::sentinel::{SentinelGroup, SentinelOptions};
+    let dir = filters();
+    for host in all_hosts("sessions_through_sentinel_and_on_a_cluster") {
+        let group = SentinelGroup::start(SentinelOptions::default());
+        let sentinels: Vec<String> = group
+            .sentinel_ports()
+            .iter()
+            .map(|p| format!(r#"{{"host": "127.0.0.1", "port": {p}}}"#))
+            .collect();
+        let cluster = RedisCluster::start(3, 0);
+        let redis = RedisServer::start(&[]);
+        let via_sentinel = yaml(&redis, "").replace(
+            &format!(r#""redis_host": "127.0.0.1", "redis_port": {}, "redis_timeout": 2000, "#, redis.port),
+            &format!(
+                r#""redis": {{"sentinel_master": "{}", "sentinel_role": "master", "sentinel_nodes": [{}]}}, "#,
+                group.master_name(),
+                sentinels.join(", ")
+            ),
+        );
+        let on_cluster = yaml(&redis, "").replace(
+            &format!(
+                r#""redis_host": "127.0.0.1", "redis_port": {}, "redis_timeout": 2000, "#,
+                redis.port
+            ),
+            &format!(
+                r#""redis": {{"cluster_nodes": [{{"ip": "127.0.0.1", "port": {}}}]}}, "#,
+                cluster.seed()
+            ),
+        );
+        for (kong_yml, topology) in [(via_sentinel, "sentinel"), (on_cluster, "cluster")] {
+            assert!(!kong_yml.contains("redis_port"), "{kong_yml}");
+            let a = Gateway::start(host, &kong_yml, &dir.0);
+            let b = Gateway::start(host, &kong_yml, &dir.0);
+            let cookie = session_cookie(&get(a.addr(), "/", &[("apikey", "k-alice")]));
+            eventually_authenticated(host, &b, &cookie);
+            let sid = cookie
+                .trim_start_matches("kong_session=")
+                .split('.')
+                .next()
+                .unwrap();
+            let key = format!("kong_session:{sid}");
+            let found = if topology == "sentinel" {
+                group.master().request(&["EXISTS", &key]).unwrap().int() == Some(1)
+            } else {
+                let port = cluster.master_for_slot(cluster.key_slot(&key));
+                matches!(cluster.cmd_on(port, &["EXISTS", &key]), Resp::Int(1))
+            };
+            assert!(found, "{host:?} {topology}: {key}");
+        }
+    }
+}
