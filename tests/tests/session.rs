@@ -324,3 +324,38 @@ fn sessions_through_sentinel_and_on_a_cluster() {
         }
     }
 }
+
+/// `storage: cookie` (Kong's default): the session sealed in the cookie, honoured by any node
+/// with the same secret, no Redis at all.
+#[test]
+fn storage_cookie_needs_no_redis_and_works_on_every_node() {
+    let dir = filters();
+    for host in all_hosts("storage_cookie_needs_no_redis_and_works_on_every_node") {
+        let redis = RedisServer::start(&[]);
+        let kong_yml = yaml(&redis, "").replace(r#""storage": "redis""#, r#""storage": "cookie""#);
+        let a = Gateway::start(host, &kong_yml, &dir.0);
+        let b = Gateway::start(host, &kong_yml, &dir.0);
+        redis.kill();
+        let cookie = session_cookie(&get(a.addr(), "/", &[("apikey", "k-alice")]));
+        assert!(!cookie.contains("alice"), "{host:?}: sealed");
+        eventually_authenticated(host, &b, &cookie);
+        let mut tampered = cookie.clone().into_bytes();
+        let at = tampered.len() - 5;
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(
+            upstream_consumer(&with_cookie(&b, &tampered)),
+            None,
+            "{host:?}"
+        );
+        let out = request(
+            b.addr(),
+            "DELETE",
+            "/?session_logout",
+            &[("cookie", &cookie)],
+            b"",
+        );
+        assert_eq!(out.status, 200, "{host:?}");
+        assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    }
+}

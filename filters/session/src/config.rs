@@ -17,9 +17,20 @@ pub const HEADERS: &[&str] = &[
     "absolute-timeout",
 ];
 
+/// Where sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// In the cookie itself, sealed (Kong's default).
+    Cookie,
+    /// In a Redis hash, the cookie carrying its signed id (the integration guide's).
+    Redis,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// The HMAC key of the cookie; None: derived from the config (see the README).
+    pub storage: Storage,
+    /// The cookie's key (HMAC, or the seal of `storage: cookie`); None: derived from the config
+    /// (see the README).
     pub secret: Option<String>,
     pub audience: String,
     pub idling_timeout: u64,
@@ -56,21 +67,16 @@ impl Config {
     }
 
     fn read(top: &mut Fields) -> Result<Self, ConfigError> {
-        match top.one_of("storage", &["cookie", "kong", "redis"])? {
-            Some("redis") => {}
+        let storage = match top.one_of("storage", &["cookie", "kong", "redis"])? {
+            Some("redis") => Storage::Redis,
             Some("kong") => {
                 return Err(top.error(
                     "storage",
                     "'kong' needs Kong's database, which a filter cannot reach: use 'redis'",
                 ))
             }
-            _ => {
-                return Err(top.error(
-                    "storage",
-                    "'cookie' (Kong's default) is not supported by redis-session yet: set 'redis'",
-                ))
-            }
-        }
+            _ => Storage::Cookie,
+        };
         // The old names win over the new ones, as in Kong.
         let old_rolling = seconds(top, "cookie_lifetime")?;
         let old_idling = match top.value("cookie_idletime") {
@@ -136,6 +142,7 @@ impl Config {
         }
         let redis = RedisConfig::from_plugin_config(top)?;
         Ok(Self {
+            storage,
             secret: top.str("secret")?.map(str::to_string),
             audience: text(top, "audience", "default")?,
             idling_timeout: old_idling.unwrap_or(idling),
@@ -192,6 +199,7 @@ mod tests {
 
     #[test]
     fn kongs_defaults() {
+        assert_eq!(parse("{}").unwrap().storage, Storage::Cookie);
         let c = parse(r#"{"storage": "redis"}"#).unwrap();
         assert_eq!(
             (
@@ -246,10 +254,6 @@ mod tests {
     #[test]
     fn bad_configs_name_the_field() {
         for (config, message) in [
-            (
-                r#"{}"#,
-                "storage: 'cookie' (Kong's default) is not supported",
-            ),
             (
                 r#"{"storage": "kong"}"#,
                 "storage: 'kong' needs Kong's database",

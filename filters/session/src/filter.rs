@@ -11,7 +11,8 @@ pub const NAME: &str = "redis-session";
 pub struct Filter {
     pub config: Config,
     pub host: Rc<dyn FilterHost>,
-    pub client: Rc<dyn RedisSubmit>,
+    /// None with `storage: cookie`.
+    pub client: Option<Rc<dyn RedisSubmit>>,
     /// The root: sessions learnt in the response phase are its writes (Kong's engine sends
     /// them from its tick).
     pub root_id: u32,
@@ -25,7 +26,7 @@ impl Filter {
     pub fn with_host(
         config: Config,
         host: Rc<dyn FilterHost>,
-        client: Rc<dyn RedisSubmit>,
+        client: Option<Rc<dyn RedisSubmit>>,
         root_id: u32,
     ) -> Self {
         Self {

@@ -2,10 +2,12 @@
 //! integration guide's use case 3): a session made on one gateway node is honoured on every
 //! other node sharing Redis. The cookie carries a random session id signed with HMAC-SHA256;
 //! the session is a Redis hash with the guide's fields (`id`, `credential`, `auth_time`, `exp`).
+//! `storage: cookie` (Kong's default) seals the whole session in the cookie instead.
 
 pub mod config;
 pub mod cookie;
 pub mod hmac;
+pub mod sealed;
 pub mod store;
 
 mod filter;

@@ -4,8 +4,10 @@
 //! destroyed by a logout; a request that an authentication filter identified gets a new
 //! session and its cookie.
 
+use crate::config::Storage;
 use crate::cookie::{self, SID_BYTES};
 use crate::filter::Filter;
+use crate::sealed::{self, NONCE_BYTES};
 use crate::store::{self, Session};
 use redis_filter_core::filter_host::LogLevel;
 use redis_filter_core::identity::{self, Consumer};
@@ -19,6 +21,9 @@ const READ: u32 = 1;
 const LOGOUT: u32 = 2;
 const RENEW: u32 = 3;
 const CREATE: u32 = 4;
+/// A cookie-kept session is sealed again for its idling timeout once it has been idle this long
+/// (lua-resty-session's touch threshold).
+const TOUCH_AFTER_S: u64 = 60;
 
 pub struct SessionRequest {
     id: u32,
@@ -49,7 +54,54 @@ impl SessionRequest {
     }
 
     fn submit(&self, owner: u32, tag: u32, job: redis_filter_core::job::Pipeline) -> Submitted {
-        self.filter.client.submit(owner, tag, Box::new(job))
+        match &self.filter.client {
+            Some(client) => client.submit(owner, tag, Box::new(job)),
+            None => Submitted::Done(Err(redis_filter_core::RedisError::Transport(
+                "no redis client".into(),
+            ))),
+        }
+    }
+
+    fn in_cookie(&self) -> bool {
+        self.filter.config.storage == Storage::Cookie
+    }
+
+    /// `storage: cookie`: the session sealed into the cookie the response carries.
+    fn issue(&mut self, session: &Session) -> bool {
+        let mut nonce = [0u8; NONCE_BYTES];
+        if !self.filter.host.random(&mut nonce) {
+            return false;
+        }
+        let config = &self.filter.config;
+        match sealed::seal(config, &self.filter.key, &nonce, session) {
+            Some(value) => {
+                self.set_cookie = Some(cookie::set_cookie(config, &value));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `storage: cookie`: a session opened from the cookie. Logout clears the cookie; past three
+    /// quarters of its rolling period, or idle for over a minute (Kong's touch threshold), it
+    /// is sealed again with the new times.
+    fn on_cookie_session(&mut self, mut session: Session) -> Action {
+        if self.logout_requested() {
+            return self.logged_out(Ok(Vec::new()));
+        }
+        let config = &self.filter.config;
+        let used = self.now_s.saturating_sub(session.rolling_start);
+        let renew = config.rolling_timeout > 0 && used * 4 > config.rolling_timeout * 3;
+        let idle = self.now_s.saturating_sub(session.last_seen);
+        let touch = config.idling_timeout > 0 && idle > TOUCH_AFTER_S;
+        if renew {
+            session.rolling_start = self.now_s;
+        }
+        if renew || touch {
+            session.last_seen = self.now_s;
+            self.issue(&session);
+        }
+        self.authenticate(session)
     }
 
     fn new_sid(&self) -> Option<String> {
@@ -91,7 +143,7 @@ impl SessionRequest {
     }
 
     fn on_read(&mut self, found: Result<Option<Session>, String>) -> Action {
-        let session = match found {
+        let mut session = match found {
             Ok(Some(session)) => session,
             Ok(None) => return self.without_session(),
             Err(e) => {
@@ -101,6 +153,7 @@ impl SessionRequest {
                 return Action::Continue;
             }
         };
+        session.last_seen = self.now_s;
         let Some(sid) = self.sid.clone() else {
             return Action::Continue;
         };
@@ -234,6 +287,13 @@ impl SessionRequest {
         let Some(consumer) = identity::handed(self.filter.host.as_ref()) else {
             return Action::Continue;
         };
+        if self.in_cookie() {
+            let session = self.new_session(consumer);
+            if self.issue(&session) {
+                return self.authenticate(session);
+            }
+            return Action::Continue;
+        }
         let Some(sid) = self.new_sid() else {
             return Action::Continue;
         };
@@ -253,6 +313,7 @@ impl SessionRequest {
             consumer,
             auth_time: self.now_s,
             rolling_start: self.now_s,
+            last_seen: self.now_s,
         }
     }
 
@@ -267,6 +328,13 @@ impl SessionRequest {
             .as_ref()
             .is_some_and(|s| s.consumer == consumer)
         {
+            return;
+        }
+        if self.in_cookie() {
+            let session = self.new_session(consumer);
+            if self.issue(&session) {
+                self.session = Some(session);
+            }
             return;
         }
         let Some(sid) = self.new_sid() else {
@@ -309,6 +377,15 @@ impl HttpContext for SessionRequest {
         self.path = host.request_header(":path").unwrap_or_default();
         let config = &filter.config;
         let cookie = host.request_header("cookie").unwrap_or_default();
+        if self.in_cookie() {
+            let session = cookie::find(&cookie, &config.cookie_name)
+                .and_then(|v| sealed::open(config, &filter.key, v))
+                .filter(|s| store::alive(config, s, self.now_s));
+            return match session {
+                Some(session) => self.on_cookie_session(session),
+                None => self.without_session(),
+            };
+        }
         self.sid = cookie::find(&cookie, &config.cookie_name)
             .and_then(|v| cookie::verify(&filter.key, &config.audience, v));
         let Some(sid) = self.sid.clone() else {

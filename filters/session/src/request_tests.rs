@@ -10,11 +10,18 @@ use redis_filter_core::Reply;
 const NOW_MS: u64 = 1_796_040_000_000;
 
 fn setup() -> (Rc<Filter>, Rc<MockHost>, Rc<MockRedis>) {
+    setup_with(
+        r#"{"storage": "redis", "secret": "s", "cookie_name": "kong_session", "response_headers": ["id", "timeout"]}"#,
+    )
+}
+
+fn setup_with(config: &str) -> (Rc<Filter>, Rc<MockHost>, Rc<MockRedis>) {
     let host = Rc::new(MockHost::default());
     host.now_ms.set(NOW_MS);
     let redis = Rc::new(MockRedis::default());
-    let config = Config::parse(br#"{"storage": "redis", "secret": "s", "cookie_name": "kong_session", "response_headers": ["id", "timeout"]}"#).unwrap();
-    let filter = Filter::with_host(config, host.clone(), redis.clone(), 1);
+    let config = Config::parse(config.as_bytes()).unwrap();
+    let client: Rc<dyn redis_filter_core::filter_host::RedisSubmit> = redis.clone();
+    let filter = Filter::with_host(config, host.clone(), Some(client), 1);
     (Rc::new(filter), host, redis)
 }
 
@@ -212,4 +219,50 @@ fn redis_down_is_no_session_and_no_error() {
     assert_eq!(host.request_header("x-consumer-id"), None);
     assert!(host.local_response.borrow().is_none());
     assert_eq!(host.metric("redis_session.redis_errors"), 1);
+}
+
+#[test]
+fn storage_cookie_keeps_the_whole_session_in_a_sealed_cookie() {
+    let (filter, host, redis) =
+        setup_with(r#"{"secret": "s", "cookie_name": "kong_session", "idling_timeout": 120}"#);
+    request(&host, "GET", "/", None);
+    identity::hand_over(host.as_ref(), &alice()).unwrap();
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    assert_eq!(
+        ctx.on_request_headers(0, true),
+        Action::Continue,
+        "no Redis"
+    );
+    ctx.on_response_headers(0, false);
+    let cookie = host.response_header("Set-Cookie").unwrap();
+    let pair = cookie.split(';').next().unwrap().to_string();
+    assert!(!pair.contains("alice"), "sealed");
+    // The cookie alone authenticates the next request.
+    host.now_ms.set(NOW_MS + 30_000);
+    request(&host, "GET", "/", Some(&pair));
+    let mut ctx = SessionRequest::new(8, filter.clone());
+    assert_eq!(ctx.on_request_headers(0, true), Action::Continue);
+    assert_eq!(
+        host.request_header("x-consumer-id").as_deref(),
+        Some("c-alice")
+    );
+    ctx.on_response_headers(0, false);
+    assert_eq!(
+        host.response_header("Set-Cookie"),
+        None,
+        "not idle long enough to reseal"
+    );
+    // Idle past the timeout: no session.
+    host.now_ms.set(NOW_MS + 200_000);
+    request(&host, "GET", "/", Some(&pair));
+    let mut ctx = SessionRequest::new(9, filter.clone());
+    ctx.on_request_headers(0, true);
+    assert_eq!(host.request_header("x-consumer-id"), None);
+    // Logout clears the cookie.
+    host.now_ms.set(NOW_MS + 30_000);
+    request(&host, "DELETE", "/?session_logout", Some(&pair));
+    let mut ctx = SessionRequest::new(10, filter.clone());
+    assert_eq!(ctx.on_request_headers(0, true), Action::Pause);
+    assert_eq!(host.local_response.borrow().as_ref().unwrap().0, 200);
+    assert!(redis.submitted.borrow().is_empty(), "never Redis");
 }

@@ -1,11 +1,11 @@
 //! The root context: parses the config once, owns the Redis client, and hears the answers to
 //! the sessions it writes for responses (in Kong's engine they leave from its tick).
 
-use crate::config::Config;
+use crate::config::{Config, Storage};
 use crate::filter::{Filter, NAME};
 use crate::request::SessionRequest;
 use crate::store;
-use redis_filter_core::filter_host::{FilterHost, LogLevel};
+use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
 use redis_filter_core::proxy::respond::{self, RefusedConfig};
 use redis_filter_core::proxy::{GuestHost, HttpContext, RedisClient, RootContext};
 use redis_filter_core::Outcome;
@@ -43,7 +43,10 @@ impl Root {
                  that forged cookies are refused before they reach Redis",
             );
         }
-        let client = RedisClient::new(self.id, &config.redis)?;
+        let client: Option<Rc<dyn RedisSubmit>> = match config.storage {
+            Storage::Redis => Some(RedisClient::new(self.id, &config.redis)?),
+            Storage::Cookie => None,
+        };
         Ok(Filter::with_host(
             config,
             self.host.clone(),

@@ -48,7 +48,18 @@ pub struct Session {
     pub consumer: Consumer,
     pub auth_time: u64,
     pub rolling_start: u64,
+    /// When a request last carried it (the idling timeout counts from here).
+    pub last_seen: u64,
     pub subject: String,
+}
+
+/// Whether a session is still live at `now_s`: the checks of the Redis read, for sessions kept
+/// in the cookie.
+pub fn alive(config: &Config, session: &Session, now_s: u64) -> bool {
+    let over = |start: u64, timeout: u64| timeout > 0 && now_s.saturating_sub(start) > timeout;
+    !(over(session.auth_time, config.absolute_timeout)
+        || over(session.rolling_start, config.rolling_timeout)
+        || over(session.last_seen, config.idling_timeout))
 }
 
 pub fn read_job(config: &Config, sid: &str, now_s: u64) -> Pipeline {
@@ -93,6 +104,8 @@ pub fn session(outcome: Outcome) -> Result<Option<Session>, String> {
         consumer,
         auth_time: number(2).unwrap_or(0),
         rolling_start: number(3).unwrap_or(0),
+        // Touched by the read itself.
+        last_seen: 0,
         subject: text(items.get(4)).unwrap_or_default(),
     }))
 }
@@ -206,6 +219,14 @@ mod tests {
         let s = session(Ok(vec![live])).unwrap().unwrap();
         assert_eq!(s.consumer.id, "c1");
         assert_eq!((s.auth_time, s.rolling_start), (1000, 1500));
+        let c = config();
+        let at = |seen| Session {
+            last_seen: seen,
+            ..s.clone()
+        };
+        assert!(alive(&c, &at(1600), 1700));
+        assert!(!alive(&c, &at(1600), 2600), "idle for more than 900 s");
+        assert!(!alive(&c, &at(5000), 5200), "rolling period over");
         let gone = Reply::Array(vec![Reply::Int(0), Reply::Bulk(b"idling".to_vec())]);
         assert_eq!(session(Ok(vec![gone])), Ok(None));
         assert!(session(Ok(vec![Reply::Nil])).is_err());
