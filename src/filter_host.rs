@@ -43,6 +43,8 @@ pub trait FilterHost {
     fn response_header(&self, name: &str) -> Option<String>;
     /// Every response header of the running request, pseudo-headers (`:status`) included.
     fn response_headers(&self) -> Vec<(String, String)>;
+    /// The request body chunk the running `on_request_body` was called for.
+    fn request_body(&self, size: usize) -> Option<Vec<u8>>;
     /// The response body chunk the running `on_response_body` was called for (its first
     /// `size` bytes).
     fn response_body(&self, size: usize) -> Option<Vec<u8>>;
@@ -87,6 +89,8 @@ pub struct MockHost {
     pub response_headers: RefCell<Vec<(String, String)>>,
     /// The response body chunk a test hands to `on_response_body`.
     pub response_body: RefCell<Vec<u8>>,
+    /// The request body chunk a test hands to `on_request_body`.
+    pub request_body: RefCell<Vec<u8>>,
     pub local_response: RefCell<Option<LocalResponse>>,
     pub logs: RefCell<Vec<(LogLevel, String)>>,
     pub metrics: RefCell<Vec<(String, i64)>>,
@@ -196,6 +200,16 @@ impl FilterHost for MockHost {
     }
     fn response_headers(&self) -> Vec<(String, String)> {
         self.response_headers.borrow().clone()
+    }
+    fn request_body(&self, size: usize) -> Option<Vec<u8>> {
+        Some(
+            self.request_body
+                .borrow()
+                .iter()
+                .take(size)
+                .copied()
+                .collect(),
+        )
     }
     fn response_body(&self, size: usize) -> Option<Vec<u8>> {
         let body = self.response_body.borrow();

@@ -72,6 +72,12 @@ impl FilterHost for GuestHost {
             .collect()
     }
 
+    fn request_body(&self, size: usize) -> Option<Vec<u8>> {
+        host::buffer(host::Buffer::HttpRequestBody, 0, size)
+            .ok()
+            .flatten()
+    }
+
     fn response_body(&self, size: usize) -> Option<Vec<u8>> {
         host::buffer(host::Buffer::HttpResponseBody, 0, size)
             .ok()

@@ -359,3 +359,37 @@ fn storage_cookie_needs_no_redis_and_works_on_every_node() {
         assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
     }
 }
+
+/// `read_body_for_logout`: a form body with `logout_post_arg` logs out.
+#[test]
+fn a_logout_in_the_body() {
+    let dir = filters();
+    for host in all_hosts("a_logout_in_the_body") {
+        let redis = RedisServer::start(&[]);
+        let gw = Gateway::start(
+            host,
+            &yaml(&redis, r#", "read_body_for_logout": true"#),
+            &dir.0,
+        );
+        let cookie = session_cookie(&get(gw.addr(), "/", &[("apikey", "k-alice")]));
+        eventually_authenticated(host, &gw, &cookie);
+        let form = [
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let kept = request(gw.addr(), "POST", "/", &form, b"a=1");
+        assert_eq!(upstream_consumer(&kept), Some("c-alice".into()), "{host:?}");
+        let out = request(gw.addr(), "POST", "/", &form, b"a=1&session_logout=1");
+        assert_eq!(out.status, 200, "{host:?}: {}", out.text());
+        assert!(
+            out.header("set-cookie").unwrap().contains("Max-Age=0"),
+            "{host:?}"
+        );
+        assert_eq!(
+            upstream_consumer(&with_cookie(&gw, &cookie)),
+            None,
+            "{host:?}"
+        );
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}

@@ -48,6 +48,7 @@ pub struct Config {
     pub logout_methods: Vec<&'static str>,
     pub logout_query_arg: String,
     pub logout_post_arg: String,
+    pub read_body_for_logout: bool,
     pub hash_subject: bool,
     pub redis_key_prefix: String,
     pub redis: RedisConfig,
@@ -114,12 +115,6 @@ impl Config {
         if remember {
             return Err(top.error("remember", "remember cookies are not supported yet"));
         }
-        if top.bool("read_body_for_logout")?.unwrap_or(false) {
-            return Err(top.error(
-                "read_body_for_logout",
-                "logout by a body argument is not supported yet (use logout_query_arg)",
-            ));
-        }
         // Kong's metadata table lives in its database; accepted for Kong configs.
         top.bool("store_metadata")?;
         let headers = |top: &mut Fields, name: &str| -> Result<Vec<&'static str>, ConfigError> {
@@ -162,6 +157,7 @@ impl Config {
             logout_methods,
             logout_query_arg: text(top, "logout_query_arg", "session_logout")?,
             logout_post_arg: text(top, "logout_post_arg", "session_logout")?,
+            read_body_for_logout: top.bool("read_body_for_logout")?.unwrap_or(false),
             hash_subject: top.bool("hash_subject")?.unwrap_or(false),
             redis_key_prefix: text(top, "redis_key_prefix", "")?,
             redis,

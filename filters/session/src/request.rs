@@ -37,6 +37,8 @@ pub struct SessionRequest {
     session: Option<Session>,
     /// A `Set-Cookie` for the response (a new or renewed session, a logout).
     set_cookie: Option<String>,
+    /// `read_body_for_logout`: the body is read for `logout_post_arg` (what has come so far).
+    logout_body: Option<Vec<u8>>,
 }
 
 impl SessionRequest {
@@ -50,6 +52,7 @@ impl SessionRequest {
             sid: None,
             session: None,
             set_cookie: None,
+            logout_body: None,
         }
     }
 
@@ -89,6 +92,7 @@ impl SessionRequest {
         if self.logout_requested() {
             return self.logged_out(Ok(Vec::new()));
         }
+        self.await_logout_body();
         let config = &self.filter.config;
         let used = self.now_s.saturating_sub(session.rolling_start);
         let renew = config.rolling_timeout > 0 && used * 4 > config.rolling_timeout * 3;
@@ -142,6 +146,57 @@ impl SessionRequest {
         })
     }
 
+    /// `read_body_for_logout`: a request that may carry `logout_post_arg` in its body (a
+    /// method that has one and is in `logout_methods`) is read to its end before it goes on.
+    fn await_logout_body(&mut self) {
+        let config = &self.filter.config;
+        let has_body = matches!(self.method.as_str(), "DELETE" | "PATCH" | "POST" | "PUT");
+        if config.read_body_for_logout
+            && has_body
+            && config.logout_methods.iter().any(|m| *m == self.method)
+        {
+            self.logout_body = Some(Vec::new());
+        }
+    }
+
+    /// Whether a form (`a=1&session_logout=x`) or JSON body carries `logout_post_arg` (any
+    /// value but `false` and `null`, as Lua reads it).
+    fn body_asks_logout(&self, body: &[u8]) -> bool {
+        let arg = &self.filter.config.logout_post_arg;
+        let content_type = self
+            .filter
+            .host
+            .request_header("content-type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.contains("json") {
+            let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            return !matches!(
+                value.get(arg.as_str()),
+                None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false))
+            );
+        }
+        String::from_utf8_lossy(body).split('&').any(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(k, _)| k);
+            name == arg.as_str()
+        })
+    }
+
+    /// The body said logout: the session goes (from Redis, with `storage: redis`) and the
+    /// request gets Kong's logout answer.
+    fn logout_from_body(&mut self) -> Action {
+        match (&self.sid, self.in_cookie()) {
+            (Some(sid), false) => {
+                let job = store::destroy_job(&self.filter.config, sid);
+                match self.submit(self.id, LOGOUT, job) {
+                    Submitted::Pending => Action::Pause,
+                    Submitted::Done(outcome) => self.logged_out(outcome),
+                }
+            }
+            _ => self.logged_out(Ok(Vec::new())),
+        }
+    }
+
     fn on_read(&mut self, found: Result<Option<Session>, String>) -> Action {
         let mut session = match found {
             Ok(Some(session)) => session,
@@ -164,6 +219,7 @@ impl SessionRequest {
                 Submitted::Done(outcome) => self.logged_out(outcome),
             };
         }
+        self.await_logout_body();
         let rolling = self.filter.config.rolling_timeout;
         let used = self.now_s.saturating_sub(session.rolling_start);
         if rolling > 0 && used * 4 > rolling * 3 {
@@ -403,6 +459,23 @@ impl HttpContext for SessionRequest {
             LOGOUT => self.logged_out(outcome),
             _ => self.saved(outcome),
         }
+    }
+
+    fn on_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        let Some(body) = &mut self.logout_body else {
+            return Action::Continue;
+        };
+        if let Some(chunk) = self.filter.host.request_body(size) {
+            body.extend_from_slice(&chunk);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = self.logout_body.take().unwrap_or_default();
+        if self.body_asks_logout(&body) {
+            return self.logout_from_body();
+        }
+        Action::Continue
     }
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {

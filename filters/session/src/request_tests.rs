@@ -266,3 +266,40 @@ fn storage_cookie_keeps_the_whole_session_in_a_sealed_cookie() {
     assert_eq!(host.local_response.borrow().as_ref().unwrap().0, 200);
     assert!(redis.submitted.borrow().is_empty(), "never Redis");
 }
+
+#[test]
+fn read_body_for_logout_logs_out_from_a_form_or_json_body() {
+    for (content_type, body, logs_out) in [
+        (
+            "application/x-www-form-urlencoded",
+            &b"a=1&session_logout=yes"[..],
+            true,
+        ),
+        ("application/json", br#"{"session_logout": true}"#, true),
+        ("application/json", br#"{"session_logout": false}"#, false),
+        ("application/x-www-form-urlencoded", b"a=1", false),
+    ] {
+        let (filter, host, redis) = setup_with(
+            r#"{"storage": "redis", "secret": "s", "cookie_name": "kong_session", "read_body_for_logout": true}"#,
+        );
+        let sid = cookie::b64url(&[9u8; SID_BYTES]);
+        request(&host, "POST", "/", Some(&cookie_for(&filter, &sid)));
+        host.request_headers
+            .borrow_mut()
+            .insert("content-type".into(), content_type.into());
+        *host.request_body.borrow_mut() = body.to_vec();
+        let mut ctx = SessionRequest::new(7, filter.clone());
+        ctx.on_request_headers(0, false);
+        assert_eq!(ctx.on_redis(READ, live()), Action::Continue);
+        let action = ctx.on_request_body(body.len(), true);
+        if logs_out {
+            assert_eq!(action, Action::Pause, "{body:?}");
+            assert!(redis.submitted.borrow()[1].2[0].contains("DEL"));
+            assert_eq!(ctx.on_redis(LOGOUT, Ok(vec![Reply::Int(1)])), Action::Pause);
+            assert_eq!(host.local_response.borrow().as_ref().unwrap().0, 200);
+        } else {
+            assert_eq!(action, Action::Continue, "{body:?}");
+            assert!(host.local_response.borrow().is_none());
+        }
+    }
+}
