@@ -69,45 +69,6 @@ impl SessionRequest {
         self.filter.config.storage == Storage::Cookie
     }
 
-    /// `storage: cookie`: the session sealed into the cookie the response carries.
-    fn issue(&mut self, session: &Session) -> bool {
-        let mut nonce = [0u8; NONCE_BYTES];
-        if !self.filter.host.random(&mut nonce) {
-            return false;
-        }
-        let config = &self.filter.config;
-        match sealed::seal(config, &self.filter.key, &nonce, session) {
-            Some(value) => {
-                self.set_cookie = Some(cookie::set_cookie(config, &value));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// `storage: cookie`: a session opened from the cookie. Logout clears the cookie; past three
-    /// quarters of its rolling period, or idle for over a minute (Kong's touch threshold), it
-    /// is sealed again with the new times.
-    fn on_cookie_session(&mut self, mut session: Session) -> Action {
-        if self.logout_requested() {
-            return self.logged_out(Ok(Vec::new()));
-        }
-        self.await_logout_body();
-        let config = &self.filter.config;
-        let used = self.now_s.saturating_sub(session.rolling_start);
-        let renew = config.rolling_timeout > 0 && used * 4 > config.rolling_timeout * 3;
-        let idle = self.now_s.saturating_sub(session.last_seen);
-        let touch = config.idling_timeout > 0 && idle > TOUCH_AFTER_S;
-        if renew {
-            session.rolling_start = self.now_s;
-        }
-        if renew || touch {
-            session.last_seen = self.now_s;
-            self.issue(&session);
-        }
-        self.authenticate(session)
-    }
-
     fn new_sid(&self) -> Option<String> {
         let mut raw = [0u8; SID_BYTES];
         if !self.filter.host.random(&mut raw) {
@@ -129,71 +90,6 @@ impl SessionRequest {
             cookie::b64url(&Sha256::digest(subject.as_bytes()))
         } else {
             subject
-        }
-    }
-
-    fn logout_requested(&self) -> bool {
-        let config = &self.filter.config;
-        if !config.logout_methods.iter().any(|m| *m == self.method) {
-            return false;
-        }
-        let Some((_, query)) = self.path.split_once('?') else {
-            return false;
-        };
-        query.split('&').any(|pair| {
-            let name = pair.split_once('=').map_or(pair, |(k, _)| k);
-            name == config.logout_query_arg
-        })
-    }
-
-    /// `read_body_for_logout`: a request that may carry `logout_post_arg` in its body (a
-    /// method that has one and is in `logout_methods`) is read to its end before it goes on.
-    fn await_logout_body(&mut self) {
-        let config = &self.filter.config;
-        let has_body = matches!(self.method.as_str(), "DELETE" | "PATCH" | "POST" | "PUT");
-        if config.read_body_for_logout
-            && has_body
-            && config.logout_methods.iter().any(|m| *m == self.method)
-        {
-            self.logout_body = Some(Vec::new());
-        }
-    }
-
-    /// Whether a form (`a=1&session_logout=x`) or JSON body carries `logout_post_arg` (any
-    /// value but `false` and `null`, as Lua reads it).
-    fn body_asks_logout(&self, body: &[u8]) -> bool {
-        let arg = &self.filter.config.logout_post_arg;
-        let content_type = self
-            .filter
-            .host
-            .request_header("content-type")
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if content_type.contains("json") {
-            let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-            return !matches!(
-                value.get(arg.as_str()),
-                None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false))
-            );
-        }
-        String::from_utf8_lossy(body).split('&').any(|pair| {
-            let name = pair.split_once('=').map_or(pair, |(k, _)| k);
-            name == arg.as_str()
-        })
-    }
-
-    /// The body said logout: the session goes (from Redis, with `storage: redis`) and the
-    /// request gets Kong's logout answer.
-    fn logout_from_body(&mut self) -> Action {
-        match (&self.sid, self.in_cookie()) {
-            (Some(sid), false) => {
-                let job = store::destroy_job(&self.filter.config, sid);
-                match self.submit(self.id, LOGOUT, job) {
-                    Submitted::Pending => Action::Pause,
-                    Submitted::Done(outcome) => self.logged_out(outcome),
-                }
-            }
-            _ => self.logged_out(Ok(Vec::new())),
         }
     }
 
@@ -262,78 +158,6 @@ impl SessionRequest {
                 Action::Continue
             }
         }
-    }
-
-    fn logged_out(&mut self, outcome: Outcome) -> Action {
-        if let Err(e) = store::done(outcome) {
-            // Kong warns and answers the logout all the same.
-            self.filter
-                .redis_failed(&format!("[session] could not destroy the session: {e}"));
-        }
-        let clear = cookie::clear_cookie(&self.filter.config);
-        let headers = [("Set-Cookie", clear.as_str())];
-        if self.filter.host.send_response(200, &headers, b"") {
-            return Action::Pause;
-        }
-        Action::Continue
-    }
-
-    /// The request carries a live session: it is authenticated as the session's consumer.
-    fn authenticate(&mut self, session: Session) -> Action {
-        let host = self.filter.host.as_ref();
-        let c = &session.consumer;
-        host.set_request_header("x-consumer-id", Some(&c.id));
-        host.set_request_header("x-consumer-custom-id", c.custom_id.as_deref());
-        host.set_request_header("x-consumer-username", c.username.as_deref());
-        let groups = (!c.groups.is_empty()).then(|| c.groups.join(", "));
-        host.set_request_header("x-authenticated-groups", groups.as_deref());
-        host.set_request_header("x-credential-identifier", c.credential.as_deref());
-        host.set_request_header("x-anonymous-consumer", None);
-        if let Err(e) = identity::hand_over(host, c) {
-            host.log(LogLevel::Warn, &format!("[session] {e}"));
-        }
-        for (name, value) in self.session_headers(&session, true) {
-            host.set_request_header(&name, Some(&value));
-        }
-        self.session = Some(session);
-        Action::Continue
-    }
-
-    /// Kong's `request_headers` / `response_headers`: `Session-Id`, `Session-Audience`, ...
-    fn session_headers(&self, session: &Session, request: bool) -> Vec<(String, String)> {
-        let config = &self.filter.config;
-        let wanted = if request {
-            &config.request_headers
-        } else {
-            &config.response_headers
-        };
-        let now = self.now_s;
-        let left =
-            |start: u64, timeout: u64| (timeout > 0).then(|| (start + timeout).saturating_sub(now));
-        let idling = left(now, config.idling_timeout);
-        let rolling = left(session.rolling_start, config.rolling_timeout);
-        let absolute = left(session.auth_time, config.absolute_timeout);
-        let timeout = [idling, rolling, absolute].into_iter().flatten().min();
-        wanted
-            .iter()
-            .filter_map(|name| {
-                let value = match *name {
-                    "id" => self.sid.clone(),
-                    "audience" => Some(config.audience.clone()),
-                    "subject" => Some(session.subject.clone()),
-                    "timeout" => timeout.map(|t| t.to_string()),
-                    "idling-timeout" => idling.map(|t| t.to_string()),
-                    "rolling-timeout" => rolling.map(|t| t.to_string()),
-                    "absolute-timeout" => absolute.map(|t| t.to_string()),
-                    _ => None,
-                }?;
-                let header = match *name {
-                    "id" => "Session-Id".to_string(),
-                    other => format!("Session-{}", title(other)),
-                };
-                Some((header, value))
-            })
-            .collect()
     }
 
     /// No live session: if an authentication filter before this one identified the consumer,
@@ -411,19 +235,6 @@ impl SessionRequest {
     }
 }
 
-/// `idling-timeout` -> `Idling-Timeout`.
-fn title(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map_or_else(String::new, |c| {
-                c.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
 impl HttpContext for SessionRequest {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
         let filter = self.filter.clone();
@@ -494,6 +305,10 @@ impl HttpContext for SessionRequest {
         Action::Continue
     }
 }
+
+mod consumer;
+mod in_cookie;
+mod logout;
 
 #[cfg(test)]
 #[path = "request_tests.rs"]
