@@ -393,3 +393,32 @@ fn a_logout_in_the_body() {
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
 }
+
+/// `remember`: a persistent cookie that brings the session back once the session cookie is
+/// gone (the browser closed), on another node, for both storages.
+#[test]
+fn a_remember_cookie_brings_the_session_back() {
+    let dir = filters();
+    for host in all_hosts("a_remember_cookie_brings_the_session_back") {
+        let redis = RedisServer::start(&[]);
+        for storage in ["redis", "cookie"] {
+            let kong_yml = yaml(&redis, r#", "remember": true"#).replace(
+                r#""storage": "redis""#,
+                &format!(r#""storage": "{storage}""#),
+            );
+            let a = Gateway::start(host, &kong_yml, &dir.0);
+            let b = Gateway::start(host, &kong_yml, &dir.0);
+            let login = get(a.addr(), "/", &[("apikey", "k-alice")]);
+            let remember = login
+                .headers
+                .iter()
+                .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("remember="))
+                .map(|(_, v)| v.split(';').next().unwrap().to_string())
+                .unwrap_or_else(|| panic!("{host:?} {storage}: {:?}", login.headers));
+            let r = eventually_authenticated(host, &b, &remember);
+            let session = session_cookie(&r);
+            eventually_authenticated(host, &a, &session);
+            assert!(a.crashes().is_empty() && b.crashes().is_empty(), "{host:?}");
+        }
+    }
+}

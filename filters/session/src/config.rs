@@ -43,6 +43,10 @@ pub struct Config {
     pub cookie_same_site: &'static str,
     pub cookie_http_only: bool,
     pub cookie_secure: bool,
+    pub remember: bool,
+    pub remember_cookie_name: String,
+    pub remember_rolling_timeout: u64,
+    pub remember_absolute_timeout: u64,
     pub request_headers: Vec<&'static str>,
     pub response_headers: Vec<&'static str>,
     pub logout_methods: Vec<&'static str>,
@@ -109,12 +113,13 @@ impl Config {
             None => same_site.unwrap_or("Strict"),
         };
         let remember = old_persistent.or(top.bool("remember")?).unwrap_or(false);
-        top.str("remember_cookie_name")?;
-        seconds(top, "remember_rolling_timeout")?;
-        seconds(top, "remember_absolute_timeout")?;
-        if remember {
-            return Err(top.error("remember", "remember cookies are not supported yet"));
-        }
+        let remember_cookie_name = top
+            .str("remember_cookie_name")?
+            .unwrap_or("remember")
+            .to_string();
+        let remember_rolling_timeout = seconds(top, "remember_rolling_timeout")?.unwrap_or(604_800);
+        let remember_absolute_timeout =
+            seconds(top, "remember_absolute_timeout")?.unwrap_or(2_592_000);
         // Kong's metadata table lives in its database; accepted for Kong configs.
         top.bool("store_metadata")?;
         let headers = |top: &mut Fields, name: &str| -> Result<Vec<&'static str>, ConfigError> {
@@ -152,6 +157,10 @@ impl Config {
                 .or(top.bool("cookie_http_only")?)
                 .unwrap_or(true),
             cookie_secure: top.bool("cookie_secure")?.unwrap_or(true),
+            remember,
+            remember_cookie_name,
+            remember_rolling_timeout,
+            remember_absolute_timeout,
             request_headers,
             response_headers,
             logout_methods,

@@ -115,13 +115,39 @@ pub fn set_cookie(config: &Config, value: &str) -> String {
     format!("{}={value}{}", config.cookie_name, attributes(config))
 }
 
-/// `Set-Cookie` that ends the session in the browser.
-pub fn clear_cookie(config: &Config) -> String {
+/// lua-resty-session's cap on a persistent cookie's life (400 days is what browsers keep).
+const MAX_AGE_CAP: u64 = 34_560_000;
+
+/// `Set-Cookie` for a remember cookie: persistent for `remember_rolling_timeout`.
+pub fn set_remember_cookie(config: &Config, value: &str, now_s: u64) -> String {
+    let age = match config.remember_rolling_timeout {
+        0 => MAX_AGE_CAP,
+        t => t.min(MAX_AGE_CAP),
+    };
+    let expires = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now_s + age);
     format!(
-        "{}={}; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0",
-        config.cookie_name,
+        "{}={value}{}; Expires={}; Max-Age={age}",
+        config.remember_cookie_name,
+        attributes(config),
+        httpdate::fmt_http_date(expires)
+    )
+}
+
+fn cleared(config: &Config, name: &str) -> String {
+    format!(
+        "{name}={}; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0",
         attributes(config)
     )
+}
+
+/// `Set-Cookie` that ends the session in the browser.
+pub fn clear_cookie(config: &Config) -> String {
+    cleared(config, &config.cookie_name)
+}
+
+/// `Set-Cookie` that ends the remember cookie in the browser.
+pub fn clear_remember_cookie(config: &Config) -> String {
+    cleared(config, &config.remember_cookie_name)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::config::Storage;
 use crate::cookie::{self, SID_BYTES};
 use crate::filter::Filter;
 use crate::sealed::{self, NONCE_BYTES};
-use crate::store::{self, Session};
+use crate::store::{self, Kind, Record, Session};
 use redis_filter_core::filter_host::LogLevel;
 use redis_filter_core::identity::{self, Consumer};
 use redis_filter_core::proxy::{Action, HttpContext};
@@ -21,6 +21,7 @@ const READ: u32 = 1;
 const LOGOUT: u32 = 2;
 const RENEW: u32 = 3;
 const CREATE: u32 = 4;
+const REMEMBER: u32 = 5;
 /// A cookie-kept session is sealed again for its idling timeout once it has been idle this long
 /// (lua-resty-session's touch threshold).
 const TOUCH_AFTER_S: u64 = 60;
@@ -35,8 +36,13 @@ pub struct SessionRequest {
     sid: Option<String>,
     /// The live session this request carries (or just made).
     session: Option<Session>,
-    /// A `Set-Cookie` for the response (a new or renewed session, a logout).
-    set_cookie: Option<String>,
+    /// The id of a remember cookie whose MAC holds (`remember`, `storage: redis`).
+    rsid: Option<String>,
+    /// `Set-Cookie`s for the response (a new or renewed session, its remember cookie).
+    set_cookies: Vec<String>,
+    /// What a write in flight will give the client once it lands: the remember session's new
+    /// id, if one is written.
+    new_rsid: Option<String>,
     /// `read_body_for_logout`: the body is read for `logout_post_arg` (what has come so far).
     logout_body: Option<Vec<u8>>,
 }
@@ -51,7 +57,9 @@ impl SessionRequest {
             path: String::new(),
             sid: None,
             session: None,
-            set_cookie: None,
+            rsid: None,
+            set_cookies: Vec::new(),
+            new_rsid: None,
             logout_body: None,
         }
     }
@@ -96,7 +104,7 @@ impl SessionRequest {
     fn on_read(&mut self, found: Result<Option<Session>, String>) -> Action {
         let mut session = match found {
             Ok(Some(session)) => session,
-            Ok(None) => return self.without_session(),
+            Ok(None) => return self.remembered_or_without(),
             Err(e) => {
                 // Redis down: the request goes on without a session (an auth filter after
                 // this one may still authenticate it).
@@ -109,11 +117,7 @@ impl SessionRequest {
             return Action::Continue;
         };
         if self.logout_requested() {
-            let job = store::destroy_job(&self.filter.config, &sid);
-            return match self.submit(self.id, LOGOUT, job) {
-                Submitted::Pending => Action::Pause,
-                Submitted::Done(outcome) => self.logged_out(outcome),
-            };
+            return self.destroy();
         }
         self.await_logout_body();
         let rolling = self.filter.config.rolling_timeout;
@@ -131,7 +135,14 @@ impl SessionRequest {
             return self.authenticate(session);
         };
         session.rolling_start = self.now_s;
-        let job = store::write_job(&self.filter.config, &sid, &session, self.now_s, Some(old));
+        let config = &self.filter.config;
+        let record = Record {
+            kind: Kind::Main,
+            sid: &sid,
+            session: &session,
+        };
+        let retire = [(Kind::Main, old, config.stale_ttl.max(1))];
+        let job = store::write_job(config, &[record], self.now_s, &retire);
         self.sid = Some(sid);
         self.session = Some(session);
         match self.submit(self.id, RENEW, job) {
@@ -147,9 +158,7 @@ impl SessionRequest {
         };
         match store::done(outcome) {
             Ok(()) => {
-                let config = &self.filter.config;
-                let value = cookie::value(&self.filter.key, &config.audience, &sid);
-                self.set_cookie = Some(cookie::set_cookie(config, &value));
+                self.cookies_for(&sid);
                 self.authenticate(session)
             }
             Err(e) => {
@@ -169,21 +178,103 @@ impl SessionRequest {
         };
         if self.in_cookie() {
             let session = self.new_session(consumer);
-            if self.issue(&session) {
+            if self.issue_new(&session, &session) {
                 return self.authenticate(session);
             }
             return Action::Continue;
         }
-        let Some(sid) = self.new_sid() else {
-            return Action::Continue;
-        };
         let session = self.new_session(consumer);
-        let job = store::write_job(&self.filter.config, &sid, &session, self.now_s, None);
+        let remember = session.clone();
+        match self.persist_new(self.id, session, remember, None) {
+            Some(Submitted::Pending) => Action::Pause,
+            Some(Submitted::Done(outcome)) => self.saved(outcome),
+            None => Action::Continue,
+        }
+    }
+
+    /// Writes a new session (and with `remember` its remember session, under a new id too;
+    /// `old_rsid` is the remember session it replaces) as `owner`'s work.
+    fn persist_new(
+        &mut self,
+        owner: u32,
+        session: Session,
+        remember: Session,
+        old_rsid: Option<String>,
+    ) -> Option<Submitted> {
+        let sid = self.new_sid()?;
+        let rsid = if self.filter.config.remember {
+            Some(self.new_sid()?)
+        } else {
+            None
+        };
+        let mut records = vec![Record {
+            kind: Kind::Main,
+            sid: &sid,
+            session: &session,
+        }];
+        if let Some(rsid) = &rsid {
+            records.push(Record {
+                kind: Kind::Remember,
+                sid: rsid,
+                session: &remember,
+            });
+        }
+        let retire: Vec<(Kind, &str, u64)> = old_rsid
+            .as_deref()
+            .map(|old| (Kind::Remember, old, 0))
+            .into_iter()
+            .collect();
+        let job = store::write_job(&self.filter.config, &records, self.now_s, &retire);
+        let submitted = self.submit(owner, CREATE, job);
         self.sid = Some(sid);
+        self.new_rsid = rsid;
         self.session = Some(session);
-        match self.submit(self.id, CREATE, job) {
+        Some(submitted)
+    }
+
+    /// The cookies of a session written under `sid` (and of its new remember session).
+    fn cookies_for(&mut self, sid: &str) {
+        let config = &self.filter.config;
+        let value = cookie::value(&self.filter.key, &config.audience, sid);
+        self.set_cookies.push(cookie::set_cookie(config, &value));
+        if let Some(rsid) = self.new_rsid.take() {
+            let value = cookie::value(&self.filter.key, &config.audience, &rsid);
+            self.set_cookies
+                .push(cookie::set_remember_cookie(config, &value, self.now_s));
+            self.rsid = Some(rsid);
+        }
+    }
+
+    /// No live session: a live remember session brings one back; else, as without a cookie.
+    fn remembered_or_without(&mut self) -> Action {
+        let Some(rsid) = self.rsid.clone() else {
+            return self.without_session();
+        };
+        let job = store::read_job(&self.filter.config, Kind::Remember, &rsid, self.now_s);
+        match self.submit(self.id, REMEMBER, job) {
             Submitted::Pending => Action::Pause,
-            Submitted::Done(outcome) => self.saved(outcome),
+            Submitted::Done(outcome) => self.on_remembered(store::session(outcome)),
+        }
+    }
+
+    /// The remember session's answer: a new session for its consumer, and the remember session
+    /// moved to a new id (its creation time kept).
+    fn on_remembered(&mut self, found: Result<Option<Session>, String>) -> Action {
+        let mut remember = match found {
+            Ok(Some(session)) => session,
+            Ok(None) => return self.without_session(),
+            Err(e) => {
+                self.filter.redis_failed(&format!("[session] {e}"));
+                return Action::Continue;
+            }
+        };
+        remember.rolling_start = self.now_s;
+        let session = self.new_session(remember.consumer.clone());
+        let old = self.rsid.take();
+        match self.persist_new(self.id, session, remember, old) {
+            Some(Submitted::Pending) => Action::Pause,
+            Some(Submitted::Done(outcome)) => self.saved(outcome),
+            None => Action::Continue,
         }
     }
 
@@ -210,28 +301,27 @@ impl SessionRequest {
         {
             return;
         }
+        let session = self.new_session(consumer);
         if self.in_cookie() {
-            let session = self.new_session(consumer);
-            if self.issue(&session) {
+            if self.issue_new(&session, &session) {
                 self.session = Some(session);
             }
             return;
         }
-        let Some(sid) = self.new_sid() else {
-            return;
-        };
-        let session = self.new_session(consumer);
-        let config = &self.filter.config;
-        let job = store::write_job(config, &sid, &session, self.now_s, None);
-        if let Submitted::Done(Err(e)) = self.submit(self.filter.root_id, CREATE, job) {
-            self.filter
-                .redis_failed(&format!("[session] could not save a session: {e}"));
-            return;
+        let remember = session.clone();
+        let root = self.filter.root_id;
+        match self.persist_new(root, session, remember, None) {
+            Some(Submitted::Done(Err(e))) => {
+                self.filter
+                    .redis_failed(&format!("[session] could not save a session: {e}"));
+            }
+            Some(_) => {
+                if let Some(sid) = self.sid.clone() {
+                    self.cookies_for(&sid);
+                }
+            }
+            None => {}
         }
-        let value = cookie::value(&self.filter.key, &config.audience, &sid);
-        self.set_cookie = Some(cookie::set_cookie(config, &value));
-        self.sid = Some(sid);
-        self.session = Some(session);
     }
 }
 
@@ -245,20 +335,32 @@ impl HttpContext for SessionRequest {
         let config = &filter.config;
         let cookie = host.request_header("cookie").unwrap_or_default();
         if self.in_cookie() {
-            let session = cookie::find(&cookie, &config.cookie_name)
-                .and_then(|v| sealed::open(config, &filter.key, v))
-                .filter(|s| store::alive(config, s, self.now_s));
-            return match session {
-                Some(session) => self.on_cookie_session(session),
-                None => self.without_session(),
-            };
-        }
-        self.sid = cookie::find(&cookie, &config.cookie_name)
-            .and_then(|v| cookie::verify(&filter.key, &config.audience, v));
-        let Some(sid) = self.sid.clone() else {
+            let t = store::Timeouts::of(config, Kind::Main);
+            let name = &config.cookie_name;
+            let session = cookie::find(&cookie, name)
+                .and_then(|v| sealed::open(config, name, &filter.key, v))
+                .filter(|s| store::alive(t, s, self.now_s));
+            if let Some(session) = session {
+                return self.on_cookie_session(session);
+            }
+            if let Some(action) = self.remembered_in_cookie(&cookie) {
+                return action;
+            }
             return self.without_session();
+        }
+        let verified = |name: &str| {
+            cookie::find(&cookie, name)
+                .and_then(|v| cookie::verify(&filter.key, &config.audience, v))
         };
-        match self.submit(self.id, READ, store::read_job(config, &sid, self.now_s)) {
+        self.sid = verified(&config.cookie_name);
+        if config.remember {
+            self.rsid = verified(&config.remember_cookie_name);
+        }
+        let Some(sid) = self.sid.clone() else {
+            return self.remembered_or_without();
+        };
+        let job = store::read_job(config, Kind::Main, &sid, self.now_s);
+        match self.submit(self.id, READ, job) {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.on_read(store::session(outcome)),
         }
@@ -267,6 +369,7 @@ impl HttpContext for SessionRequest {
     fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
         match tag {
             READ => self.on_read(store::session(outcome)),
+            REMEMBER => self.on_remembered(store::session(outcome)),
             LOGOUT => self.logged_out(outcome),
             _ => self.saved(outcome),
         }
@@ -290,11 +393,11 @@ impl HttpContext for SessionRequest {
     }
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
-        if self.set_cookie.is_none() {
+        if self.set_cookies.is_empty() {
             self.create_from_response();
         }
         let host = self.filter.host.clone();
-        if let Some(set_cookie) = self.set_cookie.take() {
+        for set_cookie in std::mem::take(&mut self.set_cookies) {
             host.add_response_header("Set-Cookie", &set_cookie);
         }
         if let Some(session) = &self.session {

@@ -303,3 +303,97 @@ fn read_body_for_logout_logs_out_from_a_form_or_json_body() {
         }
     }
 }
+
+const REMEMBERING: &str =
+    r#"{"storage": "redis", "secret": "s", "cookie_name": "kong_session", "remember": true}"#;
+
+#[test]
+fn with_remember_a_login_writes_both_sessions_and_sets_both_cookies() {
+    let (filter, host, redis) = setup_with(REMEMBERING);
+    request(&host, "GET", "/", None);
+    identity::hand_over(host.as_ref(), &alice()).unwrap();
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    assert_eq!(ctx.on_request_headers(0, true), Action::Pause);
+    let (_, _, commands) = redis.submitted.borrow()[0].clone();
+    let hsets: Vec<&String> = commands.iter().filter(|c| c.contains("HSET")).collect();
+    assert_eq!(hsets.len(), 2);
+    assert!(hsets[0].contains("kong_session:") && hsets[1].contains("remember:"));
+    ctx.on_redis(CREATE, Ok(vec![Reply::Int(8); 4]));
+    ctx.on_response_headers(0, false);
+    let cookies: Vec<String> = host
+        .response_headers
+        .borrow()
+        .iter()
+        .filter(|(k, _)| k == "Set-Cookie")
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert!(cookies[1].starts_with("remember=") && cookies[1].contains("Max-Age=604800"));
+}
+
+#[test]
+fn a_live_remember_session_brings_a_session_back() {
+    let (filter, host, redis) = setup_with(REMEMBERING);
+    let sid = cookie::b64url(&[9u8; SID_BYTES]);
+    let rsid = cookie::b64url(&[8u8; SID_BYTES]);
+    let remember = format!("remember={}", cookie::value(&filter.key, "default", &rsid));
+    let both = format!("{}; {remember}", cookie_for(&filter, &sid));
+    request(&host, "GET", "/", Some(&both));
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    ctx.on_request_headers(0, true);
+    let gone = Ok(vec![Reply::Array(vec![
+        Reply::Int(0),
+        Reply::Bulk(b"idling".to_vec()),
+    ])]);
+    assert_eq!(
+        ctx.on_redis(READ, gone),
+        Action::Pause,
+        "the remember session is read"
+    );
+    let (_, tag, commands) = redis.submitted.borrow()[1].clone();
+    assert_eq!(tag, REMEMBER);
+    assert!(commands[0].contains(&format!("remember:{rsid}")));
+    assert_eq!(
+        ctx.on_redis(REMEMBER, live()),
+        Action::Pause,
+        "written again"
+    );
+    let (_, tag, commands) = redis.submitted.borrow()[2].clone();
+    assert_eq!(tag, CREATE);
+    assert!(commands.last().unwrap().contains("DEL") && commands.last().unwrap().contains(&rsid));
+    assert_eq!(
+        ctx.on_redis(CREATE, Ok(vec![Reply::Int(8); 5])),
+        Action::Continue
+    );
+    assert_eq!(
+        host.request_header("x-consumer-id").as_deref(),
+        Some("c-alice")
+    );
+}
+
+#[test]
+fn in_a_cookie_too_the_remember_cookie_brings_a_session_back() {
+    let (filter, host, _) =
+        setup_with(r#"{"secret": "s", "cookie_name": "kong_session", "remember": true}"#);
+    request(&host, "GET", "/", None);
+    identity::hand_over(host.as_ref(), &alice()).unwrap();
+    let mut ctx = SessionRequest::new(7, filter.clone());
+    ctx.on_request_headers(0, true);
+    ctx.on_response_headers(0, false);
+    let remember = host
+        .response_headers
+        .borrow()
+        .iter()
+        .find(|(k, v)| k == "Set-Cookie" && v.starts_with("remember="))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .unwrap();
+    // The browser closed: only the remember cookie comes back, an hour later.
+    host.now_ms.set(NOW_MS + 3_600_000 * 2);
+    request(&host, "GET", "/", Some(&remember));
+    let mut ctx = SessionRequest::new(8, filter.clone());
+    assert_eq!(ctx.on_request_headers(0, true), Action::Continue);
+    assert_eq!(
+        host.request_header("x-consumer-id").as_deref(),
+        Some("c-alice")
+    );
+}

@@ -19,13 +19,14 @@ fn cipher(key: &[u8]) -> Option<Aes256Gcm> {
     Aes256Gcm::new_from_slice(&derived).ok()
 }
 
-fn aad(config: &Config) -> String {
-    format!("{}\n{}", config.cookie_name, config.audience)
+fn aad(config: &Config, name: &str) -> String {
+    format!("{name}\n{}", config.audience)
 }
 
-/// The cookie value carrying `session` (`nonce` from the host's random source).
+/// The value of cookie `name` carrying `session` (`nonce` from the host's random source).
 pub fn seal(
     config: &Config,
+    name: &str,
     key: &[u8],
     nonce: &[u8; NONCE_BYTES],
     session: &Session,
@@ -38,7 +39,7 @@ pub fn seal(
         "j": session.subject,
     })
     .to_string();
-    let aad = aad(config);
+    let aad = aad(config, name);
     let payload = Payload {
         msg: plain.as_bytes(),
         aad: aad.as_bytes(),
@@ -49,14 +50,15 @@ pub fn seal(
     Some(b64url(&[nonce.as_slice(), &sealed].concat()))
 }
 
-/// The session a cookie value carries, if it opens under this key, name and audience.
-pub fn open(config: &Config, key: &[u8], value: &str) -> Option<Session> {
+/// The session the value of cookie `name` carries, if it opens under this key, name and
+/// audience.
+pub fn open(config: &Config, name: &str, key: &[u8], value: &str) -> Option<Session> {
     let raw = b64url_decode(value)?;
     if raw.len() <= NONCE_BYTES {
         return None;
     }
     let (nonce, sealed) = raw.split_at(NONCE_BYTES);
-    let aad = aad(config);
+    let aad = aad(config, name);
     let payload = Payload {
         msg: sealed,
         aad: aad.as_bytes(),
@@ -100,15 +102,17 @@ mod tests {
     #[test]
     fn sealed_sessions_open_only_untouched_and_under_their_key() {
         let c = Config::parse(br#"{"storage": "cookie", "secret": "s"}"#).unwrap();
-        let v = seal(&c, b"s", &[1; NONCE_BYTES], &session()).unwrap();
-        assert_eq!(open(&c, b"s", &v), Some(session()));
-        assert_eq!(open(&c, b"other", &v), None);
+        let v = seal(&c, "session", b"s", &[1; NONCE_BYTES], &session()).unwrap();
+        assert_eq!(open(&c, "session", b"s", &v), Some(session()));
+        assert_eq!(open(&c, "session", b"other", &v), None);
+        assert_eq!(open(&c, "remember", b"s", &v), None, "another cookie");
         let other = Config::parse(br#"{"storage": "cookie", "audience": "x"}"#).unwrap();
-        assert_eq!(open(&other, b"s", &v), None, "another audience");
+        assert_eq!(open(&other, "session", b"s", &v), None, "another audience");
         let mut bytes = v.clone().into_bytes();
         bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
-        assert_eq!(open(&c, b"s", &String::from_utf8(bytes).unwrap()), None);
-        assert_eq!(open(&c, b"s", &v[..v.len() - 4]), None);
+        let tampered = String::from_utf8(bytes).unwrap();
+        assert_eq!(open(&c, "session", b"s", &tampered), None);
+        assert_eq!(open(&c, "session", b"s", &v[..v.len() - 4]), None);
         assert!(!v.contains("alice"), "the client cannot read it");
     }
 }

@@ -38,8 +38,12 @@ fn read_script() -> &'static Script {
     SCRIPT.get_or_init(|| Script::new(READ))
 }
 
-pub fn key(config: &Config, sid: &str) -> String {
-    format!("{}{}:{sid}", config.redis_key_prefix, config.cookie_name)
+pub fn key(config: &Config, kind: Kind, sid: &str) -> String {
+    let name = match kind {
+        Kind::Main => &config.cookie_name,
+        Kind::Remember => &config.remember_cookie_name,
+    };
+    format!("{}{name}:{sid}", config.redis_key_prefix)
 }
 
 /// A live session as read.
@@ -53,22 +57,56 @@ pub struct Session {
     pub subject: String,
 }
 
-/// Whether a session is still live at `now_s`: the checks of the Redis read, for sessions kept
-/// in the cookie.
-pub fn alive(config: &Config, session: &Session, now_s: u64) -> bool {
-    let over = |start: u64, timeout: u64| timeout > 0 && now_s.saturating_sub(start) > timeout;
-    !(over(session.auth_time, config.absolute_timeout)
-        || over(session.rolling_start, config.rolling_timeout)
-        || over(session.last_seen, config.idling_timeout))
+/// Which cookie a session belongs to: the session's own, or the long-lived `remember` one that
+/// brings a session back after it ended (Kong's `remember`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Main,
+    Remember,
 }
 
-pub fn read_job(config: &Config, sid: &str, now_s: u64) -> Pipeline {
-    let k = key(config, sid);
+/// The three timeouts of a kind of session (a remember session has no idling timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub idling: u64,
+    pub rolling: u64,
+    pub absolute: u64,
+}
+
+impl Timeouts {
+    pub fn of(config: &Config, kind: Kind) -> Self {
+        match kind {
+            Kind::Main => Self {
+                idling: config.idling_timeout,
+                rolling: config.rolling_timeout,
+                absolute: config.absolute_timeout,
+            },
+            Kind::Remember => Self {
+                idling: 0,
+                rolling: config.remember_rolling_timeout,
+                absolute: config.remember_absolute_timeout,
+            },
+        }
+    }
+}
+
+/// Whether a session is still live at `now_s`: the checks of the Redis read, for sessions kept
+/// in the cookie.
+pub fn alive(t: Timeouts, session: &Session, now_s: u64) -> bool {
+    let over = |start: u64, timeout: u64| timeout > 0 && now_s.saturating_sub(start) > timeout;
+    !(over(session.auth_time, t.absolute)
+        || over(session.rolling_start, t.rolling)
+        || over(session.last_seen, t.idling))
+}
+
+pub fn read_job(config: &Config, kind: Kind, sid: &str, now_s: u64) -> Pipeline {
+    let k = key(config, kind, sid);
+    let t = Timeouts::of(config, kind);
     let args = [
         now_s.to_string(),
-        config.idling_timeout.to_string(),
-        config.rolling_timeout.to_string(),
-        config.absolute_timeout.to_string(),
+        t.idling.to_string(),
+        t.rolling.to_string(),
+        t.absolute.to_string(),
         config.audience.clone(),
     ];
     let request = Request::script(read_script(), &[k.as_str()], &args);
@@ -111,11 +149,11 @@ pub fn session(outcome: Outcome) -> Result<Option<Session>, String> {
 }
 
 /// The seconds until the first timeout ends a session, from its times.
-pub fn ttl(config: &Config, auth_time: u64, rolling_start: u64, now_s: u64) -> Option<u64> {
+pub fn ttl(t: Timeouts, auth_time: u64, rolling_start: u64, now_s: u64) -> Option<u64> {
     [
-        (config.absolute_timeout > 0).then(|| auth_time + config.absolute_timeout),
-        (config.rolling_timeout > 0).then(|| rolling_start + config.rolling_timeout),
-        (config.idling_timeout > 0).then(|| now_s + config.idling_timeout),
+        (t.absolute > 0).then(|| auth_time + t.absolute),
+        (t.rolling > 0).then(|| rolling_start + t.rolling),
+        (t.idling > 0).then(|| now_s + t.idling),
     ]
     .into_iter()
     .flatten()
@@ -123,61 +161,76 @@ pub fn ttl(config: &Config, auth_time: u64, rolling_start: u64, now_s: u64) -> O
     .map(|ends| ends.saturating_sub(now_s).max(1))
 }
 
-/// Writes a session (new, or renewed under a new id): the hash, its TTL, and for a renewal the
-/// old id kept `stale_ttl` more seconds.
+/// One session to write.
+pub struct Record<'a> {
+    pub kind: Kind,
+    pub sid: &'a str,
+    pub session: &'a Session,
+}
+
+/// Writes sessions (new, renewed, or brought back by a remember cookie): each hash and its TTL;
+/// then `retire`: old ids that expire after the given seconds (`stale_ttl` after a renewal), or
+/// go at once (0).
 pub fn write_job(
     config: &Config,
-    sid: &str,
-    session: &Session,
+    records: &[Record],
     now_s: u64,
-    old_sid: Option<&str>,
+    retire: &[(Kind, &str, u64)],
 ) -> Pipeline {
-    let k = key(config, sid);
-    let exp = if config.absolute_timeout > 0 {
-        session.auth_time + config.absolute_timeout
-    } else {
-        0
-    };
-    let hset = Command::new("HSET").arg(k.as_str()).args([
-        "id".to_string(),
-        sid.to_string(),
-        "credential".into(),
-        session.consumer.to_json().to_string(),
-        "auth_time".into(),
-        session.auth_time.to_string(),
-        "exp".into(),
-        exp.to_string(),
-        "audience".into(),
-        config.audience.clone(),
-        "subject".into(),
-        session.subject.clone(),
-        "rolling_start".into(),
-        session.rolling_start.to_string(),
-        "last_seen".into(),
-        now_s.to_string(),
-    ]);
-    let mut requests = vec![Request::keyed(hset, &k)];
-    if let Some(ttl) = ttl(config, session.auth_time, session.rolling_start, now_s) {
-        let expire = Command::new("EXPIRE").arg(k.as_str()).arg(ttl.to_string());
-        requests.push(Request::keyed(expire, &k));
+    let mut requests = Vec::new();
+    for r in records {
+        let k = key(config, r.kind, r.sid);
+        let t = Timeouts::of(config, r.kind);
+        let session = r.session;
+        let exp = if t.absolute > 0 {
+            session.auth_time + t.absolute
+        } else {
+            0
+        };
+        let hset = Command::new("HSET").arg(k.as_str()).args([
+            "id".to_string(),
+            r.sid.to_string(),
+            "credential".into(),
+            session.consumer.to_json().to_string(),
+            "auth_time".into(),
+            session.auth_time.to_string(),
+            "exp".into(),
+            exp.to_string(),
+            "audience".into(),
+            config.audience.clone(),
+            "subject".into(),
+            session.subject.clone(),
+            "rolling_start".into(),
+            session.rolling_start.to_string(),
+            "last_seen".into(),
+            now_s.to_string(),
+        ]);
+        requests.push(Request::keyed(hset, &k));
+        if let Some(ttl) = ttl(t, session.auth_time, session.rolling_start, now_s) {
+            let expire = Command::new("EXPIRE").arg(k.as_str()).arg(ttl.to_string());
+            requests.push(Request::keyed(expire, &k));
+        }
     }
-    if let Some(old) = old_sid {
-        let old_key = key(config, old);
-        let expire = Command::new("EXPIRE")
-            .arg(old_key.as_str())
-            .arg(config.stale_ttl.max(1).to_string());
-        requests.push(Request::keyed(expire, &old_key));
+    for (kind, sid, after) in retire {
+        let old = key(config, *kind, sid);
+        let command = match after {
+            0 => Command::new("DEL").arg(old.as_str()),
+            s => Command::new("EXPIRE").arg(old.as_str()).arg(s.to_string()),
+        };
+        requests.push(Request::keyed(command, &old));
     }
     Pipeline::new(requests, config.redis.max_redirections())
 }
 
-pub fn destroy_job(config: &Config, sid: &str) -> Pipeline {
-    let k = key(config, sid);
-    let del = Command::new("DEL").arg(k.as_str());
-    Pipeline::new(
-        vec![Request::keyed(del, &k)],
-        config.redis.max_redirections(),
-    )
+pub fn destroy_job(config: &Config, ids: &[(Kind, &str)]) -> Pipeline {
+    let requests = ids
+        .iter()
+        .map(|(kind, sid)| {
+            let k = key(config, *kind, sid);
+            Request::keyed(Command::new("DEL").arg(k.as_str()), &k)
+        })
+        .collect();
+    Pipeline::new(requests, config.redis.max_redirections())
 }
 
 /// Whether a write or a destroy went through.
@@ -200,11 +253,18 @@ mod tests {
     #[test]
     fn keys_and_ttls() {
         let c = config();
-        assert_eq!(key(&c, "abc"), "kong_session:abc");
+        assert_eq!(key(&c, Kind::Main, "abc"), "kong_session:abc");
+        assert_eq!(key(&c, Kind::Remember, "abc"), "remember:abc");
+        let t = Timeouts::of(&c, Kind::Main);
         // idling 900 from now is the soonest.
-        assert_eq!(ttl(&c, 1000, 1000, 1100), Some(900));
+        assert_eq!(ttl(t, 1000, 1000, 1100), Some(900));
         // rolling: 3600 from 1000 ends at 4600, sooner than now + 900.
-        assert_eq!(ttl(&c, 1000, 1000, 4000), Some(600));
+        assert_eq!(ttl(t, 1000, 1000, 4000), Some(600));
+        // A remember session: 7 days rolling, no idling.
+        assert_eq!(
+            ttl(Timeouts::of(&c, Kind::Remember), 0, 0, 0),
+            Some(604_800)
+        );
     }
 
     #[test]
@@ -219,14 +279,14 @@ mod tests {
         let s = session(Ok(vec![live])).unwrap().unwrap();
         assert_eq!(s.consumer.id, "c1");
         assert_eq!((s.auth_time, s.rolling_start), (1000, 1500));
-        let c = config();
+        let c = Timeouts::of(&config(), Kind::Main);
         let at = |seen| Session {
             last_seen: seen,
             ..s.clone()
         };
-        assert!(alive(&c, &at(1600), 1700));
-        assert!(!alive(&c, &at(1600), 2600), "idle for more than 900 s");
-        assert!(!alive(&c, &at(5000), 5200), "rolling period over");
+        assert!(alive(c, &at(1600), 1700));
+        assert!(!alive(c, &at(1600), 2600), "idle for more than 900 s");
+        assert!(!alive(c, &at(5000), 5200), "rolling period over");
         let gone = Reply::Array(vec![Reply::Int(0), Reply::Bulk(b"idling".to_vec())]);
         assert_eq!(session(Ok(vec![gone])), Ok(None));
         assert!(session(Ok(vec![Reply::Nil])).is_err());

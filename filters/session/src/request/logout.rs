@@ -57,15 +57,28 @@ impl SessionRequest {
     /// The body said logout: the session goes (from Redis, with `storage: redis`) and the
     /// request gets Kong's logout answer.
     pub(super) fn logout_from_body(&mut self) -> Action {
-        match (&self.sid, self.in_cookie()) {
-            (Some(sid), false) => {
-                let job = store::destroy_job(&self.filter.config, sid);
-                match self.submit(self.id, LOGOUT, job) {
-                    Submitted::Pending => Action::Pause,
-                    Submitted::Done(outcome) => self.logged_out(outcome),
-                }
-            }
-            _ => self.logged_out(Ok(Vec::new())),
+        if self.in_cookie() {
+            return self.logged_out(Ok(Vec::new()));
+        }
+        self.destroy()
+    }
+
+    /// Deletes the session (and its remember session) from Redis, then answers the logout.
+    pub(super) fn destroy(&mut self) -> Action {
+        let mut ids = Vec::new();
+        if let Some(sid) = &self.sid {
+            ids.push((Kind::Main, sid.as_str()));
+        }
+        if let Some(rsid) = &self.rsid {
+            ids.push((Kind::Remember, rsid.as_str()));
+        }
+        if ids.is_empty() {
+            return self.logged_out(Ok(Vec::new()));
+        }
+        let job = store::destroy_job(&self.filter.config, &ids);
+        match self.submit(self.id, LOGOUT, job) {
+            Submitted::Pending => Action::Pause,
+            Submitted::Done(outcome) => self.logged_out(outcome),
         }
     }
 
@@ -75,8 +88,13 @@ impl SessionRequest {
             self.filter
                 .redis_failed(&format!("[session] could not destroy the session: {e}"));
         }
-        let clear = cookie::clear_cookie(&self.filter.config);
-        let headers = [("Set-Cookie", clear.as_str())];
+        let config = &self.filter.config;
+        let clear = cookie::clear_cookie(config);
+        let clear_remember = cookie::clear_remember_cookie(config);
+        let mut headers = vec![("Set-Cookie", clear.as_str())];
+        if config.remember {
+            headers.push(("Set-Cookie", clear_remember.as_str()));
+        }
         if self.filter.host.send_response(200, &headers, b"") {
             return Action::Pause;
         }
