@@ -125,9 +125,12 @@ fn a_session_made_on_one_node_is_honoured_on_another_until_logout() {
             serde_json::from_str(&field("credential").unwrap()).unwrap();
         assert_eq!(credential["id"], "c-alice");
         assert_eq!(credential["username"], "alice");
-        assert!(
-            field("auth_time").is_some() && field("exp").is_some(),
-            "{hash:?}"
+        // As the guide shows: exp is auth_time + cookie_lifetime (3600).
+        let number = |name: &str| field(name).and_then(|v| v.parse::<u64>().ok()).unwrap();
+        assert_eq!(
+            number("exp"),
+            number("auth_time") + 3600,
+            "{host:?}: {hash:?}"
         );
         // Logout on node B: 200, the cookie cleared, the hash gone, the cookie worthless.
         let out = request(
@@ -231,7 +234,8 @@ fn a_session_learnt_in_the_response_phase_is_written_by_the_root() {
 }
 
 /// Past three quarters of the rolling period a request renews the session under a new id; the
-/// old cookie works `stale_ttl` longer; the absolute timeout ends a session however active.
+/// old cookie works `stale_ttl` longer; a rolling period that passes without a request ends the
+/// session; the absolute timeout ends a session however active.
 #[test]
 fn renewal_and_the_absolute_timeout() {
     let dir = filters();
@@ -241,6 +245,11 @@ fn renewal_and_the_absolute_timeout() {
         let rolling = yaml(&redis, r#", "idling_timeout": 0, "stale_ttl": 1"#)
             .replace(r#""cookie_lifetime": 3600"#, r#""cookie_lifetime": 8"#);
         let absolute = r#", "absolute_timeout": 2, "idling_timeout": 0"#;
+        // Rolling timeout without a renewal (no request in between): the session ends.
+        let lapsing = yaml(&redis, r#", "idling_timeout": 0"#)
+            .replace(r#""cookie_lifetime": 3600"#, r#""cookie_lifetime": 2"#);
+        let lapsing = Gateway::start(host, &lapsing, &dir.0);
+        let lapsed = session_cookie(&get(lapsing.addr(), "/", &[("apikey", "k-alice")]));
         let renewing = Gateway::start(host, &rolling, &dir.0);
         let ending = Gateway::start(host, &yaml(&redis, absolute), &dir.0);
         let old = session_cookie(&get(renewing.addr(), "/", &[("apikey", "k-alice")]));
@@ -256,6 +265,11 @@ fn renewal_and_the_absolute_timeout() {
             upstream_consumer(&with_cookie(&ending, &short)),
             None,
             "{host:?}: absolute"
+        );
+        assert_eq!(
+            upstream_consumer(&with_cookie(&lapsing, &lapsed)),
+            None,
+            "{host:?}: rolling"
         );
         std::thread::sleep(Duration::from_millis(1100));
         assert_eq!(

@@ -75,6 +75,12 @@ fn a_consumer_handed_over_gets_a_session_and_its_cookie() {
     assert_eq!((context, tag), (7, CREATE));
     assert!(commands[0].contains("HSET") && commands[0].contains("kong_session:"));
     assert!(commands[0].contains("credential") && commands[0].contains("auth_time"));
+    let exp = (NOW_MS / 1000 + 3600).to_string();
+    assert!(
+        commands[0].contains(&format!("$3\r\nexp\r\n${}\r\n{exp}", exp.len())),
+        "{}",
+        commands[0]
+    );
     assert_eq!(
         ctx.on_redis(CREATE, Ok(vec![Reply::Int(8), Reply::Int(1)])),
         Action::Continue

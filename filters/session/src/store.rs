@@ -1,6 +1,6 @@
 //! Sessions in Redis: one hash per session, `<redis_key_prefix><cookie_name>:<session id>`,
 //! with the integration guide's fields `id`, `credential` (the consumer as JSON), `auth_time`
-//! and `exp` (when the absolute timeout ends it), plus `audience`, `subject`, `rolling_start`
+//! and `exp` (when it ends unless renewed), plus `audience`, `subject`, `rolling_start`
 //! (when its rolling period began) and `last_seen` (for the idling timeout). The key expires
 //! when the first of the three timeouts would end the session. A request with a session reads
 //! and touches it in one EVALSHA.
@@ -182,11 +182,16 @@ pub fn write_job(
         let k = key(config, r.kind, r.sid);
         let t = Timeouts::of(config, r.kind);
         let session = r.session;
-        let exp = if t.absolute > 0 {
-            session.auth_time + t.absolute
-        } else {
-            0
-        };
+        // When it ends unless it is renewed: the first of its absolute and rolling ends (the
+        // guide's example: `auth_time` + 3600 with `cookie_lifetime` 3600).
+        let exp = [
+            (t.absolute > 0).then(|| session.auth_time + t.absolute),
+            (t.rolling > 0).then(|| session.rolling_start + t.rolling),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(0);
         let hset = Command::new("HSET").arg(k.as_str()).args([
             "id".to_string(),
             r.sid.to_string(),
