@@ -5,13 +5,16 @@
 //! VM and fail every later request (the workspace lints deny `unwrap`, `expect`, `panic` and
 //! indexing; `proxy::panic_hook` logs through the host if one happens anyway).
 
+pub mod base64;
 pub mod config;
 pub mod counters;
 pub mod failure_log;
 pub mod filter_host;
+pub mod hmac;
 pub mod identity;
 pub mod job;
 pub mod proxy;
+pub mod query;
 pub mod resp;
 pub mod script;
 pub mod shared_data;

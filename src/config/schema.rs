@@ -249,6 +249,23 @@ fn check(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// For a filter's test: whether `path` (its `kong/<filter>.meta.json`) holds `meta` as the
+/// parser draws it; with `UPDATE_META_JSON` set it is written first. The error says how to
+/// regenerate it.
+pub fn check_meta_json(path: &str, meta: &Value, package: &str) -> Result<(), String> {
+    let want = serde_json::to_string_pretty(meta).map_err(|e| e.to_string())? + "\n";
+    if std::env::var_os("UPDATE_META_JSON").is_some() {
+        std::fs::write(path, &want).map_err(|e| e.to_string())?;
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    if have == want {
+        return Ok(());
+    }
+    Err(format!(
+        "{path} is stale: run UPDATE_META_JSON=1 cargo test -p {package} meta_json"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

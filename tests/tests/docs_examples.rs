@@ -70,6 +70,11 @@ const FILTERS: &[(&str, Parse)] = &[
             .map(|_| ())
             .map_err(|e| e.to_string())
     }),
+    ("redis-jwt", |raw| {
+        redis_jwt::config::Config::parse(raw)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }),
 ];
 
 /// The filter name and `config` of every `{name: redis-..., config: ...}` anywhere in a
@@ -103,6 +108,7 @@ fn every_example_config_is_accepted_by_the_filter_and_by_kongs_schema() {
     let files = [
         "filters/proxy-cache/README.md",
         "filters/session/README.md",
+        "filters/jwt/README.md",
         "docs/standalone.md",
         "docs/sentinel.md",
         "docs/cluster.md",

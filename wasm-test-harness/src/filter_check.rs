@@ -27,6 +27,11 @@ fn parser(name: &str) -> Option<Parser> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }),
+        "redis-jwt" => Some(|raw| {
+            redis_jwt::config::Config::parse(raw)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }),
         _ => None,
     }
 }

@@ -50,43 +50,11 @@ pub fn uri(method: &str, path: &str, protocol: &str, ignore_case: bool) -> Strin
     }
 }
 
-/// `%XX` and `+` decoded, as nginx decodes query args.
-pub fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => match (hex(i + 1), hex(i + 2)) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The query args by decoded name, each with its values in arrival order.
 fn query_args(path: &str) -> BTreeMap<String, Vec<Arg>> {
     let mut args: BTreeMap<String, Vec<Arg>> = BTreeMap::new();
-    let Some((_, query)) = path.split_once('?') else {
-        return args;
-    };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = match pair.split_once('=') {
-            Some((n, v)) => (unescape(n), Arg::Value(unescape(v))),
-            None => (unescape(pair), Arg::Bare),
-        };
-        if name.is_empty() {
-            continue;
-        }
+    for (name, value) in redis_filter_core::query::pairs(path) {
+        let value = value.map_or(Arg::Bare, Arg::Value);
         args.entry(name).or_default().push(value);
     }
     args

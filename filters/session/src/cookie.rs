@@ -3,47 +3,13 @@
 //! attributes in lua-resty-session's order (Domain, Path, SameSite, Secure, HttpOnly).
 
 use crate::config::Config;
-use crate::hmac::{constant_time_eq, hmac_sha256};
+pub use redis_filter_core::base64::{b64url, b64url_decode};
+use redis_filter_core::hmac::{constant_time_eq, hmac_sha256};
 use sha2::{Digest, Sha256};
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /// Bytes of randomness in a session id.
 pub const SID_BYTES: usize = 32;
 const MAC_BYTES: usize = 16;
-
-pub fn b64url(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len() * 4 / 3 + 3);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            let index = ((n >> (18 - 6 * i)) & 63) as usize;
-            out.push(char::from(B64.get(index).copied().unwrap_or(b'A')));
-        }
-    }
-    out
-}
-
-pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = B64.iter().position(|b| *b == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
 
 /// The MAC key: `secret`, else one derived from the config (then the MAC only keeps garbage
 /// out; the random id is what no one can guess).
@@ -156,15 +122,6 @@ mod tests {
 
     fn config(extra: &str) -> Config {
         Config::parse(format!(r#"{{"storage": "redis"{extra}}}"#).as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn base64url_round_trips() {
-        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", &[0xff, 0xfe, 0x00]] {
-            assert_eq!(b64url_decode(&b64url(data)).unwrap(), data);
-        }
-        assert_eq!(b64url(b"\xfb\xff"), "-_8");
-        assert!(b64url_decode("a+b").is_none());
     }
 
     #[test]

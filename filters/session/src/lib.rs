@@ -6,7 +6,6 @@
 
 pub mod config;
 pub mod cookie;
-pub mod hmac;
 pub mod sealed;
 pub mod store;
 

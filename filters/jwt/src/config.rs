@@ -1,0 +1,219 @@
+//! The filter's config: Kong's jwt plugin `config`, field for field, plus `consumers` (beyond
+//! Kong, whose credentials live in its database): each consumer with Kong's `jwt_secrets`.
+
+use redis_filter_core::{ConfigError, Fields};
+use serde_json::Value;
+
+pub const ALGORITHMS: &[&str] = &["HS256", "HS384", "HS512"];
+
+/// A `jwt_secrets` credential (Kong's shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub key: String,
+    pub secret: String,
+    pub algorithm: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    pub id: String,
+    pub username: Option<String>,
+    pub custom_id: Option<String>,
+    pub credentials: Vec<Credential>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub uri_param_names: Vec<String>,
+    pub cookie_names: Vec<String>,
+    pub header_names: Vec<String>,
+    pub key_claim_name: String,
+    pub secret_is_base64: bool,
+    pub claims_to_verify: Vec<&'static str>,
+    pub anonymous: Option<String>,
+    pub run_on_preflight: bool,
+    pub maximum_expiration: f64,
+    pub realm: Option<String>,
+    pub consumers: Vec<Consumer>,
+}
+
+fn strings(top: &mut Fields, name: &str, default: &[&str]) -> Result<Vec<String>, ConfigError> {
+    Ok(match top.strings(name)? {
+        Some(v) => v.into_iter().map(str::to_string).collect(),
+        None => default.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+impl Config {
+    pub fn parse(json: &[u8]) -> Result<Self, ConfigError> {
+        redis_filter_core::config::read_filter_config(json, Self::read)
+    }
+
+    fn read(top: &mut Fields) -> Result<Self, ConfigError> {
+        let claims_to_verify = top
+            .each_one_of("claims_to_verify", &["exp", "nbf"])?
+            .unwrap_or_default();
+        let maximum_expiration = match top.number("maximum_expiration")? {
+            Some(n) if !(0.0..=31_536_000.0).contains(&n) => {
+                return Err(top.error(
+                    "maximum_expiration",
+                    "value should be between 0 and 31536000",
+                ))
+            }
+            Some(n) => n,
+            None => 0.0,
+        };
+        if maximum_expiration > 0.0 && !claims_to_verify.contains(&"exp") {
+            return Err(top.error(
+                "claims_to_verify",
+                "expected to contain: exp (maximum_expiration is set)",
+            ));
+        }
+        let consumers = match top.array("consumers")? {
+            Some(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| consumer(&format!("consumers[{}]", i + 1), v))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            uri_param_names: strings(top, "uri_param_names", &["jwt"])?,
+            cookie_names: strings(top, "cookie_names", &[])?,
+            header_names: strings(top, "header_names", &["authorization"])?,
+            key_claim_name: top.str("key_claim_name")?.unwrap_or("iss").to_string(),
+            secret_is_base64: top.bool("secret_is_base64")?.unwrap_or(false),
+            claims_to_verify,
+            anonymous: top.str("anonymous")?.map(str::to_string),
+            run_on_preflight: top.bool("run_on_preflight")?.unwrap_or(true),
+            maximum_expiration,
+            realm: top.str("realm")?.map(str::to_string),
+            consumers,
+        })
+    }
+
+    /// The credential with `key`, and its consumer.
+    pub fn credential(&self, key: &str) -> Option<(&Consumer, &Credential)> {
+        self.consumers.iter().find_map(|c| {
+            c.credentials
+                .iter()
+                .find(|cred| cred.key == key)
+                .map(|cred| (c, cred))
+        })
+    }
+
+    /// A consumer by id or username (Kong's `anonymous` takes either).
+    pub fn consumer(&self, id_or_name: &str) -> Option<&Consumer> {
+        self.consumers
+            .iter()
+            .find(|c| c.id == id_or_name || c.username.as_deref() == Some(id_or_name))
+    }
+}
+
+fn consumer(path: &str, value: &Value) -> Result<Consumer, ConfigError> {
+    let mut f = Fields::new(path, value)?;
+    let id = f
+        .str("id")?
+        .ok_or_else(|| f.error("id", "required field missing"))?
+        .to_string();
+    let username = f.str("username")?.map(str::to_string);
+    let custom_id = f.str("custom_id")?.map(str::to_string);
+    let mut credentials = Vec::new();
+    if let Some(items) = f.array("jwt_secrets")? {
+        for (i, item) in items.iter().enumerate() {
+            let mut c = Fields::new(&format!("{path}.jwt_secrets[{}]", i + 1), item)?;
+            let key = c
+                .str("key")?
+                .ok_or_else(|| c.error("key", "required field missing"))?
+                .to_string();
+            let secret = c.str("secret")?.unwrap_or("").to_string();
+            let algorithm = c.one_of("algorithm", ALGORITHMS)?.unwrap_or("HS256");
+            c.finish()?;
+            credentials.push(Credential {
+                key,
+                secret,
+                algorithm,
+            });
+        }
+    }
+    f.finish()?;
+    Ok(Consumer {
+        id,
+        username,
+        custom_id,
+        credentials,
+    })
+}
+
+/// Kong's `config_schema` for this filter (kong/redis-jwt.meta.json), drawn from the parser.
+pub fn kong_schema() -> Value {
+    use redis_filter_core::config::schema;
+    use serde_json::json;
+    let recorded = schema::record(|| {
+        let example = json!({"consumers": [{"id": "c", "username": "u", "custom_id": "x",
+            "jwt_secrets": [{"key": "k", "secret": "s", "algorithm": "HS256"}]}]});
+        let _ = Config::parse(example.to_string().as_bytes());
+    });
+    json!({ "config_schema": recorded.to_schema() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn kongs_defaults() {
+        let c = parse("{}").unwrap();
+        assert_eq!(c.uri_param_names, vec!["jwt"]);
+        assert_eq!(c.header_names, vec!["authorization"]);
+        assert!(c.cookie_names.is_empty() && c.claims_to_verify.is_empty());
+        assert_eq!(c.key_claim_name, "iss");
+        assert!(c.run_on_preflight && !c.secret_is_base64);
+        assert_eq!(c.maximum_expiration, 0.0);
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        for (config, message) in [
+            (
+                r#"{"claims_to_verify": ["iat"]}"#,
+                "claims_to_verify[1]: expected one of: exp, nbf",
+            ),
+            (
+                r#"{"maximum_expiration": 5}"#,
+                "claims_to_verify: expected to contain: exp",
+            ),
+            (
+                r#"{"maximum_expiration": -1, "claims_to_verify": ["exp"]}"#,
+                "maximum_expiration: value should be between 0 and 31536000",
+            ),
+            (
+                r#"{"consumers": [{"username": "u"}]}"#,
+                "consumers[1].id: required field missing",
+            ),
+            (
+                r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "HS999"}]}]}"#,
+                "consumers[1].jwt_secrets[1].algorithm: expected one of: HS256",
+            ),
+            (r#"{"key_claim": "iss"}"#, "key_claim: unknown field"),
+        ] {
+            let e = parse(config).unwrap_err().to_string();
+            assert!(e.contains(message), "{config}: {e}");
+        }
+    }
+
+    #[test]
+    fn meta_json_is_the_parsers_schema() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../kong/redis-jwt.meta.json"
+        );
+        let checked =
+            redis_filter_core::config::schema::check_meta_json(path, &kong_schema(), "redis-jwt");
+        assert_eq!(checked, Ok(()));
+    }
+}

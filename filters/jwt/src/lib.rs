@@ -1,0 +1,14 @@
+//! redis-jwt: Kong's jwt plugin as a proxy-wasm filter. It finds the token where Kong looks
+//! (query, cookies, headers), checks it as Kong does (the credential named by `key_claim_name`,
+//! its algorithm, the signature, `exp` / `nbf`, `maximum_expiration`), answers Kong's 401s, sets
+//! Kong's upstream headers, and hands the consumer to the filters after it
+//! (`redis_filter_core::identity`). Credentials are Kong's consumers with their `jwt_secrets`,
+//! given in the config.
+
+pub mod config;
+pub mod token;
+
+mod request;
+mod root;
+
+redis_filter_core::filter_main!(|id| Box::new(root::Root::new(id)));
