@@ -374,8 +374,10 @@ impl HttpContext for CacheRequest {
         }
         let route_id = filter.route_id();
         let protocol = filter.host.property(&["request", "protocol"]);
+        // The consumer an authentication filter before this one handed over (never a header).
+        let consumer = redis_filter_core::identity::handed(filter.host.as_ref());
         let parts = KeyParts {
-            consumer_id: None,
+            consumer_id: consumer.as_ref().map(|c| c.id.as_str()),
             route_id: route_id.as_deref(),
             method: &self.method,
             path: &path,

@@ -635,3 +635,31 @@ fn a_body_as_long_as_its_content_length_is_whole_without_end_of_stream() {
     run(&filter, &host, "GET", "/chunks", &[]);
     assert_eq!(local(&host).unwrap().2, b"abcdef");
 }
+
+#[test]
+fn an_authenticated_consumer_prefixes_the_key_as_in_kong() {
+    let (filter, host, _) = setup(r#"{"strategy": "memory", "route_id": "r1"}"#);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/c", &[]);
+    respond(&mut ctx, &host, 200, JSON, b"{}");
+    assert_eq!(
+        host.response_header("X-Cache-Key").unwrap(),
+        cache_key::sha256_hex("r1|GET|GET /c HTTP/1.1||")
+    );
+    request(&host, "GET", "/c", &[]);
+    let consumer = redis_filter_core::identity::Consumer {
+        id: "c-alice".into(),
+        ..Default::default()
+    };
+    redis_filter_core::identity::hand_over(host.as_ref(), &consumer).unwrap();
+    let mut ctx = CacheRequest::new(8, filter.clone());
+    assert_eq!(
+        ctx.on_request_headers(0, true),
+        Action::Continue,
+        "another entry: a miss"
+    );
+    respond(&mut ctx, &host, 200, JSON, b"{}");
+    assert_eq!(
+        host.response_header("X-Cache-Key").unwrap(),
+        cache_key::sha256_hex("c-alice:r1|GET|GET /c HTTP/1.1||")
+    );
+}
