@@ -13,6 +13,7 @@ pub mod filter_host;
 pub mod hmac;
 pub mod identity;
 pub mod job;
+pub mod jwt;
 pub mod proxy;
 pub mod query;
 pub mod resp;

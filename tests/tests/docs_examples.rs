@@ -75,6 +75,11 @@ const FILTERS: &[(&str, Parse)] = &[
             .map(|_| ())
             .map_err(|e| e.to_string())
     }),
+    ("redis-jwt-blacklist", |raw| {
+        redis_jwt_blacklist::config::Config::parse(raw)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }),
 ];
 
 /// The filter name and `config` of every `{name: redis-..., config: ...}` anywhere in a
@@ -109,6 +114,7 @@ fn every_example_config_is_accepted_by_the_filter_and_by_kongs_schema() {
         "filters/proxy-cache/README.md",
         "filters/session/README.md",
         "filters/jwt/README.md",
+        "filters/jwt-blacklist/README.md",
         "docs/standalone.md",
         "docs/sentinel.md",
         "docs/cluster.md",

@@ -32,6 +32,11 @@ fn parser(name: &str) -> Option<Parser> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }),
+        "redis-jwt-blacklist" => Some(|raw| {
+            redis_jwt_blacklist::config::Config::parse(raw)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }),
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! The filter's config: Kong's jwt plugin `config`, field for field, plus `consumers` (beyond
 //! Kong, whose credentials live in its database): each consumer with Kong's `jwt_secrets`.
 
+use redis_filter_core::jwt::Places;
 use redis_filter_core::{ConfigError, Fields};
 use serde_json::Value;
 
@@ -24,9 +25,8 @@ pub struct Consumer {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub uri_param_names: Vec<String>,
-    pub cookie_names: Vec<String>,
-    pub header_names: Vec<String>,
+    /// Where the token may be: `uri_param_names`, `cookie_names`, `header_names`.
+    pub places: Places,
     pub key_claim_name: String,
     pub secret_is_base64: bool,
     pub claims_to_verify: Vec<&'static str>,
@@ -35,13 +35,6 @@ pub struct Config {
     pub maximum_expiration: f64,
     pub realm: Option<String>,
     pub consumers: Vec<Consumer>,
-}
-
-fn strings(top: &mut Fields, name: &str, default: &[&str]) -> Result<Vec<String>, ConfigError> {
-    Ok(match top.strings(name)? {
-        Some(v) => v.into_iter().map(str::to_string).collect(),
-        None => default.iter().map(|s| s.to_string()).collect(),
-    })
 }
 
 impl Config {
@@ -78,9 +71,7 @@ impl Config {
             None => Vec::new(),
         };
         Ok(Self {
-            uri_param_names: strings(top, "uri_param_names", &["jwt"])?,
-            cookie_names: strings(top, "cookie_names", &[])?,
-            header_names: strings(top, "header_names", &["authorization"])?,
+            places: Places::read(top)?,
             key_claim_name: top.str("key_claim_name")?.unwrap_or("iss").to_string(),
             secret_is_base64: top.bool("secret_is_base64")?.unwrap_or(false),
             claims_to_verify,
@@ -168,9 +159,9 @@ mod tests {
     #[test]
     fn kongs_defaults() {
         let c = parse("{}").unwrap();
-        assert_eq!(c.uri_param_names, vec!["jwt"]);
-        assert_eq!(c.header_names, vec!["authorization"]);
-        assert!(c.cookie_names.is_empty() && c.claims_to_verify.is_empty());
+        assert_eq!(c.places.uri_param_names, vec!["jwt"]);
+        assert_eq!(c.places.header_names, vec!["authorization"]);
+        assert!(c.places.cookie_names.is_empty() && c.claims_to_verify.is_empty());
         assert_eq!(c.key_claim_name, "iss");
         assert!(c.run_on_preflight && !c.secret_is_base64);
         assert_eq!(c.maximum_expiration, 0.0);

@@ -6,7 +6,8 @@
 //! given in the config.
 
 pub mod config;
-pub mod token;
+/// Kong's token lookup and parser (shared with redis-jwt-blacklist).
+pub use redis_filter_core::jwt as token;
 
 mod request;
 mod root;

@@ -49,7 +49,7 @@ impl JwtRequest {
         let host = self.filter.host.as_ref();
         let path = host.request_header(":path").unwrap_or_default();
         let message = |m: &str| Refusal::Message(m.to_string(), true);
-        let token = match token::retrieve(config, &path, |h| host.request_header(h)) {
+        let token = match token::retrieve(&config.places, &path, |h| host.request_header(h)) {
             Found::None => return Err(Refusal::Message("Unauthorized".into(), false)),
             Found::Many => return Err(message("Multiple tokens provided")),
             Found::One(t) => t,

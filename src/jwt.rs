@@ -1,7 +1,7 @@
-//! Finding a JWT where Kong looks for one, and reading it as Kong's jwt parser does.
+//! Finding a JWT where Kong looks for one, and reading it as Kong's jwt parser does (for
+//! redis-jwt, and redis-jwt-blacklist, which must find the same token).
 
-use crate::config::Config;
-use redis_filter_core::hmac::{constant_time_eq, hmac, Sha};
+use crate::hmac::{constant_time_eq, hmac, Sha};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -14,13 +14,39 @@ pub enum Found {
     Many,
 }
 
+/// Where a token may be: Kong's `uri_param_names`, `cookie_names`, `header_names`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Places {
+    pub uri_param_names: Vec<String>,
+    pub cookie_names: Vec<String>,
+    pub header_names: Vec<String>,
+}
+
+impl Places {
+    /// Kong jwt's three lists from a filter's config (`[jwt]`, `[]`, `[authorization]` by
+    /// default).
+    pub fn read(top: &mut crate::config::Fields) -> Result<Self, crate::config::ConfigError> {
+        let mut list = |name: &str, default: &[&str]| -> Result<Vec<String>, _> {
+            Ok(match top.strings(name)? {
+                Some(v) => v.into_iter().map(str::to_string).collect(),
+                None => default.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        Ok(Self {
+            uri_param_names: list("uri_param_names", &["jwt"])?,
+            cookie_names: list("cookie_names", &[])?,
+            header_names: list("header_names", &["authorization"])?,
+        })
+    }
+}
+
 /// Kong's `retrieve_tokens`: every non-empty token of the `uri_param_names` query args, the
 /// `cookie_names` cookies and the `header_names` headers (`[Bb]earer <token>`), the same token
 /// found twice counting once.
-pub fn retrieve(config: &Config, path: &str, header: impl Fn(&str) -> Option<String>) -> Found {
+pub fn retrieve(places: &Places, path: &str, header: impl Fn(&str) -> Option<String>) -> Found {
     let mut set = BTreeSet::new();
-    let args = redis_filter_core::query::pairs(path);
-    for name in &config.uri_param_names {
+    let args = crate::query::pairs(path);
+    for name in &places.uri_param_names {
         for (k, v) in &args {
             if k == name {
                 if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
@@ -30,7 +56,7 @@ pub fn retrieve(config: &Config, path: &str, header: impl Fn(&str) -> Option<Str
         }
     }
     let cookies = header("cookie").unwrap_or_default();
-    for name in &config.cookie_names {
+    for name in &places.cookie_names {
         let value = cookies.split(';').find_map(|pair| {
             let (k, v) = pair.trim().split_once('=')?;
             (k.trim() == name).then(|| v.trim().to_string())
@@ -39,7 +65,7 @@ pub fn retrieve(config: &Config, path: &str, header: impl Fn(&str) -> Option<Str
             set.insert(v);
         }
     }
-    for name in &config.header_names {
+    for name in &places.header_names {
         if let Some(token) = header(name).as_deref().and_then(bearer) {
             set.insert(token.to_string());
         }
@@ -63,7 +89,7 @@ fn bearer(value: &str) -> Option<&str> {
 }
 
 /// Kong's base64 for JWT parts and secrets: url-safe or not, padding optional.
-pub use redis_filter_core::base64::decode_lenient as base64_decode;
+pub use crate::base64::decode_lenient as base64_decode;
 
 /// Every algorithm Kong's parser knows (a token naming another is "invalid alg").
 const KNOWN: &[&str] = &[
@@ -161,11 +187,11 @@ impl Jwt {
 }
 
 /// Tokens for tests, signed here.
-#[cfg(test)]
-pub(crate) mod testing {
+/// Tokens signed here, for tests (of this library and of the filters).
+pub mod testing {
     use super::*;
 
-    pub use redis_filter_core::base64::b64url as b64;
+    pub use crate::base64::b64url as b64;
 
     /// A token signed with `secret`.
     pub fn sign(alg: &str, claims: &str, secret: &[u8]) -> String {
@@ -188,13 +214,17 @@ mod tests {
     use super::testing::*;
     use super::*;
 
-    fn config(json: &str) -> Config {
-        Config::parse(json.as_bytes()).unwrap()
+    fn places(cookies: &[&str]) -> Places {
+        Places {
+            uri_param_names: vec!["jwt".into()],
+            cookie_names: cookies.iter().map(|c| c.to_string()).collect(),
+            header_names: vec!["authorization".into()],
+        }
     }
 
     #[test]
     fn tokens_are_found_where_kong_looks() {
-        let c = config(r#"{"cookie_names": ["jwt"]}"#);
+        let c = places(&["jwt"]);
         let none = |_: &str| None;
         assert_eq!(retrieve(&c, "/p?jwt=abc", none), Found::One("abc".into()));
         assert_eq!(retrieve(&c, "/p?jwt=", none), Found::None);

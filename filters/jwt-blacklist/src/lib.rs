@@ -1,0 +1,13 @@
+//! redis-jwt-blacklist: revoked JWTs refused by every gateway node sharing Redis (the
+//! integration guide's Scenario 2). A token is known by its `jti` claim, else by the SHA-256 of
+//! the whole token; a request whose token is revoked gets 401 `{"message":"Token revoked"}`.
+//! A revocation endpoint lets a client revoke the token it presents; an operator path guarded
+//! by a secret revokes by `jti`.
+
+pub mod config;
+pub mod revoked;
+
+mod request;
+mod root;
+
+redis_filter_core::filter_main!(|id| Box::new(root::Root::new(id)));
