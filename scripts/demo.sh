@@ -64,16 +64,30 @@ echo "Redis on :$redis_port, echo upstream on :$echo_port, $gateway on :$gw_port
 show() {
   local label=$1; shift
   echo; echo "== $label"
-  curl -s -D - -o "$work/body" "$@" | grep -i -E '^(HTTP|x-ratelimit|ratelimit|retry-after|x-cache|age)' | tr -d '\r'
+  curl -s -D - -o "$work/body" "$@" | grep -i -E '^(HTTP|x-ratelimit|ratelimit|retry-after|x-cache|age|www-authenticate)' | tr -d '\r'
   if grep -q message "$work/body"; then cat "$work/body"; echo; fi
 }
 for i in 1 2 3 4 5 6; do
   show "GET /api, request $i of 6 (limit: 5 per minute, policy redis)" "http://127.0.0.1:$gw_port/api/products"
 done
-show "GET /consumers as alice (limit: 2 per second per consumer)" -H "X-Consumer-ID: alice" "http://127.0.0.1:$gw_port/consumers"
-show "GET /consumers as alice again" -H "X-Consumer-ID: alice" "http://127.0.0.1:$gw_port/consumers"
-show "GET /consumers as alice a third time" -H "X-Consumer-ID: alice" "http://127.0.0.1:$gw_port/consumers"
-show "GET /consumers as bob (his own counter)" -H "X-Consumer-ID: bob" "http://127.0.0.1:$gw_port/consumers"
+# jwt KEY SECRET: an HS256 token for that credential, valid for an hour.
+jwt() {
+  python3 - "$1" "$2" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"iss": sys.argv[1], "exp": int(time.time()) + 3600}).encode())
+sig = b64(hmac.new(sys.argv[2].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+print(f"{head}.{body}.{sig}")
+PY
+}
+alice="Authorization: Bearer $(jwt alice-key alice-secret)"
+bob="Authorization: Bearer $(jwt bob-key bob-secret)"
+show "GET /consumers as alice, a JWT (redis-jwt; limit: 2 per second per consumer)" -H "$alice" "http://127.0.0.1:$gw_port/consumers"
+show "GET /consumers as alice again" -H "$alice" "http://127.0.0.1:$gw_port/consumers"
+show "GET /consumers as alice a third time" -H "$alice" "http://127.0.0.1:$gw_port/consumers"
+show "GET /consumers as bob (his own counter)" -H "$bob" "http://127.0.0.1:$gw_port/consumers"
+show "GET /consumers with a forged X-Consumer-ID and no token: Kong's 401" -H "X-Consumer-ID: alice" "http://127.0.0.1:$gw_port/consumers"
 echo; echo "== The counters in Redis, in Kong's key format"
 redis-cli -p "$redis_port" --scan --pattern 'ratelimit:*' | sort | while read -r key; do
   echo "$key = $(redis-cli -p "$redis_port" GET "$key") (ttl $(redis-cli -p "$redis_port" TTL "$key") s)"

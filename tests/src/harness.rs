@@ -127,3 +127,19 @@ impl Drop for TestGateway {
         }
     }
 }
+
+/// The project's filters (`dist/`) and the test filters in one fresh directory, for chains that
+/// put a test filter (consumer-stub, standing in for an authentication filter) before ours.
+pub fn dist_and_test_filters() -> TempDir {
+    let dir = TempDir::new("filters");
+    for source in [dist_dir(), test_filters_dir()] {
+        for entry in std::fs::read_dir(source).expect("filters dir") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().is_some_and(|e| e == "wasm") {
+                let name = path.file_name().expect("file name");
+                std::fs::copy(&path, dir.0.join(name)).expect("copy a filter");
+            }
+        }
+    }
+    dir
+}

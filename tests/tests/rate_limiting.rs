@@ -183,16 +183,15 @@ fn keys_are_kongs_and_a_counter_seeded_in_kongs_format_is_honoured() {
 fn each_limit_by_counts_separately() {
     let redis = RedisServer::start(&[]);
     type Case<'a> = (&'a str, [(&'a str, &'a str); 1], [(&'a str, &'a str); 1]);
-    let cases: [Case; 4] = [
+    // consumer and credential: as an authentication filter before it hands them over
+    // (consumer-stub stands in for redis-jwt); a client's own X-Consumer-ID is no identity.
+    let cases: [Case; 5] = [
+        ("consumer", [("apikey", "k-alice")], [("apikey", "k-bob")]),
+        ("credential", [("apikey", "k-alice")], [("apikey", "k-bob")]),
         (
             "consumer",
             [("x-consumer-id", "alice")],
             [("x-consumer-id", "bob")],
-        ),
-        (
-            "credential",
-            [("x-credential-identifier", "key-a")],
-            [("x-credential-identifier", "key-b")],
         ),
         (
             r#"header", "header_name": "x-tenant"#,
@@ -201,17 +200,27 @@ fn each_limit_by_counts_separately() {
         ),
         ("ip", [("x-ignored", "1")], [("x-ignored", "2")]),
     ];
+    let filters = e2e_tests::harness::dist_and_test_filters();
     for (limit_by, a, b) in cases {
         redis.cmd(&["FLUSHALL"]);
-        let gw = gateway(&format!(
+        let config = format!(
             r#"{{"year": 1, "policy": "redis", "limit_by": "{limit_by}", "redis_port": {}}}"#,
             redis.port
-        ));
+        );
+        let yaml = rate_limited_yaml(&config).replace(
+            "      - name: redis-rate-limiting",
+            "      - name: consumer-stub\n        config: {\"keys\": {\"k-alice\": {\"id\": \"alice\", \"credential\": \"key-a\"}, \"k-bob\": {\"id\": \"bob\", \"credential\": \"key-b\"}}}\n      - name: redis-rate-limiting",
+        );
+        let gw = Setup::new(&yaml).filters(filters.0.clone()).start();
         assert_eq!(get(gw.addr, "/", &a).status, 200, "{limit_by}");
         assert_eq!(get(gw.addr, "/", &a).status, 429, "{limit_by}");
         let other = get(gw.addr, "/", &b).status;
-        if limit_by == "ip" {
-            assert_eq!(other, 429, "same client address");
+        let forged = a[0].0 == "x-consumer-id";
+        if limit_by == "ip" || forged {
+            assert_eq!(
+                other, 429,
+                "{limit_by}: same client address (forged: {forged})"
+            );
         } else {
             assert_eq!(
                 other, 200,

@@ -5,23 +5,13 @@
 //! forged cookies, a forged `X-Consumer-ID`, Redis down.
 
 use e2e_tests::gateway::{all_hosts, Gateway, Host};
-use e2e_tests::harness::{dist_dir, test_filters_dir, TempDir};
+use e2e_tests::harness::TempDir;
 use e2e_tests::http::{get, request, Response};
 use e2e_tests::RedisServer;
 use std::time::{Duration, Instant};
 
-/// The project's filters and the test filters in one directory.
 fn filters() -> TempDir {
-    let dir = TempDir::new("session-filters");
-    for source in [dist_dir(), test_filters_dir()] {
-        for entry in std::fs::read_dir(source).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "wasm") {
-                std::fs::copy(&path, dir.0.join(path.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    dir
+    e2e_tests::harness::dist_and_test_filters()
 }
 
 /// The guide's config (cookie_name kong_session, cookie_lifetime, ...) behind consumer-stub.

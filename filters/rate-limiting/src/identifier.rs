@@ -5,7 +5,7 @@ use crate::config::{Config, LimitBy};
 /// What the filter knows of a request (read from headers and host properties).
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
-    /// `X-Consumer-ID`, set by Kong's auth plugins and the jwt filter.
+    /// The authenticated consumer's id (handed over by an authentication filter).
     pub consumer_id: Option<String>,
     /// `X-Credential-Identifier`.
     pub credential_id: Option<String>,

@@ -55,13 +55,18 @@ impl RateLimit {
         let property = |path: &[&str]| host.property(path);
         let mut info = RequestInfo::default();
         match config.limit_by {
+            // Who the request authenticated as: what an authentication filter before this one
+            // handed over (Kong's authenticated consumer), never a header a client can send.
             LimitBy::Consumer => {
-                info.consumer_id = header("x-consumer-id");
-                if info.consumer_id.is_none() {
-                    info.credential_id = header("x-credential-identifier");
+                if let Some(c) = redis_filter_core::identity::handed(host) {
+                    info.consumer_id = Some(c.id);
+                    info.credential_id = c.credential;
                 }
             }
-            LimitBy::Credential => info.credential_id = header("x-credential-identifier"),
+            LimitBy::Credential => {
+                info.credential_id =
+                    redis_filter_core::identity::handed(host).and_then(|c| c.credential)
+            }
             LimitBy::Service => {
                 info.service_id =
                     property(&["kong", "service_id"]).or_else(|| property(&["cluster_name"]))

@@ -203,7 +203,7 @@ fn kongs_properties_scope_the_keys_when_present_and_zeros_when_absent() {
     let host = MockHost::default()
         .with_property("kong.route_id", route)
         .with_property("kong.service_id", service)
-        .header("x-consumer-id", "alice");
+        .with_property("redis_filters_consumer", r#"{"id": "alice"}"#);
     let (filter, host, redis) = setup(r#"{"minute": 5, "policy": "redis"}"#, host);
     request(&filter, &host, 10);
     let script = redis.submitted.borrow()[0].2[0].clone();
@@ -211,7 +211,7 @@ fn kongs_properties_scope_the_keys_when_present_and_zeros_when_absent() {
         script.contains(&format!("ratelimit:{route}:{service}:alice:")),
         "{script}"
     );
-    let host = MockHost::default().header("x-consumer-id", "bob");
+    let host = MockHost::default().with_property("redis_filters_consumer", r#"{"id": "bob"}"#);
     let (filter, host, redis) = setup(r#"{"minute": 5, "policy": "redis"}"#, host);
     request(&filter, &host, 10);
     let script = redis.submitted.borrow()[0].2[0].clone();
@@ -219,5 +219,19 @@ fn kongs_properties_scope_the_keys_when_present_and_zeros_when_absent() {
     assert!(
         script.contains(&format!("ratelimit:{zeros}:{zeros}:bob:")),
         "{script}"
+    );
+}
+
+#[test]
+fn a_client_sent_consumer_header_is_not_an_identity() {
+    let host = MockHost::default()
+        .header("x-consumer-id", "alice")
+        .with_property("source.address", "10.0.0.9:5555");
+    let (filter, host, redis) = setup(r#"{"minute": 5, "policy": "redis"}"#, host);
+    request(&filter, &host, 10);
+    let script = redis.submitted.borrow()[0].2[0].clone();
+    assert!(
+        script.contains(":10.0.0.9:"),
+        "counted by client address: {script}"
     );
 }
