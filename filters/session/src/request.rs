@@ -382,7 +382,14 @@ impl HttpContext for SessionRequest {
         if let Some(chunk) = self.filter.host.request_body(size) {
             body.extend_from_slice(&chunk);
         }
-        if !end_of_stream {
+        // Whole at its end, or (Kong's engine may never say end_of_stream) at its length.
+        let length = self
+            .filter
+            .host
+            .request_header("content-length")
+            .and_then(|l| l.trim().parse::<usize>().ok());
+        let whole = end_of_stream || length.is_some_and(|n| body.len() >= n);
+        if !whole {
             return Action::Pause;
         }
         let body = self.logout_body.take().unwrap_or_default();
