@@ -1,5 +1,6 @@
-//! HMAC (RFC 2104) over SHA-256, SHA-384 and SHA-512, keys of any length, and a comparison that
-//! takes the same time whatever it finds: for session cookies and JWT signatures.
+//! HMAC (RFC 2104) over SHA-256, SHA-384 and SHA-512, keys of any length, a comparison that
+//! takes the same time whatever it finds (session cookies, JWT signatures, secrets), and the
+//! SHA-256 hex digest (Kong's cache key, a token's id).
 
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
@@ -57,6 +58,14 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     hmac(Sha::S256, key, message)
 }
 
+/// Lowercase hex of SHA-256.
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    Sha256::digest(data.as_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for (i, y) in b.iter().enumerate() {
@@ -94,6 +103,10 @@ mod tests {
         assert_eq!(
             hex(&hmac_sha256(&key, data)),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));

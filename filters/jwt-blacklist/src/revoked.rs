@@ -2,10 +2,10 @@
 //! `jti` claim, else the SHA-256 (hex) of the whole token; its TTL is the time the token has
 //! left, so the key goes when the token would have expired anyway. A lookup is one `EXISTS`.
 
+use redis_filter_core::hmac::sha256_hex;
 use redis_filter_core::job::{Pipeline, Request};
 use redis_filter_core::jwt::Jwt;
 use redis_filter_core::{Command, Outcome, Reply};
-use sha2::{Digest, Sha256};
 
 /// A token's id: its `jti`, else the SHA-256 of the token.
 pub fn id(jwt: Option<&Jwt>, token: &str) -> String {
@@ -15,12 +15,7 @@ pub fn id(jwt: Option<&Jwt>, token: &str) -> String {
                 .map(str::to_string)
                 .or_else(|| v.as_i64().map(|n| n.to_string()))
         })
-        .unwrap_or_else(|| {
-            Sha256::digest(token.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })
+        .unwrap_or_else(|| sha256_hex(token))
 }
 
 pub fn lookup_job(key: &str, max_redirections: u32) -> Pipeline {

@@ -6,7 +6,7 @@
 //!   `k=v` joined by `:`; a repeated arg's values sorted and joined by `,`; a valueless arg `k`;
 //! - headers: only `vary_headers`, in their order, in the same format.
 
-use sha2::{Digest, Sha256};
+pub use redis_filter_core::hmac::sha256_hex;
 use std::collections::BTreeMap;
 
 /// A query arg's value: `k=v` (decoded) or a bare `k`.
@@ -103,13 +103,6 @@ pub fn headers_key(vary: &[String], header: impl Fn(&str) -> Option<String>) -> 
         .join(":")
 }
 
-pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The cache key of a request.
 pub fn build(
     parts: &KeyParts<'_>,
@@ -126,7 +119,7 @@ pub fn build(
     );
     let params = params_key(parts.path, vary_query_params);
     let headers = headers_key(vary_headers, header);
-    sha256_hex(&format!(
+    sha256_hex(format!(
         "{prefix}|{}|{uri}|{params}|{headers}",
         parts.method
     ))

@@ -1,6 +1,7 @@
 //! The purge endpoint: `<method> <path>/<cache key>` with the secret deletes one entry.
 
 use super::*;
+use redis_filter_core::hmac::constant_time_eq;
 
 impl CacheRequest {
     /// `<method> <path>/<cache key>` with the secret: deletes one entry (204, or 404).
@@ -54,13 +55,4 @@ impl CacheRequest {
             }
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for (i, y) in b.iter().enumerate() {
-        let x = a.get(i).copied().unwrap_or(0);
-        diff |= usize::from(x ^ y);
-    }
-    diff == 0
 }
