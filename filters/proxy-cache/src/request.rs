@@ -408,14 +408,6 @@ impl HttpContext for CacheRequest {
 
     fn on_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         if self.answered {
-            if let Some(body) = &self.hit_body {
-                // Kong's engine sends an empty local response with `Content-Length: 0`
-                // whatever its headers said: the body put in next needs its own length.
-                let length = body.len().to_string();
-                self.filter
-                    .host
-                    .set_response_header("Content-Length", &length);
-            }
             return Action::Continue;
         }
         if self.serve_stale_on_error() {
