@@ -66,11 +66,34 @@ fn status(r: &Response) -> Option<&str> {
     r.header("x-cache-status")
 }
 
+/// A body as a Hit serves it: Kong's engine (and the harness's kong profile, which copies it)
+/// adds a newline after a local response's body (engine bug 6); one that already ends with a
+/// newline comes out exact.
+fn served(host: Host, body: &[u8]) -> Vec<u8> {
+    let mut out = body.to_vec();
+    if host != Host::Envoy && !body.is_empty() && !body.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    out
+}
+
 /// A GET answered from the cache: same body as `first`, `Hit`, an `Age`.
 fn assert_hit(host: Host, r: &Response, first: &Response) {
     assert_eq!(r.status, 200, "{host:?}");
     assert_eq!(status(r), Some("Hit"), "{host:?}: {:?}", r.headers);
-    assert_eq!(r.body, first.body, "{host:?}: the stored body");
+    assert_eq!(
+        r.body,
+        served(host, &first.body),
+        "{host:?}: the stored body"
+    );
+    // A keep-alive client reads exactly Content-Length bytes.
+    let length = r.body.len().to_string();
+    assert_eq!(
+        r.header("content-length"),
+        Some(length.as_str()),
+        "{host:?}: {:?}",
+        r.headers
+    );
     assert!(r.header("age").is_some(), "{host:?}: {:?}", r.headers);
 }
 
@@ -310,8 +333,10 @@ fn a_stampede_on_a_cold_key_reaches_the_upstream_once() {
         for r in &answers {
             assert_eq!(r.status, 200, "{host:?}: {}", r.text());
         }
-        let bodies: std::collections::HashSet<&[u8]> =
-            answers.iter().map(|r| r.body.as_slice()).collect();
+        let bodies: std::collections::HashSet<&[u8]> = answers
+            .iter()
+            .map(|r| r.body.strip_suffix(b"\n").unwrap_or(&r.body))
+            .collect();
         let statuses: Vec<_> = answers.iter().map(|r| status(r).unwrap_or("-")).collect();
         assert_eq!(
             bodies.len(),
@@ -381,12 +406,12 @@ fn stale_while_revalidate_and_stale_if_error() {
             "{host:?}: {:?}",
             stale.headers
         );
-        assert_eq!(stale.body, swr_first.body, "{host:?}");
+        assert_eq!(stale.body, served(host, &swr_first.body), "{host:?}");
         let refreshed = refresher.join().unwrap();
         assert_eq!(status(&refreshed), Some("Refresh"), "{host:?}");
         eventually("the fresh entry", || {
             let r = get(addr, "/swr?id=1", &[]);
-            status(&r) == Some("Hit") && r.body == refreshed.body
+            status(&r) == Some("Hit") && r.body == served(host, &refreshed.body)
         });
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
@@ -405,7 +430,7 @@ fn a_large_body_round_trips() {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let r = get(gw.addr(), path, &[]);
-            if status(&r) == Some("Hit") && r.body == first.body {
+            if status(&r) == Some("Hit") && r.body == served(host, &first.body) {
                 break;
             }
             if Instant::now() > deadline {

@@ -69,9 +69,6 @@ pub struct CacheRequest {
     answered: bool,
     /// The client asked for the diagnostic headers (`Kong-Debug`).
     debug: bool,
-    /// A Hit's body, to put in from `on_response_body` where the host would add a newline to
-    /// a local response's body (Kong's engine).
-    hit_body: Option<Vec<u8>>,
     /// A stale entry this request may be served instead of an upstream error
     /// (`stale-if-error`), or while another request fetches a fresh one.
     stale_entry: Option<Entry>,
@@ -98,7 +95,6 @@ impl CacheRequest {
             keeping: None,
             answered: false,
             debug: false,
-            hit_body: None,
             stale_entry: None,
             swap_body: None,
             swapping: false,
@@ -435,13 +431,6 @@ impl HttpContext for CacheRequest {
             // The stale entry's body replaces the upstream's error body.
             let body = self.swap_body.take().unwrap_or_default();
             self.filter.host.set_response_body(size, &body);
-            return Action::Continue;
-        }
-        if let Some(body) = self.hit_body.take() {
-            if !self.filter.host.set_response_body(size, &body) {
-                let line = "[proxy-cache] the host refused the cached body";
-                self.filter.host.log(LogLevel::Error, line);
-            }
             return Action::Continue;
         }
         let Some(keeping) = &mut self.keeping else {
