@@ -50,7 +50,7 @@ host_functions! {
     fn proxy_get_metric(metric_id: u32, return_value: *mut u64) -> u32;
 }
 
-/// WASI's random source (every host here has it: Envoy, ngx_wasm_module, the harness).
+// WASI's random source (every host here has it: Envoy, ngx_wasm_module, the harness).
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
 extern "C" {
