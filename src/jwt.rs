@@ -150,6 +150,15 @@ impl Jwt {
         }
     }
 
+    /// What the signature signs: the header and claims as sent, base64url, joined by a dot.
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
     /// The HMAC signature checked in constant time (HS256, HS384, HS512).
     pub fn verify_hmac(&self, secret: &[u8]) -> bool {
         let sha = match self.alg() {

@@ -38,7 +38,9 @@ pub fn install(factory: RootFactory) {
 }
 
 /// Defines the module's `_initialize` export, which runs static constructors and installs the
-/// filter's root context factory.
+/// filter's root context factory. Unmangled only in the Wasm build: natively every filter crate
+/// would define the same symbol, and a binary linking several of them (the harness' tests) fails
+/// to link whenever two of those objects are pulled in.
 #[macro_export]
 macro_rules! filter_main {
     ($factory:expr) => {
@@ -47,7 +49,7 @@ macro_rules! filter_main {
             fn __wasm_call_ctors();
         }
 
-        #[no_mangle]
+        #[cfg_attr(target_arch = "wasm32", no_mangle)]
         pub extern "C" fn _initialize() {
             #[cfg(target_os = "wasi")]
             // SAFETY: called once by the host before any other export, as wasi reactors expect.

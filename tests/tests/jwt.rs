@@ -186,3 +186,120 @@ fn tokens_are_checked_as_kong_does_and_the_consumer_reaches_the_session() {
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
 }
+
+/// Public-key algorithms through the built filter, and the attacks a gateway must refuse.
+#[test]
+fn public_key_algorithms_and_attacks() {
+    use redis_jwt::public_key::testing::sign;
+    let algorithms = ["RS256", "PS384", "ES256", "ES384", "EdDSA"];
+    let signed: Vec<(&str, String, String)> = algorithms
+        .iter()
+        .map(|a| {
+            let (token, pem) = sign(a, &format!(r#"{{"iss":"k-{a}","exp":{}}}"#, now() + 300));
+            (*a, token, pem)
+        })
+        .collect();
+    let secrets: Vec<serde_json::Value> = signed
+        .iter()
+        .map(|(a, _, pem)| serde_json::json!({"key": format!("k-{a}"), "algorithm": a, "rsa_public_key": pem}))
+        .collect();
+    let config = serde_json::json!({"claims_to_verify": ["exp"], "maximum_expiration": 600,
+        "consumers": [{"id": "c-svc", "username": "svc", "jwt_secrets": secrets}]});
+    let yaml = format!(
+        r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://{{echo}}
+  routes:
+  - name: api
+    paths: [/api]
+    filter_chains:
+    - filters:
+      - name: redis-jwt
+        config: {config}
+"#
+    );
+    let rs256_pem = &signed[0].2;
+    let bad = "Bearer error=\"invalid_token\"";
+    for host in all_hosts("public_key_algorithms_and_attacks") {
+        let gw = Gateway::start(host, &yaml, &dist_dir());
+        for (algorithm, token, _) in &signed {
+            let r = get(
+                gw.addr(),
+                "/api",
+                &[("authorization", &format!("Bearer {token}"))],
+            );
+            assert_eq!(r.status, 200, "{host:?} {algorithm}: {}", r.text());
+            let credential = upstream(&r, "x-credential-identifier");
+            assert_eq!(credential, Some(format!("k-{algorithm}")), "{host:?}");
+        }
+        let claims = |iss: &str, exp: u64| format!(r#"{{"iss":"{iss}","exp":{exp}}}"#);
+        let attacks = [
+            // Algorithm confusion: HS256 keyed with the RS256 credential's public PEM.
+            (
+                token(&claims("k-RS256", now() + 60), rs256_pem.as_bytes()),
+                "Invalid algorithm",
+            ),
+            (
+                token(&claims("k-unknown", now() + 60), b"x"),
+                "No credentials found for given 'iss'",
+            ),
+            ("e30.e30.sig".to_string(), "Bad token; invalid alg"),
+            ("%%%.@@@.!!!".to_string(), "Bad token; invalid JSON"),
+            (
+                format!("{}.{}.", b64(br#"{"alg":"RS256"}"#), b64(b"[not json")),
+                "Bad token; invalid JSON",
+            ),
+        ];
+        for (t, message) in attacks {
+            let r = get(
+                gw.addr(),
+                "/api",
+                &[("authorization", &format!("Bearer {t}"))],
+            );
+            assert_eq!(
+                (r.status, r.json()["message"].as_str()),
+                (401, Some(message)),
+                "{host:?}"
+            );
+            assert_eq!(r.header("www-authenticate"), Some(bad), "{host:?}");
+        }
+        // A signature cut short, an expiry beyond maximum_expiration.
+        let (_, es_token, _) = &signed[2];
+        let cut = &es_token[..es_token.len() - 8];
+        let r = get(
+            gw.addr(),
+            "/api",
+            &[("authorization", &format!("Bearer {cut}"))],
+        );
+        assert_eq!(r.json()["message"], "Invalid signature", "{host:?}");
+        // The RSA key pair is the same for every RSA token here: a valid signature, too far off.
+        let (far, _) = sign("RS256", &claims("k-RS256", now() + 3600));
+        let r = get(
+            gw.addr(),
+            "/api",
+            &[("authorization", &format!("Bearer {far}"))],
+        );
+        assert_eq!(r.status, 401, "{host:?}");
+        let want = serde_json::json!({"exp": "exceeds maximum allowed expiration"});
+        assert_eq!(r.json(), want, "{host:?}");
+        // 64 KiB of token: refused (by the host's header limit, or as a bad token), and the
+        // gateway goes on serving.
+        let huge = format!(
+            "Bearer {}.{}.x",
+            b64(br#"{"alg":"HS256"}"#),
+            "A".repeat(64 * 1024)
+        );
+        let r = get(gw.addr(), "/api", &[("authorization", &huge)]);
+        assert!((400..500).contains(&r.status), "{host:?}: {}", r.status);
+        let (_, token, _) = &signed[0];
+        let r = get(
+            gw.addr(),
+            "/api",
+            &[("authorization", &format!("Bearer {token}"))],
+        );
+        assert_eq!(r.status, 200, "{host:?}");
+        assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+    }
+}

@@ -1,18 +1,61 @@
 //! The filter's config: Kong's jwt plugin `config`, field for field, plus `consumers` (beyond
 //! Kong, whose credentials live in its database): each consumer with Kong's `jwt_secrets`.
 
+use crate::public_key::PublicKey;
 use redis_filter_core::jwt::Places;
 use redis_filter_core::{ConfigError, Fields};
 use serde_json::Value;
+use std::rc::Rc;
 
-pub const ALGORITHMS: &[&str] = &["HS256", "HS384", "HS512"];
+/// Kong's algorithms but ES512, which jwt-simple lacks (refused with a message saying so).
+pub const ALGORITHMS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384",
+    "PS512", "EdDSA",
+];
 
-/// A `jwt_secrets` credential (Kong's shape).
+/// A `jwt_secrets` credential (Kong's shape). `public_key` is `rsa_public_key` parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     pub key: String,
     pub secret: String,
     pub algorithm: &'static str,
+    pub public_key: Option<Rc<PublicKey>>,
+}
+
+impl Credential {
+    /// Kong's `jwt_secrets` entity: `key` required here (Kong generates one), `secret` (HS*),
+    /// `algorithm` (default HS256), `rsa_public_key` (required for RS*, PS*, EdDSA, as Kong's
+    /// schema says; optional for ES*, which Kong then refuses per request with "Invalid
+    /// key/secret"). A key that does not parse is refused here, where Kong fails each request.
+    pub fn read(mut c: Fields) -> Result<Self, ConfigError> {
+        let key = c
+            .str("key")?
+            .ok_or_else(|| c.error("key", "required field missing"))?
+            .to_string();
+        let secret = c.str("secret")?.unwrap_or("").to_string();
+        if c.str("algorithm")? == Some("ES512") {
+            return Err(c.error("algorithm", "ES512 is not supported by redis-jwt"));
+        }
+        let algorithm = c.one_of("algorithm", ALGORITHMS)?.unwrap_or("HS256");
+        let pem = c.str("rsa_public_key")?;
+        let public_key = match (algorithm, pem) {
+            (a, _) if a.starts_with("HS") => None,
+            (a, None) if !a.starts_with("ES") => {
+                return Err(c.error("rsa_public_key", "required field missing"))
+            }
+            (_, None) => None,
+            (a, Some(pem)) => Some(Rc::new(
+                PublicKey::parse(a, pem).map_err(|e| c.error("rsa_public_key", &e))?,
+            )),
+        };
+        c.finish()?;
+        Ok(Self {
+            key,
+            secret,
+            algorithm,
+            public_key,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,19 +155,8 @@ fn consumer(path: &str, value: &Value) -> Result<Consumer, ConfigError> {
     let mut credentials = Vec::new();
     if let Some(items) = f.array("jwt_secrets")? {
         for (i, item) in items.iter().enumerate() {
-            let mut c = Fields::new(&format!("{path}.jwt_secrets[{}]", i + 1), item)?;
-            let key = c
-                .str("key")?
-                .ok_or_else(|| c.error("key", "required field missing"))?
-                .to_string();
-            let secret = c.str("secret")?.unwrap_or("").to_string();
-            let algorithm = c.one_of("algorithm", ALGORITHMS)?.unwrap_or("HS256");
-            c.finish()?;
-            credentials.push(Credential {
-                key,
-                secret,
-                algorithm,
-            });
+            let c = Fields::new(&format!("{path}.jwt_secrets[{}]", i + 1), item)?;
+            credentials.push(Credential::read(c)?);
         }
     }
     f.finish()?;
@@ -142,7 +174,8 @@ pub fn kong_schema() -> Value {
     use serde_json::json;
     let recorded = schema::record(|| {
         let example = json!({"consumers": [{"id": "c", "username": "u", "custom_id": "x",
-            "jwt_secrets": [{"key": "k", "secret": "s", "algorithm": "HS256"}]}]});
+            "jwt_secrets": [{"key": "k", "secret": "s", "algorithm": "HS256",
+                "rsa_public_key": "-"}]}]});
         let _ = Config::parse(example.to_string().as_bytes());
     });
     json!({ "config_schema": recorded.to_schema() })
@@ -189,6 +222,18 @@ mod tests {
             (
                 r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "HS999"}]}]}"#,
                 "consumers[1].jwt_secrets[1].algorithm: expected one of: HS256",
+            ),
+            (
+                r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "ES512"}]}]}"#,
+                "consumers[1].jwt_secrets[1].algorithm: ES512 is not supported",
+            ),
+            (
+                r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "RS256"}]}]}"#,
+                "consumers[1].jwt_secrets[1].rsa_public_key: required field missing",
+            ),
+            (
+                r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "EdDSA", "rsa_public_key": "x"}]}]}"#,
+                "consumers[1].jwt_secrets[1].rsa_public_key: invalid key (EdDSA",
             ),
             (r#"{"key_claim": "iss"}"#, "key_claim: unknown field"),
         ] {

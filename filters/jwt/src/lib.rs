@@ -3,9 +3,11 @@
 //! its algorithm, the signature, `exp` / `nbf`, `maximum_expiration`), answers Kong's 401s, sets
 //! Kong's upstream headers, and hands the consumer to the filters after it
 //! (`redis_filter_core::identity`). Credentials are Kong's consumers with their `jwt_secrets`,
-//! given in the config.
+//! given in the config; HS* tokens are checked with the shared HMAC, the others with the
+//! credential's public key (`public_key`).
 
 pub mod config;
+pub mod public_key;
 /// Kong's token lookup and parser (shared with redis-jwt-blacklist).
 pub use redis_filter_core::jwt as token;
 

@@ -69,15 +69,7 @@ impl JwtRequest {
         if jwt.alg() != credential.algorithm {
             return Err(message("Invalid algorithm"));
         }
-        let secret = if config.secret_is_base64 {
-            token::base64_decode(&credential.secret)
-        } else {
-            Some(credential.secret.as_bytes().to_vec())
-        };
-        let secret = secret
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| message("Invalid key/secret"))?;
-        if !jwt.verify_hmac(&secret) {
+        if !verify(config, credential, &jwt)? {
             return Err(message("Invalid signature"));
         }
         let errors = jwt.claim_errors(&config.claims_to_verify, now_s);
@@ -148,6 +140,24 @@ impl JwtRequest {
         }
         Action::Continue
     }
+}
+
+/// The token's signature under the credential: HS* with its secret (base64 when
+/// `secret_is_base64`), the others with its public key. No secret or key: "Invalid key/secret".
+/// A signature of the wrong length is simply invalid (Kong answers 500 there).
+fn verify(config: &Config, credential: &Credential, jwt: &token::Jwt) -> Result<bool, Refusal> {
+    let invalid = || Refusal::Message("Invalid key/secret".into(), true);
+    if credential.algorithm.starts_with("HS") {
+        let secret = if config.secret_is_base64 {
+            token::base64_decode(&credential.secret)
+        } else {
+            Some(credential.secret.as_bytes().to_vec())
+        };
+        let secret = secret.filter(|s| !s.is_empty()).ok_or_else(invalid)?;
+        return Ok(jwt.verify_hmac(&secret));
+    }
+    let key = credential.public_key.as_ref().ok_or_else(invalid)?;
+    Ok(key.verify(jwt.signing_input().as_bytes(), jwt.signature()))
 }
 
 impl HttpContext for JwtRequest {

@@ -172,3 +172,73 @@ fn anonymous_and_realm() {
     let (host, _) = run(&missing, &[]);
     assert_eq!(host.local_response.borrow().as_ref().unwrap().0, 500);
 }
+
+/// A config whose one credential is `algorithm` with this public key.
+fn keyed(algorithm: &str, pem: &str) -> String {
+    serde_json::json!({"consumers": [{"id": "c-svc", "username": "svc", "jwt_secrets": [
+        {"key": "k-svc", "algorithm": algorithm, "rsa_public_key": pem}]}]})
+    .to_string()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[test]
+fn every_asymmetric_algorithm_authenticates_with_its_public_key() {
+    for algorithm in crate::public_key::ALGORITHMS {
+        let (token, pem) = crate::public_key::testing::sign(algorithm, r#"{"iss":"k-svc"}"#);
+        let (host, action) = run(
+            &keyed(algorithm, &pem),
+            &[("authorization", &bearer(&token))],
+        );
+        assert_eq!(action, Action::Continue, "{algorithm}");
+        assert_eq!(
+            host.request_header("x-credential-identifier").as_deref(),
+            Some("k-svc")
+        );
+        // The same token under another key of the same kind: Kong's "Invalid signature".
+        let other = crate::public_key::testing::another_key(algorithm);
+        let (host, action) = run(
+            &keyed(algorithm, &other),
+            &[("authorization", &bearer(&token))],
+        );
+        assert_eq!(action, Action::Pause, "{algorithm}");
+        let (status, _, body) = answer(&host);
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (401, Some("Invalid signature"))
+        );
+    }
+}
+
+#[test]
+fn algorithm_confusion_the_public_key_as_an_hmac_secret_is_refused() {
+    let (_, pem) = crate::public_key::testing::sign("RS256", "{}");
+    // The attacker signs HS256 with the (public) PEM as the secret and names the RS256 credential.
+    let forged = sign("HS256", r#"{"iss":"k-svc"}"#, pem.as_bytes());
+    let (host, action) = run(
+        &keyed("RS256", &pem),
+        &[("authorization", &bearer(&forged))],
+    );
+    assert_eq!(action, Action::Pause);
+    let (status, www, body) = answer(&host);
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Invalid algorithm"))
+    );
+    assert_eq!(www, "Bearer error=\"invalid_token\"");
+}
+
+#[test]
+fn an_es_credential_without_a_key_is_kongs_invalid_key() {
+    let (token, _) = crate::public_key::testing::sign("ES256", r#"{"iss":"k-svc"}"#);
+    let config =
+        r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k-svc", "algorithm": "ES256"}]}]}"#;
+    let (host, _) = run(config, &[("authorization", &bearer(&token))]);
+    let (status, _, body) = answer(&host);
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Invalid key/secret"))
+    );
+}
