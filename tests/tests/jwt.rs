@@ -303,3 +303,144 @@ services:
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
 }
+
+/// Waits (up to 5 s) until `probe` says yes; false when it never did.
+fn eventually(mut probe: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if probe() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// Credentials kept in Redis, written with the `credentials` command's code: a put, a rotation
+/// (both secrets accepted), the old one retired, a public key, a delete, seen by two gateways
+/// within the cache TTL; with Redis gone, what a worker read stays in use.
+#[test]
+fn credentials_in_redis_are_shared_by_every_gateway() {
+    use wasm_test_harness::credentials::{self, Action, Redis};
+    for host in all_hosts("credentials_in_redis_are_shared_by_every_gateway") {
+        let redis = RedisServer::start(&[]);
+        let config = serde_json::json!({"credentials_in_redis": true, "credential_cache_ttl": 1,
+            "credential_negative_ttl": 1, "redis": {"host": "127.0.0.1", "port": redis.port}});
+        let yaml = format!(
+            r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://{{echo}}
+  routes:
+  - name: api
+    paths: [/api]
+    filter_chains:
+    - filters:
+      - name: redis-jwt
+        config: {config}
+"#
+        );
+        let a = Gateway::start(host, &yaml, &dist_dir());
+        let b = Gateway::start(host, &yaml, &dist_dir());
+        let mut admin = Redis::connect(&format!("127.0.0.1:{}", redis.port), None, None).unwrap();
+        let mut run = |action| {
+            credentials::run(&mut admin, credentials::DEFAULT_PREFIX, "k-ops", action).unwrap()
+        };
+        let claims = format!(r#"{{"iss":"k-ops","exp":{}}}"#, now() + 300);
+        let (old, new) = (token(&claims, b"old-secret"), token(&claims, b"new-secret"));
+        let status = |gw: &Gateway, t: &str| {
+            let r = get(
+                gw.addr(),
+                "/api",
+                &[("authorization", &format!("Bearer {t}"))],
+            );
+            (r.status, r.json()["message"].as_str().map(str::to_string))
+        };
+        let refused = |m: &str| (401, Some(m.to_string()));
+        let no_credentials = refused("No credentials found for given 'iss'");
+        assert_eq!(status(&a, &old), no_credentials, "{host:?}");
+        run(Action::Put {
+            consumer: serde_json::json!({"id": "c-ops", "username": "ops"}),
+            secret: serde_json::json!({"secret": "old-secret"}),
+        });
+        for gw in [&a, &b] {
+            assert!(
+                eventually(|| status(gw, &old).0 == 200),
+                "{host:?}: put not seen"
+            );
+        }
+        let r = get(
+            b.addr(),
+            "/api",
+            &[("authorization", &format!("Bearer {old}"))],
+        );
+        assert_eq!(upstream(&r, "x-consumer-username").as_deref(), Some("ops"));
+        assert_eq!(
+            upstream(&r, "x-credential-identifier").as_deref(),
+            Some("k-ops")
+        );
+        run(Action::Rotate {
+            secret: serde_json::json!({"secret": "new-secret"}),
+        });
+        for gw in [&a, &b] {
+            assert!(
+                eventually(|| status(gw, &new).0 == 200),
+                "{host:?}: rotation not seen"
+            );
+            assert_eq!(
+                status(gw, &old).0,
+                200,
+                "{host:?}: the previous secret still counts"
+            );
+        }
+        run(Action::Retire);
+        for gw in [&a, &b] {
+            let retired = || status(gw, &old) == refused("Invalid signature");
+            assert!(eventually(retired), "{host:?}: retirement not seen");
+            assert_eq!(status(gw, &new).0, 200, "{host:?}");
+        }
+        run(Action::Delete);
+        for gw in [&a, &b] {
+            let gone = || status(gw, &new) == no_credentials;
+            assert!(eventually(gone), "{host:?}: delete not seen");
+        }
+        // A public key in Redis.
+        let (rs, pem) = redis_jwt::public_key::testing::sign("RS256", &claims);
+        run(Action::Put {
+            consumer: serde_json::json!({"id": "c-ops"}),
+            secret: serde_json::json!({"algorithm": "RS256", "rsa_public_key": pem}),
+        });
+        assert!(
+            eventually(|| status(&a, &rs).0 == 200),
+            "{host:?}: RS256 not seen"
+        );
+        // Redis gone: a worker's entry past its TTL still serves; an unknown key is Kong's 500.
+        // (A worker that never read the key answers 500, one that last saw it absent 401: at
+        // least one request is served.)
+        let other = token(
+            &format!(r#"{{"iss":"k-none","exp":{}}}"#, now() + 300),
+            b"x",
+        );
+        drop(redis);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let answers: Vec<u16> = (0..4).map(|_| status(&a, &rs).0).collect();
+        assert!(
+            answers.contains(&200),
+            "{host:?}: a cached credential went with Redis"
+        );
+        assert!(
+            answers.iter().all(|s| [200, 401, 500].contains(s)),
+            "{host:?}: {answers:?}"
+        );
+        let r = get(
+            a.addr(),
+            "/api",
+            &[("authorization", &format!("Bearer {other}"))],
+        );
+        assert_eq!(r.status, 500, "{host:?}: {}", r.text());
+        for gw in [&a, &b] {
+            assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+        }
+    }
+}

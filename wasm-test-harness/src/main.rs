@@ -16,7 +16,13 @@ const USAGE: &str = "usage:
                                  [--bridge-lua DIR] [--listen ADDR] [--workers N]
                                  [--redis-allow HOST:PORT|HOST:* ...]
       (writes PREFIX/nginx.conf for nginx with Kong's ngx_wasm_module and PREFIX/bridge.conf for
-       nginx with the Lua module, the bridge on unix:PREFIX/bridge.sock)";
+       nginx with the Lua module, the bridge on unix:PREFIX/bridge.sock)
+  wasm-test-harness credentials --redis HOST:PORT [--password P] [--db N] [--prefix P]
+                                --do put|rotate|retire|delete|list [--key KEY]
+                                [--consumer-id ID] [--username U] [--custom-id C]
+                                [--algorithm ALG] [--secret S | --public-key-file PEM]
+      (redis-jwt's credentials in Redis: put a consumer with one credential, rotate in a new one
+       beside the previous, retire the previous, delete, list)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +64,20 @@ fn run(args: &[String]) -> Result<(), String> {
             "log-level",
         ],
         "echo" => &["listen"],
+        "credentials" => &[
+            "redis",
+            "password",
+            "db",
+            "prefix",
+            "do",
+            "key",
+            "consumer-id",
+            "username",
+            "custom-id",
+            "algorithm",
+            "secret",
+            "public-key-file",
+        ],
         "render-envoy" => &[
             "config",
             "filters-path",
@@ -87,6 +107,7 @@ fn run(args: &[String]) -> Result<(), String> {
         .map(|(_, v)| v.clone())
         .collect();
     match command.as_str() {
+        "credentials" => return credentials(&get),
         "render-envoy" => return render_envoy(&get, redis_allow),
         "render-nginx" => return render_nginx(&get, redis_allow),
         _ => {}
@@ -308,4 +329,53 @@ fn wait_for_signal() {
             _ = tokio::signal::ctrl_c() => {}
         }
     });
+}
+
+fn credentials(get: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    use serde_json::json;
+    use wasm_test_harness::credentials::{self, Action, Redis};
+    let addr = get("redis").ok_or("--redis HOST:PORT is required")?;
+    let prefix = get("prefix").unwrap_or_else(|| credentials::DEFAULT_PREFIX.to_string());
+    let action = get("do").ok_or("--do put|rotate|retire|delete|list is required")?;
+    let key = get("key").unwrap_or_default();
+    if action != "list" && key.is_empty() {
+        return Err(format!("--do {action} needs --key"));
+    }
+    let secret = || -> Result<serde_json::Value, String> {
+        let algorithm = get("algorithm").unwrap_or_else(|| "HS256".into());
+        let mut secret = json!({ "algorithm": algorithm });
+        match (get("secret"), get("public-key-file")) {
+            (Some(s), None) => secret["secret"] = json!(s),
+            (None, Some(file)) => {
+                let pem = std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))?;
+                secret["rsa_public_key"] = json!(pem);
+            }
+            _ => return Err("give one of --secret or --public-key-file".into()),
+        }
+        Ok(secret)
+    };
+    let action = match action.as_str() {
+        "put" => {
+            let id = get("consumer-id").ok_or("--do put needs --consumer-id")?;
+            let mut consumer = json!({ "id": id });
+            if let Some(u) = get("username") {
+                consumer["username"] = json!(u);
+            }
+            if let Some(c) = get("custom-id") {
+                consumer["custom_id"] = json!(c);
+            }
+            Action::Put {
+                consumer,
+                secret: secret()?,
+            }
+        }
+        "rotate" => Action::Rotate { secret: secret()? },
+        "retire" => Action::Retire,
+        "delete" => Action::Delete,
+        "list" => Action::List,
+        other => return Err(format!("unknown --do {other:?}")),
+    };
+    let mut redis = Redis::connect(&addr, get("password").as_deref(), get("db").as_deref())?;
+    println!("{}", credentials::run(&mut redis, &prefix, &key, action)?);
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::public_key::PublicKey;
 use redis_filter_core::jwt::Places;
-use redis_filter_core::{ConfigError, Fields};
+use redis_filter_core::{ConfigError, Fields, RedisConfig};
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -78,6 +78,17 @@ pub struct Config {
     pub maximum_expiration: f64,
     pub realm: Option<String>,
     pub consumers: Vec<Consumer>,
+    /// Beyond Kong: credentials also looked up in Redis (`store`), when not in `consumers`.
+    pub redis_store: Option<RedisStore>,
+}
+
+/// Where and how long the credentials kept in Redis are read (see `store`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisStore {
+    pub prefix: String,
+    pub cache_ttl_ms: u64,
+    pub negative_ttl_ms: u64,
+    pub redis: RedisConfig,
 }
 
 impl Config {
@@ -113,7 +124,25 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
+        let in_redis = top.bool("credentials_in_redis")?.unwrap_or(false);
+        let prefix = top
+            .str("credential_prefix")?
+            .unwrap_or("redis_jwt:credential:");
+        let prefix = prefix.to_string();
+        let seconds = |top: &mut Fields, name: &str, default: i64| -> Result<u64, ConfigError> {
+            Ok(top.int(name, 0, 86_400)?.unwrap_or(default) as u64 * 1000)
+        };
+        let cache_ttl_ms = seconds(top, "credential_cache_ttl", 60)?;
+        let negative_ttl_ms = seconds(top, "credential_negative_ttl", 5)?;
+        let redis = RedisConfig::from_plugin_config(top)?;
+        let redis_store = in_redis.then_some(RedisStore {
+            prefix,
+            cache_ttl_ms,
+            negative_ttl_ms,
+            redis,
+        });
         Ok(Self {
+            redis_store,
             places: Places::read(top)?,
             key_claim_name: top.str("key_claim_name")?.unwrap_or("iss").to_string(),
             secret_is_base64: top.bool("secret_is_base64")?.unwrap_or(false),
@@ -126,14 +155,11 @@ impl Config {
         })
     }
 
-    /// The credential with `key`, and its consumer.
-    pub fn credential(&self, key: &str) -> Option<(&Consumer, &Credential)> {
-        self.consumers.iter().find_map(|c| {
-            c.credentials
-                .iter()
-                .find(|cred| cred.key == key)
-                .map(|cred| (c, cred))
-        })
+    /// The consumer with a credential of `key` (Kong's keys are unique: the first one).
+    pub fn holder(&self, key: &str) -> Option<&Consumer> {
+        self.consumers
+            .iter()
+            .find(|c| c.credentials.iter().any(|cred| cred.key == key))
     }
 
     /// A consumer by id or username (Kong's `anonymous` takes either).
@@ -144,7 +170,8 @@ impl Config {
     }
 }
 
-fn consumer(path: &str, value: &Value) -> Result<Consumer, ConfigError> {
+/// A consumer in Kong's shape, with its `jwt_secrets` (config, or a value kept in Redis).
+pub fn consumer(path: &str, value: &Value) -> Result<Consumer, ConfigError> {
     let mut f = Fields::new(path, value)?;
     let id = f
         .str("id")?
@@ -173,11 +200,21 @@ pub fn kong_schema() -> Value {
     use redis_filter_core::config::schema;
     use serde_json::json;
     let recorded = schema::record(|| {
-        let example = json!({"consumers": [{"id": "c", "username": "u", "custom_id": "x",
-            "jwt_secrets": [{"key": "k", "secret": "s", "algorithm": "HS256",
-                "rsa_public_key": "-"}]}]});
-        let _ = Config::parse(example.to_string().as_bytes());
+        for example in [
+            json!({"consumers": [{"id": "c", "username": "u", "custom_id": "x",
+                "jwt_secrets": [{"key": "k", "secret": "s", "algorithm": "HS256",
+                    "rsa_public_key": "-"}]}]}),
+            json!({"redis": {"sentinel_master": "m", "sentinel_role": "master",
+                "sentinel_nodes": [{"host": "h", "port": 1}]}}),
+            json!({"redis": {"cluster_nodes": [{"ip": "h", "port": 1}]}}),
+        ] {
+            let _ = Config::parse(example.to_string().as_bytes());
+        }
     });
+    let mut recorded = recorded;
+    for (flat, field) in redis_filter_core::config::guide_aliases::MOVES {
+        recorded.alias(flat, &format!("redis.{field}"));
+    }
     json!({ "config_schema": recorded.to_schema() })
 }
 

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod public_key;
+pub mod store;
 /// Kong's token lookup and parser (shared with redis-jwt-blacklist).
 pub use redis_filter_core::jwt as token;
 

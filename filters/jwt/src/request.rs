@@ -1,17 +1,24 @@
 //! The HTTP context, Kong's jwt flow: the client's copies of the consumer headers are removed;
 //! a valid token authenticates the request (Kong's upstream headers, the consumer handed to the
 //! filters after this one); otherwise Kong's 401, or with `anonymous` the anonymous consumer.
+//! A credential not in the config is looked up in Redis when `credentials_in_redis` is set
+//! (`store`): the request waits for that one `GET` unless this worker's cache knows the key.
 
 use crate::config::{Config, Consumer, Credential};
-use crate::token::{self, Found};
-use redis_filter_core::filter_host::{FilterHost, LogLevel};
-use redis_filter_core::identity;
+use crate::store::{self, Cache, Known};
+use crate::token::{self, Found, Jwt};
+use redis_filter_core::failure_log::FailureLog;
+use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
 use redis_filter_core::proxy::respond;
 use redis_filter_core::proxy::{Action, HttpContext};
+use redis_filter_core::transport::Submitted;
+use redis_filter_core::{identity, Outcome};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 pub const NAME: &str = "redis-jwt";
+const LOOKUP: u32 = 1;
 
 /// The upstream headers Kong's auth plugins set: a client's own copies never go through.
 const CONSUMER_HEADERS: &[&str] = &[
@@ -27,82 +34,218 @@ const CONSUMER_HEADERS: &[&str] = &[
 pub enum Refusal {
     Message(String, bool),
     Claims(serde_json::Map<String, Value>),
+    /// Kong's 500 (the credential could not be read).
+    Unexpected(String),
+}
+
+fn message(m: &str) -> Refusal {
+    Refusal::Message(m.to_string(), true)
 }
 
 pub struct Filter {
     pub config: Config,
     pub host: Rc<dyn FilterHost>,
+    /// The Redis client, with `credentials_in_redis`.
+    pub client: Option<Rc<dyn RedisSubmit>>,
+    pub cache: RefCell<Cache>,
+    pub failure_log: FailureLog,
+}
+
+/// A token waiting for its credential from Redis.
+struct Waiting {
+    jwt: Jwt,
+    key: String,
+    now_s: f64,
+    stale: Option<Option<Rc<Consumer>>>,
 }
 
 pub struct JwtRequest {
+    id: u32,
     filter: Rc<Filter>,
+    waiting: Option<Waiting>,
+}
+
+/// Where the credential of a key is.
+enum Located {
+    Here(Result<identity::Consumer, Refusal>),
+    InRedis(Waiting),
 }
 
 impl JwtRequest {
-    pub fn new(filter: Rc<Filter>) -> Self {
-        Self { filter }
+    pub fn new(id: u32, filter: Rc<Filter>) -> Self {
+        Self {
+            id,
+            filter,
+            waiting: None,
+        }
     }
 
-    /// Kong's `do_authentication`.
-    fn authenticate(&self, now_s: f64) -> Result<(&Consumer, &Credential), Refusal> {
+    /// Kong's `do_authentication` up to the credential: the token, decoded, and its key.
+    fn locate(&self, now_s: f64) -> Located {
         let config = &self.filter.config;
         let host = self.filter.host.as_ref();
         let path = host.request_header(":path").unwrap_or_default();
-        let message = |m: &str| Refusal::Message(m.to_string(), true);
         let token = match token::retrieve(&config.places, &path, |h| host.request_header(h)) {
-            Found::None => return Err(Refusal::Message("Unauthorized".into(), false)),
-            Found::Many => return Err(message("Multiple tokens provided")),
+            Found::None => {
+                return Located::Here(Err(Refusal::Message("Unauthorized".into(), false)))
+            }
+            Found::Many => return Located::Here(Err(message("Multiple tokens provided"))),
             Found::One(t) => t,
         };
-        let jwt = token::decode(&token).map_err(|e| message(&format!("Bad token; {e}")))?;
+        let jwt = match token::decode(&token) {
+            Ok(jwt) => jwt,
+            Err(e) => return Located::Here(Err(message(&format!("Bad token; {e}")))),
+        };
         let claim = &config.key_claim_name;
         let key = match jwt.key(claim) {
-            None => return Err(message(&format!("No mandatory '{claim}' in claims"))),
+            None => {
+                let m = format!("No mandatory '{claim}' in claims");
+                return Located::Here(Err(message(&m)));
+            }
             Some(k) if k.is_empty() => {
-                return Err(message(&format!("Invalid '{claim}' in claims")))
+                return Located::Here(Err(message(&format!("Invalid '{claim}' in claims"))))
             }
             Some(k) => k,
         };
-        let (consumer, credential) = config
-            .credential(&key)
-            .ok_or_else(|| message(&format!("No credentials found for given '{claim}'")))?;
-        if jwt.alg() != credential.algorithm {
-            return Err(message("Invalid algorithm"));
+        if let Some(consumer) = config.holder(&key) {
+            return Located::Here(check(config, consumer, &key, &jwt, now_s));
         }
-        if !verify(config, credential, &jwt)? {
-            return Err(message("Invalid signature"));
+        if config.redis_store.is_none() || self.filter.client.is_none() {
+            return Located::Here(Err(no_credentials(config)));
         }
-        let errors = jwt.claim_errors(&config.claims_to_verify, now_s);
-        if !errors.is_empty() {
-            return Err(Refusal::Claims(errors));
+        let known = self.filter.cache.borrow().get(&key, host.now_ms());
+        let stale = match known {
+            Known::Fresh(consumer) => {
+                return Located::Here(self.check_stored(consumer.as_deref(), &key, &jwt, now_s))
+            }
+            Known::Stale(consumer) => Some(consumer),
+            Known::Unknown => None,
+        };
+        Located::InRedis(Waiting {
+            jwt,
+            key,
+            now_s,
+            stale,
+        })
+    }
+
+    fn check_stored(
+        &self,
+        consumer: Option<&Consumer>,
+        key: &str,
+        jwt: &Jwt,
+        now_s: f64,
+    ) -> Result<identity::Consumer, Refusal> {
+        let config = &self.filter.config;
+        match consumer {
+            Some(consumer) => check(config, consumer, key, jwt, now_s),
+            None => Err(no_credentials(config)),
         }
-        if config.maximum_expiration > 0.0 && jwt.exceeds(config.maximum_expiration, now_s) {
-            let mut errors = serde_json::Map::new();
-            errors.insert("exp".into(), "exceeds maximum allowed expiration".into());
-            return Err(Refusal::Claims(errors));
+    }
+
+    /// The `GET` of the waiting token's credential.
+    fn look_up(&mut self, waiting: Waiting) -> Action {
+        let filter = self.filter.clone();
+        let (Some(store), Some(client)) = (&filter.config.redis_store, &filter.client) else {
+            return Action::Continue;
+        };
+        let redis_key = format!("{}{}", store.prefix, waiting.key);
+        let job = store::lookup_job(&redis_key, store.redis.max_redirections());
+        self.waiting = Some(waiting);
+        match client.submit(self.id, LOOKUP, Box::new(job)) {
+            Submitted::Pending => Action::Pause,
+            Submitted::Done(outcome) => self.on_lookup(outcome),
         }
-        Ok((consumer, credential))
+    }
+
+    fn on_lookup(&mut self, outcome: Outcome) -> Action {
+        let Some(waiting) = self.waiting.take() else {
+            return Action::Continue;
+        };
+        let filter = self.filter.clone();
+        let host = filter.host.as_ref();
+        let Some(store) = &filter.config.redis_store else {
+            return Action::Continue;
+        };
+        let now_ms = host.now_ms();
+        let result = match store::parse_reply(outcome, &waiting.key) {
+            Ok(consumer) => {
+                let ttl = match consumer {
+                    Some(_) => store.cache_ttl_ms,
+                    None => store.negative_ttl_ms,
+                };
+                let consumer = consumer.map(Rc::new);
+                filter
+                    .cache
+                    .borrow_mut()
+                    .put(&waiting.key, consumer.clone(), ttl, now_ms);
+                self.check_stored(
+                    consumer.as_deref(),
+                    &waiting.key,
+                    &waiting.jwt,
+                    waiting.now_s,
+                )
+            }
+            Err(e) => {
+                let line = format!("[jwt] credential {:?}: {e}", waiting.key);
+                if let Some(line) = filter.failure_log.line(now_ms, &line) {
+                    host.log(LogLevel::Error, &line);
+                }
+                match &waiting.stale {
+                    Some(consumer) => self.check_stored(
+                        consumer.as_deref(),
+                        &waiting.key,
+                        &waiting.jwt,
+                        waiting.now_s,
+                    ),
+                    None => Err(Refusal::Unexpected(e)),
+                }
+            }
+        };
+        self.conclude(result)
+    }
+
+    /// The outcome: the consumer set, the anonymous one, or Kong's refusal.
+    fn conclude(&self, result: Result<identity::Consumer, Refusal>) -> Action {
+        let filter = self.filter.clone();
+        let host = filter.host.as_ref();
+        let config = &filter.config;
+        match (result, &config.anonymous) {
+            (Ok(consumer), _) => {
+                self.set_consumer(&consumer);
+                Action::Continue
+            }
+            (Err(Refusal::Unexpected(_)), _) => {
+                respond::kong_error(host, NAME, 500, "An unexpected error occurred", &[])
+            }
+            (Err(_), Some(anonymous)) => match config.consumer(anonymous) {
+                Some(consumer) => {
+                    self.set_consumer(&handed(consumer, None));
+                    Action::Continue
+                }
+                None => {
+                    let message =
+                        format!("anonymous consumer {anonymous} is configured but doesn't exist");
+                    host.log(LogLevel::Error, &message);
+                    respond::kong_error(host, NAME, 500, &message, &[])
+                }
+            },
+            (Err(refusal), None) => self.refuse(refusal),
+        }
     }
 
     /// Kong's `set_consumer`: the upstream headers, and the consumer handed on (not the
     /// anonymous one, which has no credential).
-    fn set_consumer(&self, consumer: &Consumer, credential: Option<&Credential>) {
+    fn set_consumer(&self, consumer: &identity::Consumer) {
         let host = self.filter.host.as_ref();
         host.set_request_header("x-consumer-id", Some(&consumer.id));
         host.set_request_header("x-consumer-custom-id", consumer.custom_id.as_deref());
         host.set_request_header("x-consumer-username", consumer.username.as_deref());
-        match credential {
+        match &consumer.credential {
             Some(credential) => {
-                host.set_request_header("x-credential-identifier", Some(&credential.key));
+                host.set_request_header("x-credential-identifier", Some(credential));
                 host.set_request_header("x-anonymous-consumer", None);
-                let handed = identity::Consumer {
-                    id: consumer.id.clone(),
-                    custom_id: consumer.custom_id.clone(),
-                    username: consumer.username.clone(),
-                    credential: Some(credential.key.clone()),
-                    groups: Vec::new(),
-                };
-                if let Err(e) = identity::hand_over(host, &handed) {
+                if let Err(e) = identity::hand_over(host, consumer) {
                     host.log(LogLevel::Warn, &format!("[jwt] {e}"));
                 }
             }
@@ -130,6 +273,7 @@ impl JwtRequest {
                 (serde_json::json!({ "message": m }), www)
             }
             Refusal::Claims(errors) => (Value::Object(errors), with_error),
+            Refusal::Unexpected(m) => (serde_json::json!({ "message": m }), with_error),
         };
         let headers = [
             ("WWW-Authenticate", www.as_str()),
@@ -142,11 +286,69 @@ impl JwtRequest {
     }
 }
 
+fn no_credentials(config: &Config) -> Refusal {
+    let claim = &config.key_claim_name;
+    message(&format!("No credentials found for given '{claim}'"))
+}
+
+fn handed(consumer: &Consumer, credential: Option<&Credential>) -> identity::Consumer {
+    identity::Consumer {
+        id: consumer.id.clone(),
+        custom_id: consumer.custom_id.clone(),
+        username: consumer.username.clone(),
+        credential: credential.map(|c| c.key.clone()),
+        groups: Vec::new(),
+    }
+}
+
+/// Kong's checks once the credential is known: its algorithm, the signature, the claims. A
+/// consumer may hold two credentials of the key (a rotation): either one's signature counts.
+fn check(
+    config: &Config,
+    consumer: &Consumer,
+    key: &str,
+    jwt: &Jwt,
+    now_s: f64,
+) -> Result<identity::Consumer, Refusal> {
+    let mut candidates = consumer
+        .credentials
+        .iter()
+        .filter(|c| c.key == key)
+        .filter(|c| c.algorithm == jwt.alg())
+        .peekable();
+    if candidates.peek().is_none() {
+        return Err(message("Invalid algorithm"));
+    }
+    let mut refusal = message("Invalid signature");
+    let mut verified = None;
+    for credential in candidates {
+        match verify(config, credential, jwt) {
+            Ok(true) => {
+                verified = Some(credential);
+                break;
+            }
+            Ok(false) => refusal = message("Invalid signature"),
+            Err(e) => refusal = e,
+        }
+    }
+    let credential = verified.ok_or(refusal)?;
+    let errors = jwt.claim_errors(&config.claims_to_verify, now_s);
+    if !errors.is_empty() {
+        return Err(Refusal::Claims(errors));
+    }
+    if config.maximum_expiration > 0.0 && jwt.exceeds(config.maximum_expiration, now_s) {
+        let mut errors = serde_json::Map::new();
+        errors.insert("exp".into(), "exceeds maximum allowed expiration".into());
+        return Err(Refusal::Claims(errors));
+    }
+    Ok(handed(consumer, Some(credential)))
+}
+
 /// The token's signature under the credential: HS* with its secret (base64 when
 /// `secret_is_base64`), the others with its public key. No secret or key: "Invalid key/secret".
 /// A signature of the wrong length is simply invalid (Kong answers 500 there).
-fn verify(config: &Config, credential: &Credential, jwt: &token::Jwt) -> Result<bool, Refusal> {
-    let invalid = || Refusal::Message("Invalid key/secret".into(), true);
+fn verify(config: &Config, credential: &Credential, jwt: &Jwt) -> Result<bool, Refusal> {
+    let invalid = || message("Invalid key/secret");
     if credential.algorithm.starts_with("HS") {
         let secret = if config.secret_is_base64 {
             token::base64_decode(&credential.secret)
@@ -176,27 +378,15 @@ impl HttpContext for JwtRequest {
         for name in CONSUMER_HEADERS {
             host.set_request_header(name, None);
         }
-        let now_s = host.now_ms() as f64 / 1000.0;
-        let now_s = now_s.floor();
-        match (self.authenticate(now_s), &config.anonymous) {
-            (Ok((consumer, credential)), _) => {
-                self.set_consumer(consumer, Some(credential));
-                Action::Continue
-            }
-            (Err(_), Some(anonymous)) => match config.consumer(anonymous) {
-                Some(consumer) => {
-                    self.set_consumer(consumer, None);
-                    Action::Continue
-                }
-                None => {
-                    let message =
-                        format!("anonymous consumer {anonymous} is configured but doesn't exist");
-                    host.log(LogLevel::Error, &message);
-                    respond::kong_error(host, NAME, 500, &message, &[])
-                }
-            },
-            (Err(refusal), None) => self.refuse(refusal),
+        let now_s = (host.now_ms() as f64 / 1000.0).floor();
+        match self.locate(now_s) {
+            Located::Here(result) => self.conclude(result),
+            Located::InRedis(waiting) => self.look_up(waiting),
         }
+    }
+
+    fn on_redis(&mut self, _tag: u32, outcome: Outcome) -> Action {
+        self.on_lookup(outcome)
     }
 }
 

@@ -9,6 +9,16 @@ const CONFIG: &str = r#"{"claims_to_verify": ["exp"], "consumers": [
     {"id": "c-alice", "username": "alice", "jwt_secrets": [{"key": "k-alice", "secret": "s3cret"}]},
     {"id": "c-anon", "username": "anonymous"}]}"#;
 
+fn filter(config: &str, host: Rc<MockHost>) -> Rc<Filter> {
+    Rc::new(Filter {
+        config: Config::parse(config.as_bytes()).unwrap(),
+        host,
+        client: None,
+        cache: Default::default(),
+        failure_log: Default::default(),
+    })
+}
+
 fn run(config: &str, headers: &[(&str, &str)]) -> (Rc<MockHost>, Action) {
     let mut host = MockHost::default()
         .header(":method", "GET")
@@ -18,11 +28,7 @@ fn run(config: &str, headers: &[(&str, &str)]) -> (Rc<MockHost>, Action) {
     }
     host.now_ms.set(NOW_MS);
     let host = Rc::new(host);
-    let filter = Rc::new(Filter {
-        config: Config::parse(config.as_bytes()).unwrap(),
-        host: host.clone(),
-    });
-    let action = JwtRequest::new(filter).on_request_headers(0, true);
+    let action = JwtRequest::new(1, filter(config, host.clone())).on_request_headers(0, true);
     (host, action)
 }
 
@@ -131,11 +137,7 @@ fn kongs_401s() {
     host = host.header("authorization", &bearer);
     host.now_ms.set(NOW_MS);
     let host = Rc::new(host);
-    let filter = Rc::new(Filter {
-        config: Config::parse(CONFIG.as_bytes()).unwrap(),
-        host: host.clone(),
-    });
-    JwtRequest::new(filter).on_request_headers(0, true);
+    JwtRequest::new(1, filter(CONFIG, host.clone())).on_request_headers(0, true);
     assert_eq!(answer(&host).2["message"], "Multiple tokens provided");
 }
 
