@@ -9,6 +9,7 @@
 pub mod config;
 pub mod public_key;
 pub mod store;
+mod verified;
 /// Kong's token lookup and parser (shared with redis-jwt-blacklist).
 pub use redis_filter_core::jwt as token;
 

@@ -7,6 +7,7 @@
 use crate::config::{Config, Consumer, Credential};
 use crate::store::{self, Cache, Known};
 use crate::token::{self, Found, Jwt};
+use crate::verified::Verified;
 use redis_filter_core::failure_log::FailureLog;
 use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
 use redis_filter_core::proxy::respond;
@@ -48,6 +49,8 @@ pub struct Filter {
     /// The Redis client, with `credentials_in_redis`.
     pub client: Option<Rc<dyn RedisSubmit>>,
     pub cache: RefCell<Cache>,
+    /// Public-key signatures already checked (`verified`).
+    pub verified: RefCell<Verified>,
     pub failure_log: FailureLog,
 }
 
@@ -108,7 +111,7 @@ impl JwtRequest {
             Some(k) => k,
         };
         if let Some(consumer) = config.holder(&key) {
-            return Located::Here(check(config, consumer, &key, &jwt, now_s));
+            return Located::Here(check(&self.filter, consumer, &key, &jwt, now_s));
         }
         if config.redis_store.is_none() || self.filter.client.is_none() {
             return Located::Here(Err(no_credentials(config)));
@@ -136,10 +139,9 @@ impl JwtRequest {
         jwt: &Jwt,
         now_s: f64,
     ) -> Result<identity::Consumer, Refusal> {
-        let config = &self.filter.config;
         match consumer {
-            Some(consumer) => check(config, consumer, key, jwt, now_s),
-            None => Err(no_credentials(config)),
+            Some(consumer) => check(&self.filter, consumer, key, jwt, now_s),
+            None => Err(no_credentials(&self.filter.config)),
         }
     }
 
@@ -304,7 +306,7 @@ fn handed(consumer: &Consumer, credential: Option<&Credential>) -> identity::Con
 /// Kong's checks once the credential is known: its algorithm, the signature, the claims. A
 /// consumer may hold two credentials of the key (a rotation): either one's signature counts.
 fn check(
-    config: &Config,
+    filter: &Filter,
     consumer: &Consumer,
     key: &str,
     jwt: &Jwt,
@@ -319,10 +321,12 @@ fn check(
     if candidates.peek().is_none() {
         return Err(message("Invalid algorithm"));
     }
+    let config = &filter.config;
+    let now_ms = filter.host.now_ms();
     let mut refusal = message("Invalid signature");
     let mut verified = None;
     for credential in candidates {
-        match verify(config, credential, jwt) {
+        match verify(config, credential, jwt, &filter.verified, now_ms) {
             Ok(true) => {
                 verified = Some(credential);
                 break;
@@ -347,7 +351,13 @@ fn check(
 /// The token's signature under the credential: HS* with its secret (base64 when
 /// `secret_is_base64`), the others with its public key. No secret or key: "Invalid key/secret".
 /// A signature of the wrong length is simply invalid (Kong answers 500 there).
-fn verify(config: &Config, credential: &Credential, jwt: &Jwt) -> Result<bool, Refusal> {
+fn verify(
+    config: &Config,
+    credential: &Credential,
+    jwt: &Jwt,
+    verified: &RefCell<Verified>,
+    now_ms: u64,
+) -> Result<bool, Refusal> {
     let invalid = || message("Invalid key/secret");
     if credential.algorithm.starts_with("HS") {
         let secret = if config.secret_is_base64 {
@@ -359,7 +369,17 @@ fn verify(config: &Config, credential: &Credential, jwt: &Jwt) -> Result<bool, R
         return Ok(jwt.verify_hmac(&secret));
     }
     let key = credential.public_key.as_ref().ok_or_else(invalid)?;
-    Ok(key.verify(jwt.signing_input().as_bytes(), jwt.signature()))
+    let (input, signature) = (jwt.signing_input(), jwt.signature());
+    if verified.borrow().knows(input, signature, key, now_ms) {
+        return Ok(true);
+    }
+    let ok = key.verify(input.as_bytes(), signature);
+    if ok {
+        verified
+            .borrow_mut()
+            .remember(input, signature, key, now_ms);
+    }
+    Ok(ok)
 }
 
 impl HttpContext for JwtRequest {

@@ -15,6 +15,7 @@ fn filter(config: &str, host: Rc<MockHost>) -> Rc<Filter> {
         host,
         client: None,
         cache: Default::default(),
+        verified: Default::default(),
         failure_log: Default::default(),
     })
 }
@@ -242,5 +243,33 @@ fn an_es_credential_without_a_key_is_kongs_invalid_key() {
     assert_eq!(
         (status, body["message"].as_str()),
         (401, Some("Invalid key/secret"))
+    );
+}
+
+#[test]
+fn a_kid_key_claim_is_read_from_the_header_and_an_unknown_one_refused() {
+    use redis_filter_core::base64::b64url as b64;
+    let config = r#"{"key_claim_name": "kid", "consumers": [
+        {"id": "c-1", "jwt_secrets": [{"key": "kid-1", "secret": "s"}]}]}"#;
+    let signed = |kid: &str| {
+        let input = format!(
+            "{}.{}",
+            b64(format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#).as_bytes()),
+            b64(b"{}")
+        );
+        let mac = redis_filter_core::hmac::hmac(
+            redis_filter_core::hmac::Sha::S256,
+            b"s",
+            input.as_bytes(),
+        );
+        format!("Bearer {input}.{}", b64(&mac))
+    };
+    let (_, action) = run(config, &[("authorization", &signed("kid-1"))]);
+    assert_eq!(action, Action::Continue);
+    let (host, _) = run(config, &[("authorization", &signed("kid-9"))]);
+    let (status, _, body) = answer(&host);
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("No credentials found for given 'kid'"))
     );
 }

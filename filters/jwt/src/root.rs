@@ -40,6 +40,7 @@ impl Root {
             host: self.host.clone(),
             client,
             cache: Default::default(),
+            verified: Default::default(),
             failure_log: FailureLog::default(),
         })
     }
