@@ -17,7 +17,8 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn yaml(redis: &RedisServer) -> String {
+/// The `/api` route: redis-jwt then redis-jwt-blacklist, with these configs.
+fn api_route(jwt: &str, blacklist: &str) -> String {
     format!(
         r#"
 _format_version: "3.0"
@@ -31,10 +32,22 @@ services:
     filter_chains:
     - filters:
       - name: redis-jwt
-        config: {{"secret_is_base64": false, "key_claim_name": "kid", "consumers": [{{"id": "c-alice", "username": "alice", "jwt_secrets": [{{"key": "k-alice", "secret": "alice-secret"}}]}}]}}
+        config: {jwt}
       - name: redis-jwt-blacklist
-        config: {{"storage": "redis", "redis_host": "127.0.0.1", "redis_port": {port}, "revoke_path": "/api/logout"}}
-  - name: admin
+        config: {blacklist}
+"#
+    )
+}
+
+fn yaml(redis: &RedisServer) -> String {
+    let jwt = r#"{"secret_is_base64": false, "key_claim_name": "kid", "consumers": [{"id": "c-alice", "username": "alice", "jwt_secrets": [{"key": "k-alice", "secret": "alice-secret"}]}]}"#;
+    let blacklist = format!(
+        r#"{{"storage": "redis", "redis_host": "127.0.0.1", "redis_port": {}, "revoke_path": "/api/logout"}}"#,
+        redis.port
+    );
+    api_route(jwt, &blacklist)
+        + &format!(
+            r#"  - name: admin
     paths: [/admin]
     strip_path: false
     filter_chains:
@@ -42,8 +55,8 @@ services:
       - name: redis-jwt-blacklist
         config: {{"storage": "redis", "redis_port": {port}, "admin_path": "/admin/revoked", "admin_secret": "an-operator-secret"}}
 "#,
-        port = redis.port
-    )
+            port = redis.port
+        )
 }
 
 #[test]
@@ -143,5 +156,56 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
         );
         assert_eq!(r.status, 503, "{host:?}: {}", r.text());
         assert!(a.crashes().is_empty() && b.crashes().is_empty(), "{host:?}");
+    }
+}
+
+/// Both filters on a Redis Cluster: credentials written through any node (the `credentials`
+/// command follows MOVED) and revocations made through gateway A live on their slot's master,
+/// and gateway B sees both.
+#[test]
+fn on_a_cluster_credentials_and_revocations_live_on_their_slots_master() {
+    use e2e_tests::cluster::RedisCluster;
+    use wasm_test_harness::credentials::{self, Action, Redis};
+    for host in all_hosts("on_a_cluster_credentials_and_revocations_live_on_their_slots_master") {
+        let cluster = RedisCluster::start(3, 0);
+        let nodes =
+            serde_json::json!({"cluster_nodes": [{"ip": "127.0.0.1", "port": cluster.seed()}]});
+        let jwt = serde_json::json!({"credentials_in_redis": true, "redis": nodes});
+        let blacklist =
+            serde_json::json!({"storage": "redis", "redis": nodes, "revoke_path": "/api/logout"});
+        let yaml = api_route(&jwt.to_string(), &blacklist.to_string());
+        let a = Gateway::start(host, &yaml, &dist_dir());
+        let b = Gateway::start(host, &yaml, &dist_dir());
+        let seed = format!("127.0.0.1:{}", cluster.seed());
+        let mut admin = Redis::connect(&seed, None, None).unwrap();
+        let exp = now() + 300;
+        for i in 1..=4 {
+            let key = format!("k-{i}");
+            let put = Action::Put {
+                consumer: serde_json::json!({"id": format!("c-{i}")}),
+                secret: serde_json::json!({"secret": format!("secret-{i}")}),
+            };
+            credentials::run(&mut admin, credentials::DEFAULT_PREFIX, &key, put).unwrap();
+            let redis_key = format!("{}{key}", credentials::DEFAULT_PREFIX);
+            let owner = cluster.master_for_slot(cluster.key_slot(&redis_key));
+            let stored = cluster.cmd_on(owner, &["EXISTS", &redis_key]);
+            assert_eq!(stored.int(), Some(1), "{host:?}: {redis_key} on its master");
+            let claims = format!(r#"{{"iss":"{key}","exp":{exp},"jti":"j-{i}"}}"#);
+            let token = sign("HS256", &claims, format!("secret-{i}").as_bytes());
+            let auth = [("authorization", format!("Bearer {token}"))];
+            let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = get(b.addr(), "/api", &auth);
+            assert_eq!(r.status, 200, "{host:?}: {}", r.text());
+            let out = request(a.addr(), "POST", "/api/logout", &auth, b"");
+            assert_eq!(out.status, 200, "{host:?}: {}", out.text());
+            let refused = get(b.addr(), "/api", &auth);
+            assert_eq!(refused.json()["message"], "Token revoked", "{host:?}");
+            let revoked = format!("jwt_blacklist:j-{i}");
+            let owner = cluster.master_for_slot(cluster.key_slot(&revoked));
+            assert_eq!(cluster.cmd_on(owner, &["EXISTS", &revoked]).int(), Some(1));
+        }
+        for gw in [&a, &b] {
+            assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
+        }
     }
 }

@@ -11,29 +11,53 @@ use std::time::Duration;
 
 pub const DEFAULT_PREFIX: &str = "redis_jwt:credential:";
 
-/// One connection to Redis, one command at a time.
+/// One connection to Redis, one command at a time; on a Cluster it follows `MOVED` to the node
+/// that owns the key (so any node will do as the address).
 pub struct Redis {
     stream: TcpStream,
+    password: Option<String>,
+    db: Option<String>,
 }
 
 impl Redis {
     pub fn connect(addr: &str, password: Option<&str>, db: Option<&str>) -> Result<Self, String> {
-        let stream = TcpStream::connect(addr).map_err(|e| format!("redis {addr}: {e}"))?;
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut redis = Self { stream };
-        if let Some(password) = password {
-            redis.call(Command::new("AUTH").arg(password))?;
-        }
-        if let Some(db) = db {
-            redis.call(Command::new("SELECT").arg(db))?;
-        }
+        let mut redis = Self {
+            stream: open(addr)?,
+            password: password.map(str::to_string),
+            db: db.map(str::to_string),
+        };
+        redis.hello()?;
         Ok(redis)
     }
 
+    fn hello(&mut self) -> Result<(), String> {
+        if let Some(password) = self.password.clone() {
+            self.once(&Command::new("AUTH").arg(password.as_str()))?;
+        }
+        if let Some(db) = self.db.clone() {
+            self.once(&Command::new("SELECT").arg(db.as_str()))?;
+        }
+        Ok(())
+    }
+
     pub fn call(&mut self, command: Command) -> Result<Reply, String> {
+        for _ in 0..5 {
+            match self.once(&command) {
+                Err(e) if e.contains("MOVED ") => {
+                    let addr = e.rsplit(' ').next().unwrap_or_default().to_string();
+                    self.stream = open(&addr)?;
+                    self.hello()?;
+                }
+                other => return other,
+            }
+        }
+        Err(format!("{}: too many redirections", command.name()))
+    }
+
+    fn once(&mut self, command: &Command) -> Result<Reply, String> {
         let name = command.name();
         self.stream
-            .write_all(&encode_pipeline([&command]))
+            .write_all(&encode_pipeline([command]))
             .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 16 * 1024];
@@ -51,6 +75,12 @@ impl Redis {
             }
         }
     }
+}
+
+fn open(addr: &str) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect(addr).map_err(|e| format!("redis {addr}: {e}"))?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    Ok(stream)
 }
 
 /// What one run does.

@@ -153,3 +153,7 @@ impl HttpContext for BlacklistRequest {
         self.on_redis_answer(tag, outcome)
     }
 }
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;
