@@ -191,7 +191,7 @@ fn tokens_are_checked_as_kong_does_and_the_consumer_reaches_the_session() {
 #[test]
 fn public_key_algorithms_and_attacks() {
     use redis_jwt::public_key::testing::sign;
-    let algorithms = ["RS256", "PS384", "ES256", "ES384", "EdDSA"];
+    let algorithms = ["RS256", "PS384", "ES256", "ES384", "ES512", "EdDSA"];
     let signed: Vec<(&str, String, String)> = algorithms
         .iter()
         .map(|a| {

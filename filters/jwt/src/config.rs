@@ -7,10 +7,10 @@ use redis_filter_core::{ConfigError, Fields, RedisConfig};
 use serde_json::Value;
 use std::rc::Rc;
 
-/// Kong's algorithms but ES512, which jwt-simple lacks (refused with a message saying so).
+/// Kong's algorithms, every one.
 pub const ALGORITHMS: &[&str] = &[
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384",
-    "PS512", "EdDSA",
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256",
+    "PS384", "PS512", "EdDSA",
 ];
 
 /// A `jwt_secrets` credential (Kong's shape). `public_key` is `rsa_public_key` parsed.
@@ -33,9 +33,6 @@ impl Credential {
             .ok_or_else(|| c.error("key", "required field missing"))?
             .to_string();
         let secret = c.str("secret")?.unwrap_or("").to_string();
-        if c.str("algorithm")? == Some("ES512") {
-            return Err(c.error("algorithm", "ES512 is not supported by redis-jwt"));
-        }
         let algorithm = c.one_of("algorithm", ALGORITHMS)?.unwrap_or("HS256");
         let pem = c.str("rsa_public_key")?;
         let public_key = match (algorithm, pem) {
@@ -259,10 +256,6 @@ mod tests {
             (
                 r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "HS999"}]}]}"#,
                 "consumers[1].jwt_secrets[1].algorithm: expected one of: HS256",
-            ),
-            (
-                r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "ES512"}]}]}"#,
-                "consumers[1].jwt_secrets[1].algorithm: ES512 is not supported",
             ),
             (
                 r#"{"consumers": [{"id": "c", "jwt_secrets": [{"key": "k", "algorithm": "RS256"}]}]}"#,

@@ -1,6 +1,6 @@
 //! The public keys of the asymmetric algorithms (Kong's `rsa_public_key`, a PEM for every one of
 //! them): parsed once by jwt-simple, then each signature checked over the token's signing input
-//! with the primitive jwt-simple wraps. Kong's order of checks (and its messages) stay ours:
+//! with the primitive jwt-simple wraps; ES512, which jwt-simple lacks, with RustCrypto's p521. Kong's order of checks (and its messages) stay ours:
 //! jwt-simple's own `verify_token` would also judge the claims, by its rules.
 
 use jwt_simple::prelude::{
@@ -13,16 +13,16 @@ use superboring::pkey::{PKey, Public};
 use superboring::rsa::Padding;
 use superboring::sign::Verifier;
 
-/// The algorithms checked with a public key. ES512 (P-521) is not among them: jwt-simple has no
-/// P-521.
+/// The algorithms checked with a public key.
 pub const ALGORITHMS: &[&str] = &[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 ];
 
 enum Key {
     Rsa(PKey<Public>),
     P256(ES256PublicKey),
     P384(ES384PublicKey),
+    P521(p521::ecdsa::VerifyingKey),
     Ed25519(Ed25519PublicKey),
 }
 
@@ -64,6 +64,11 @@ impl PublicKey {
             }
             "ES256" => Key::P256(ES256PublicKey::from_pem(pem).map_err(error)?),
             "ES384" => Key::P384(ES384PublicKey::from_pem(pem).map_err(error)?),
+            "ES512" => {
+                use p521::pkcs8::DecodePublicKey;
+                let key = p521::ecdsa::VerifyingKey::from_public_key_pem(pem.trim());
+                Key::P521(key.map_err(|e| format!("invalid key (ES512: {e})"))?)
+            }
             "EdDSA" => Key::Ed25519(Ed25519PublicKey::from_pem(pem).map_err(error)?),
             other => return Err(format!("{other} takes no public key")),
         };
@@ -86,6 +91,8 @@ impl PublicKey {
                 .is_ok_and(|s| key.public_key().as_ref().verify(input, &s).is_ok()),
             Key::P384(key) => p384::ecdsa::Signature::try_from(signature)
                 .is_ok_and(|s| key.public_key().as_ref().verify(input, &s).is_ok()),
+            Key::P521(key) => p521::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|s| key.verify(input, &s).is_ok()),
             Key::Ed25519(key) => ed25519_compact::Signature::from_slice(signature)
                 .is_ok_and(|s| key.public_key().as_ref().verify(input, &s).is_ok()),
         }
@@ -149,9 +156,32 @@ pub mod testing {
                     pair.public_key().to_pem().unwrap(),
                 )
             }
+            "ES512" => es512(&claims),
             _ => {
                 let pair = Ed25519KeyPair::generate();
                 (pair.sign(claims).unwrap(), pair.public_key().to_pem())
+            }
+        }
+    }
+
+    /// ES512 by hand (jwt-simple has no P-521): a key from random bytes, JOSE's raw r || s.
+    fn es512(claims: &JWTClaims<serde_json::Map<String, serde_json::Value>>) -> (String, String) {
+        use p521::ecdsa::signature::Signer;
+        use p521::pkcs8::{EncodePublicKey, LineEnding};
+        use redis_filter_core::base64::b64url as b64;
+        let mut scalar = [0u8; 66];
+        loop {
+            scalar[1..].copy_from_slice(&jwt_simple::reexports::rand::random::<[u8; 65]>());
+            if let Ok(key) = p521::ecdsa::SigningKey::from_slice(&scalar) {
+                let header = b64(br#"{"alg":"ES512","typ":"JWT"}"#);
+                let body = b64(serde_json::to_string(claims).unwrap().as_bytes());
+                let input = format!("{header}.{body}");
+                let signature: p521::ecdsa::Signature = key.sign(input.as_bytes());
+                let pem = key
+                    .verifying_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .unwrap();
+                return (format!("{input}.{}", b64(&signature.to_bytes())), pem);
             }
         }
     }
