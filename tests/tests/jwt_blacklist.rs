@@ -45,7 +45,22 @@ fn yaml(redis: &RedisServer) -> String {
         r#"{{"storage": "redis", "redis_host": "127.0.0.1", "redis_port": {}, "revoke_path": "/api/logout"}}"#,
         redis.port
     );
+    // /first: the blacklist before redis-jwt (the order reversed).
+    let first = format!(
+        r#"  - name: first
+    paths: [/first]
+    strip_path: false
+    filter_chains:
+    - filters:
+      - name: redis-jwt-blacklist
+        config: {}
+      - name: redis-jwt
+        config: {jwt}
+"#,
+        blacklist.replace("/api/logout", "/first/logout")
+    );
     api_route(jwt, &blacklist)
+        + &first
         + &format!(
             r#"  - name: admin
     paths: [/admin]
@@ -142,6 +157,67 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
             b"",
         );
         assert_eq!(r.status, 401, "{host:?}");
+        assert_eq!(
+            redis
+                .request(&["EXISTS", "jwt_blacklist:t-3"])
+                .unwrap()
+                .int(),
+            Some(0)
+        );
+        // The order reversed: the revocation goes on to redis-jwt and the upstream, and is
+        // made as the response passes (Kong's engine sends it on the root's next tick).
+        let t5 = sign(
+            "HS256",
+            &format!(r#"{{"kid":"k-alice","exp":{exp},"jti":"t-5"}}"#),
+            b"alice-secret",
+        );
+        let auth5 = format!("Bearer {t5}");
+        assert_eq!(
+            get(b.addr(), "/first", &[("authorization", &auth5)]).status,
+            200
+        );
+        let r = request(
+            a.addr(),
+            "POST",
+            "/first/logout",
+            &[("authorization", &auth5)],
+            b"",
+        );
+        assert_eq!(
+            r.status,
+            200,
+            "{host:?}: the upstream's answer: {}",
+            r.text()
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while get(b.addr(), "/first", &[("authorization", &auth5)]).status != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{host:?}: never revoked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let r = get(b.addr(), "/api", &[("authorization", &auth5)]);
+        assert_eq!(r.json()["message"], "Token revoked", "{host:?}");
+        let r = request(
+            a.addr(),
+            "POST",
+            "/first/logout",
+            &[("authorization", &format!("Bearer {forged}"))],
+            b"",
+        );
+        assert_eq!(
+            r.status, 401,
+            "{host:?}: redis-jwt refuses the forged token"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            redis
+                .request(&["EXISTS", "jwt_blacklist:t-3"])
+                .unwrap()
+                .int(),
+            Some(0)
+        );
         // Redis down: fail closed.
         redis.kill();
         let fresh = sign(

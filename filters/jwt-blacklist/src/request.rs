@@ -23,16 +23,35 @@ pub struct Filter {
     pub host: Rc<dyn FilterHost>,
     pub client: Rc<dyn RedisSubmit>,
     pub failure_log: FailureLog,
+    /// Revocations made in a response phase are the root's (Kong's engine sends them on its
+    /// next tick).
+    pub root_id: u32,
+}
+
+impl Filter {
+    pub fn log_failure(&self, error: &str) {
+        let line = format!("[jwt-blacklist] {error}");
+        if let Some(line) = self.failure_log.line(self.host.now_ms(), &line) {
+            self.host.log(LogLevel::Error, &line);
+        }
+    }
 }
 
 pub struct BlacklistRequest {
     id: u32,
     filter: Rc<Filter>,
+    /// A revocation request seen before any authentication filter (this filter first in the
+    /// chain): the Redis key and TTL, revoked as the response passes if one accepted the token.
+    revoke_later: Option<(String, u64)>,
 }
 
 impl BlacklistRequest {
     pub fn new(id: u32, filter: Rc<Filter>) -> Self {
-        Self { id, filter }
+        Self {
+            id,
+            filter,
+            revoke_later: None,
+        }
     }
 
     fn answer(&self, status: u32, message: &str, invalid_token: bool) -> Action {
@@ -92,11 +111,7 @@ impl BlacklistRequest {
     /// Redis failed: fail open with `fault_tolerant`, else 503 (a revoked token must not slip
     /// through because Redis is away).
     fn failed(&self, error: &str) -> Action {
-        let host = self.filter.host.as_ref();
-        let line = format!("[jwt-blacklist] {error}");
-        if let Some(line) = self.filter.failure_log.line(host.now_ms(), &line) {
-            host.log(LogLevel::Error, &line);
-        }
+        self.filter.log_failure(error);
         if self.filter.config.fault_tolerant {
             return Action::Continue;
         }
@@ -136,17 +151,39 @@ impl HttpContext for BlacklistRequest {
         if !revoking {
             return self.submit(LOOKUP, revoked::lookup_job(&key, max));
         }
-        // Only a token an authentication filter before this one accepted can be revoked here.
-        if identity::handed(host).is_none() {
-            return self.answer(401, "Unauthorized", true);
-        }
         let now = host.now_ms() / 1000;
         let exp = decoded
             .as_ref()
             .and_then(|j| j.claims.get("exp"))
             .and_then(serde_json::Value::as_f64);
         let ttl = exp.map_or(config.admin_ttl, |e| (e as u64).saturating_sub(now));
+        // Only a token an authentication filter accepted is revoked. None has yet: this filter
+        // comes first, the request goes on to it (and to the upstream), and the revocation is
+        // made as the response passes, if it accepted the token.
+        if identity::handed(host).is_none() {
+            self.revoke_later = Some((key, ttl));
+            return Action::Continue;
+        }
         self.submit(REVOKE, revoked::revoke_job(&key, ttl, max))
+    }
+
+    fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
+        let Some((key, ttl)) = self.revoke_later.take() else {
+            return Action::Continue;
+        };
+        let filter = self.filter.clone();
+        if identity::handed(filter.host.as_ref()).is_none() {
+            return Action::Continue;
+        }
+        let job = revoked::revoke_job(&key, ttl, filter.config.redis.max_redirections());
+        if let Submitted::Done(outcome) =
+            filter.client.submit(filter.root_id, REVOKE, Box::new(job))
+        {
+            if let Err(e) = revoked::revoked(outcome) {
+                filter.log_failure(&e);
+            }
+        }
+        Action::Continue
     }
 
     fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {

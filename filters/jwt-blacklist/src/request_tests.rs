@@ -22,6 +22,7 @@ fn setup(extra: &str, host: MockHost) -> (BlacklistRequest, Rc<MockHost>, Rc<Moc
         host: host.clone(),
         client: redis.clone(),
         failure_log: FailureLog::default(),
+        root_id: 1,
     });
     (BlacklistRequest::new(7, filter), host, redis)
 }
@@ -108,15 +109,19 @@ fn redis_failing_is_503_unless_fault_tolerant() {
 }
 
 #[test]
-fn a_client_revokes_only_a_token_an_authentication_filter_accepted() {
+fn a_client_revokes_only_a_token_an_authentication_filter_accepted_before_or_after() {
     let exp = NOW_MS / 1000 + 120;
     let t = token(&format!(r#"{{"jti":"t-9","exp":{exp}}}"#));
+    // First in the chain: the request goes on; an authentication filter after this one
+    // refuses it (nothing handed over), and nothing is revoked.
     let (mut r, host, redis) = setup("", get("/logout", Some(&t)));
-    assert_eq!(r.on_request_headers(0, true), Action::Pause);
-    assert_eq!(answer(&host), Some((401, "Unauthorized".into())));
+    assert_eq!(r.on_request_headers(0, true), Action::Continue);
+    assert_eq!(r.on_response_headers(0, true), Action::Continue);
     assert!(redis.submitted.borrow().is_empty());
-
+    assert_eq!(answer(&host), None);
+    // ... or accepts it: revoked by the root as the response passes.
     let (mut r, host, redis) = setup("", get("/logout", Some(&t)));
+    assert_eq!(r.on_request_headers(0, true), Action::Continue);
     let consumer = identity::Consumer {
         id: "c-1".into(),
         custom_id: None,
@@ -124,6 +129,14 @@ fn a_client_revokes_only_a_token_an_authentication_filter_accepted() {
         credential: Some("k".into()),
         groups: Vec::new(),
     };
+    identity::hand_over(host.as_ref(), &consumer).unwrap();
+    assert_eq!(r.on_response_headers(0, true), Action::Continue);
+    let (context, tag, sent) = redis.submitted.borrow()[0].clone();
+    assert_eq!((context, tag), (1, REVOKE));
+    assert!(sent.join("").contains("jwt_blacklist:t-9"));
+
+    // After it: revoked at once, answered here.
+    let (mut r, host, redis) = setup("", get("/logout", Some(&t)));
     identity::hand_over(host.as_ref(), &consumer).unwrap();
     assert_eq!(r.on_request_headers(0, true), Action::Pause);
     let sent = redis.submitted.borrow()[0].2.join("");

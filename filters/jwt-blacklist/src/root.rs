@@ -35,6 +35,7 @@ impl Root {
             host: self.host.clone(),
             client,
             failure_log: FailureLog::default(),
+            root_id: self.id,
         })
     }
 }
@@ -51,6 +52,14 @@ impl RootContext for Root {
             &mut self.filter,
             &mut self.refused,
         )
+    }
+
+    /// A revocation made as a response passed (the filter before redis-jwt): only its failure
+    /// is news.
+    fn on_redis(&mut self, _tag: u32, outcome: redis_filter_core::Outcome) {
+        if let (Some(filter), Err(e)) = (&self.filter, crate::revoked::revoked(outcome)) {
+            filter.log_failure(&e);
+        }
     }
 
     fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
