@@ -39,6 +39,20 @@ services:
     )
 }
 
+/// Alice's token (the one credential here) with this `jti`.
+fn alice(jti: &str, exp: u64) -> String {
+    let claims = format!(r#"{{"kid":"k-alice","exp":{exp},"jti":"{jti}"}}"#);
+    sign("HS256", &claims, b"alice-secret")
+}
+
+fn post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> e2e_tests::http::Response {
+    request(addr, "POST", path, headers, b"")
+}
+
 fn yaml(redis: &RedisServer) -> String {
     let jwt = r#"{"secret_is_base64": false, "key_claim_name": "kid", "consumers": [{"id": "c-alice", "username": "alice", "jwt_secrets": [{"key": "k-alice", "secret": "alice-secret"}]}]}"#;
     let blacklist = format!(
@@ -81,11 +95,7 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
         let a = Gateway::start(host, &yaml(&redis), &dist_dir());
         let b = Gateway::start(host, &yaml(&redis), &dist_dir());
         let exp = now() + 300;
-        let token = sign(
-            "HS256",
-            &format!(r#"{{"kid":"k-alice","exp":{exp},"jti":"t-1"}}"#),
-            b"alice-secret",
-        );
+        let token = alice("t-1", exp);
         let bearer = format!("Bearer {token}");
         let auth = [("authorization", bearer.as_str())];
         assert_eq!(
@@ -95,7 +105,7 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
             b.log()
         );
         // The client revokes its own token through A.
-        let out = request(a.addr(), "POST", "/api/logout", &auth, b"");
+        let out = post(a.addr(), "/api/logout", &auth);
         assert_eq!(out.status, 200, "{host:?}: {}", out.text());
         assert_eq!(
             out.json()["message"],
@@ -117,30 +127,22 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
         );
         // An operator revokes another token by its jti, through B (an admin route with the
         // blacklist alone); A refuses it.
-        let other = sign(
-            "HS256",
-            &format!(r#"{{"kid":"k-alice","exp":{exp},"jti":"t-2"}}"#),
-            b"alice-secret",
-        );
+        let other = alice("t-2", exp);
         let other_auth = format!("Bearer {other}");
         assert_eq!(
             get(a.addr(), "/api", &[("authorization", &other_auth)]).status,
             200
         );
-        let wrong = request(
+        let wrong = post(
             b.addr(),
-            "POST",
             "/admin/revoked/t-2",
             &[("x-blacklist-secret", "nope")],
-            b"",
         );
         assert_eq!(wrong.status, 401, "{host:?}");
-        let ok = request(
+        let ok = post(
             b.addr(),
-            "POST",
             "/admin/revoked/t-2",
             &[("x-blacklist-secret", "an-operator-secret")],
-            b"",
         );
         assert_eq!(ok.status, 200, "{host:?}: {}", ok.text());
         assert_eq!(
@@ -149,12 +151,10 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
         );
         // Revocation needs a token redis-jwt accepted.
         let forged = sign("HS256", r#"{"kid":"k-alice","jti":"t-3"}"#, b"guess");
-        let r = request(
+        let r = post(
             a.addr(),
-            "POST",
             "/api/logout",
             &[("authorization", &format!("Bearer {forged}"))],
-            b"",
         );
         assert_eq!(r.status, 401, "{host:?}");
         assert_eq!(
@@ -166,23 +166,13 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
         );
         // The order reversed: the revocation goes on to redis-jwt and the upstream, and is
         // made as the response passes (Kong's engine sends it on the root's next tick).
-        let t5 = sign(
-            "HS256",
-            &format!(r#"{{"kid":"k-alice","exp":{exp},"jti":"t-5"}}"#),
-            b"alice-secret",
-        );
+        let t5 = alice("t-5", exp);
         let auth5 = format!("Bearer {t5}");
         assert_eq!(
             get(b.addr(), "/first", &[("authorization", &auth5)]).status,
             200
         );
-        let r = request(
-            a.addr(),
-            "POST",
-            "/first/logout",
-            &[("authorization", &auth5)],
-            b"",
-        );
+        let r = post(a.addr(), "/first/logout", &[("authorization", &auth5)]);
         assert_eq!(
             r.status,
             200,
@@ -199,12 +189,10 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
         }
         let r = get(b.addr(), "/api", &[("authorization", &auth5)]);
         assert_eq!(r.json()["message"], "Token revoked", "{host:?}");
-        let r = request(
+        let r = post(
             a.addr(),
-            "POST",
             "/first/logout",
             &[("authorization", &format!("Bearer {forged}"))],
-            b"",
         );
         assert_eq!(
             r.status, 401,
@@ -220,11 +208,7 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
         );
         // Redis down: fail closed.
         redis.kill();
-        let fresh = sign(
-            "HS256",
-            &format!(r#"{{"kid":"k-alice","exp":{exp},"jti":"t-4"}}"#),
-            b"alice-secret",
-        );
+        let fresh = alice("t-4", exp);
         let r = get(
             a.addr(),
             "/api",
@@ -272,7 +256,7 @@ fn on_a_cluster_credentials_and_revocations_live_on_their_slots_master() {
             let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let r = get(b.addr(), "/api", &auth);
             assert_eq!(r.status, 200, "{host:?}: {}", r.text());
-            let out = request(a.addr(), "POST", "/api/logout", &auth, b"");
+            let out = post(a.addr(), "/api/logout", &auth);
             assert_eq!(out.status, 200, "{host:?}: {}", out.text());
             let refused = get(b.addr(), "/api", &auth);
             assert_eq!(refused.json()["message"], "Token revoked", "{host:?}");
