@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 debian_packages=(
   rustc-web cargo-web rust-web-src rust-web-llvm lld-22 rust-web-clippy rustfmt-web
-  wasi-libc binaryen redis-server redis-sentinel wrk python3-venv
+  wasi-libc binaryen redis-server redis-sentinel wrk python3-venv openssl
   nginx-light libnginx-mod-http-lua lua-resty-core
 )
 

@@ -7,7 +7,7 @@ use super::host_calls::{HostSharedData, Transport};
 use super::runtime;
 use crate::config::{NodeAddr, RedisConfig, RedisMode};
 use crate::shared_data::{SetError, SharedData};
-use crate::transport::{Affinity, CallResponse, Dispatcher, Framing};
+use crate::transport::{Affinity, CallResponse, Dispatcher, Framing, TlsAsk};
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "env")]
@@ -62,6 +62,15 @@ impl Transport for HigressHost {
                     .into(),
             );
         }
+        if config.ssl {
+            // TLS to Redis is the Higress service's own setting; the filter cannot ask for it
+            // per call, and must not let `ssl` pass as if it were honoured.
+            return Err(
+                "redis.ssl: Higress' proxy_redis_call cannot be asked for TLS; set TLS on the \
+                 Higress Redis service and leave ssl off, or use the RESP tunnel build"
+                    .into(),
+            );
+        }
         Ok(Framing::pooled(config))
     }
 
@@ -95,6 +104,7 @@ impl Dispatcher for HigressHost {
         _node: &NodeAddr,
         body: Vec<u8>,
         _timeout_ms: u32,
+        _tls: Option<&TlsAsk>,
     ) -> Result<u32, String> {
         call(upstream, &body)
             .map_err(|s| format!("host refused the call to {upstream:?} (status {})", s.0))

@@ -7,7 +7,7 @@ use super::host_calls::{HostSharedData, Transport};
 use super::runtime;
 use crate::config::{NodeAddr, RedisConfig};
 use crate::shared_data::{SetError, SharedData};
-use crate::transport::{Affinity, Dispatcher, Framing};
+use crate::transport::{Affinity, Dispatcher, Framing, TlsAsk};
 
 /// Beyond the filter's timeout, how long the host waits for the bridge when the bridge enforces
 /// the timeout itself (`PerContext` hosts: Kong's bridge answers 504 at the deadline, so the
@@ -58,8 +58,9 @@ impl Dispatcher for TunnelHost {
         node: &NodeAddr,
         body: Vec<u8>,
         timeout_ms: u32,
+        tls: Option<&TlsAsk>,
     ) -> Result<u32, String> {
-        let headers = Framing::headers(node, timeout_ms);
+        let headers = Framing::headers(node, timeout_ms, tls);
         let token = match self.affinity {
             // On the root context, so the call outlives the request that happened to send it
             // (other requests' commands ride on it too).

@@ -7,4 +7,4 @@ mod tunnel;
 
 pub use backoff::Backoff;
 pub use mux::{Affinity, Dispatcher, Finished, Mux, MuxConfig, MuxStats, Submitted, Waiter};
-pub use tunnel::{CallResponse, Framing};
+pub use tunnel::{CallResponse, Framing, TlsAsk};

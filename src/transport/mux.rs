@@ -6,7 +6,7 @@
 //! wait, and the lookup runs here as a job of its own. Host-agnostic: the host is a
 //! `Dispatcher`, time is passed in.
 
-use super::{Backoff, CallResponse, Framing};
+use super::{Backoff, CallResponse, Framing, TlsAsk};
 use crate::config::{NodeAddr, RedisConfig};
 use crate::job::{Job, Outcome, Part, Step};
 use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
@@ -42,13 +42,15 @@ pub trait Dispatcher: SharedData {
         true
     }
 
-    /// Sends one pipeline body to `node` through `upstream`; returns the call's token.
+    /// Sends one pipeline body to `node` through `upstream` (over TLS when `tls` asks); returns
+    /// the call's token.
     fn dispatch(
         &mut self,
         upstream: &str,
         node: &NodeAddr,
         body: Vec<u8>,
         timeout_ms: u32,
+        tls: Option<&TlsAsk>,
     ) -> Result<u32, String>;
 }
 
@@ -63,6 +65,8 @@ pub struct MuxConfig {
     pub max_batch: usize,
     pub failure_threshold: u32,
     pub backoff_ms: u64,
+    /// TLS asked of the tunnel for every call (data nodes and sentinels alike).
+    pub tls: Option<TlsAsk>,
 }
 
 impl MuxConfig {
@@ -74,6 +78,7 @@ impl MuxConfig {
             max_batch: 1024,
             failure_threshold: 3,
             backoff_ms: 1000,
+            tls: TlsAsk::from_config(config),
         }
     }
 }
@@ -636,7 +641,8 @@ impl Mux {
             }
             let body = self.framing(node.1).body(&commands);
             let timeout = self.config.timeout_ms;
-            let sent = host.dispatch(&self.config.upstream, &node.0, body, timeout);
+            let tls = self.config.tls.as_ref();
+            let sent = host.dispatch(&self.config.upstream, &node.0, body, timeout, tls);
             let Some(state) = self.nodes.get_mut(node) else {
                 return;
             };

@@ -38,6 +38,7 @@ impl Dispatcher for FakeHost {
         node: &NodeAddr,
         body: Vec<u8>,
         _t: u32,
+        _tls: Option<&TlsAsk>,
     ) -> Result<u32, String> {
         if self.refuse {
             return Err("bad upstream".into());

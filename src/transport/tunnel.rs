@@ -5,6 +5,26 @@
 use crate::config::{NodeAddr, RedisConfig, RedisMode};
 use crate::resp::{decode_some, Command, RedisError, Reply};
 
+/// TLS the filter asks of the tunnel for its calls to Redis (Kong's `ssl`, `ssl_verify`,
+/// `server_name`), carried by each call's headers: `x-redis-tls: verify` (check the node's
+/// certificate against the host's CA bundle and the name) or `x-redis-tls: on` (encrypt, check
+/// nothing), and `x-redis-server-name` (SNI, and the name checked; else the node's host). A
+/// tunnel that cannot do TLS must refuse such a call, never send it in plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsAsk {
+    pub verify: bool,
+    pub server_name: Option<String>,
+}
+
+impl TlsAsk {
+    pub fn from_config(config: &RedisConfig) -> Option<Self> {
+        config.ssl.then(|| Self {
+            verify: config.ssl_verify,
+            server_name: config.server_name.clone(),
+        })
+    }
+}
+
 /// What the host handed back for one tunnelled call.
 #[derive(Debug, Clone, Default)]
 pub struct CallResponse {
@@ -82,15 +102,28 @@ impl Framing {
     }
 
     /// The request headers of a tunnelled call to `node` that may take `timeout_ms` (a bridge
-    /// that talks to Redis itself, Kong's, bounds its connect and reads by it).
-    pub fn headers(node: &NodeAddr, timeout_ms: u32) -> Vec<(&'static str, String)> {
-        vec![
+    /// that talks to Redis itself, Kong's, bounds its connect and reads by it), with TLS when
+    /// asked.
+    pub fn headers(
+        node: &NodeAddr,
+        timeout_ms: u32,
+        tls: Option<&TlsAsk>,
+    ) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
             (":method", "POST".to_string()),
             (":path", "/".to_string()),
             (":authority", node.to_string()),
             ("content-type", "application/x-redis-resp".to_string()),
             ("x-redis-timeout", timeout_ms.to_string()),
-        ]
+        ];
+        if let Some(tls) = tls {
+            let mode = if tls.verify { "verify" } else { "on" };
+            headers.push(("x-redis-tls", mode.to_string()));
+            if let Some(name) = &tls.server_name {
+                headers.push(("x-redis-server-name", name.clone()));
+            }
+        }
+        headers
     }
 
     /// The body: preamble, the commands, QUIT.

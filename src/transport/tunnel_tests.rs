@@ -100,10 +100,29 @@ fn truncated_and_garbled_bodies_are_protocol_errors() {
 
 #[test]
 fn headers_name_the_node_and_the_time_budget() {
-    let h = Framing::headers(&NodeAddr::new("10.1.2.3", 6380), 1500);
+    let node = NodeAddr::new("10.1.2.3", 6380);
+    let h = Framing::headers(&node, 1500, None);
     assert!(h.contains(&(":authority", "10.1.2.3:6380".to_string())));
     assert!(h.contains(&(":method", "POST".to_string())));
     assert!(h.contains(&("x-redis-timeout", "1500".to_string())));
+    assert!(!h.iter().any(|(k, _)| k.starts_with("x-redis-tls")));
+}
+
+#[test]
+fn tls_is_asked_per_call_as_the_config_says() {
+    let v = |j: &str| RedisConfig::parse(&serde_json::from_str(j).unwrap()).unwrap();
+    assert_eq!(TlsAsk::from_config(&v(r#"{"ssl_verify": true}"#)), None);
+    let ask = TlsAsk::from_config(&v(
+        r#"{"ssl": true, "ssl_verify": true, "server_name": "r.test"}"#,
+    ));
+    let node = NodeAddr::new("10.1.2.3", 6380);
+    let h = Framing::headers(&node, 1500, ask.as_ref());
+    assert!(h.contains(&("x-redis-tls", "verify".to_string())));
+    assert!(h.contains(&("x-redis-server-name", "r.test".to_string())));
+    let ask = TlsAsk::from_config(&v(r#"{"ssl": true}"#));
+    let h = Framing::headers(&node, 1500, ask.as_ref());
+    assert!(h.contains(&("x-redis-tls", "on".to_string())));
+    assert!(!h.iter().any(|(k, _)| *k == "x-redis-server-name"));
 }
 
 #[test]

@@ -61,6 +61,7 @@ pub struct Setup<'a> {
     pub workers: usize,
     pub tunnels: Vec<String>,
     pub filters: PathBuf,
+    pub redis_ca: Option<PathBuf>,
 }
 
 impl<'a> Setup<'a> {
@@ -71,7 +72,14 @@ impl<'a> Setup<'a> {
             workers: 2,
             tunnels: vec!["redis_tunnel".into()],
             filters: test_filters_dir(),
+            redis_ca: None,
         }
+    }
+
+    /// The CA bundle the gateway checks Redis' certificates against (`--redis-ca`).
+    pub fn redis_ca(mut self, path: PathBuf) -> Self {
+        self.redis_ca = Some(path);
+        self
     }
 
     pub fn profile(mut self, p: Profile) -> Self {
@@ -100,6 +108,7 @@ impl<'a> Setup<'a> {
         opts.profile = self.profile;
         opts.workers = self.workers;
         opts.redis_tunnels = self.tunnels;
+        opts.redis_ca = self.redis_ca;
         let gateway = Gateway::start(opts).unwrap_or_else(|e| panic!("gateway: {e}"));
         TestGateway {
             addr: gateway.addr,

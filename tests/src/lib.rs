@@ -10,6 +10,7 @@ pub mod kong;
 pub mod load;
 pub mod redis_server;
 pub mod sentinel;
+pub mod tls;
 
 pub use harness::{Setup, TestGateway};
 pub use redis_server::RedisServer;

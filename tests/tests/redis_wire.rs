@@ -44,6 +44,7 @@ impl Dispatcher for TcpTunnel {
         node: &NodeAddr,
         body: Vec<u8>,
         _t: u32,
+        _tls: Option<&redis_filter_core::transport::TlsAsk>,
     ) -> Result<u32, String> {
         let mut s = std::net::TcpStream::connect((node.host.as_str(), node.port))
             .map_err(|e| e.to_string())?;

@@ -3,6 +3,7 @@
 
 use crate::http_client::HttpClient;
 use crate::profile::Profile;
+use crate::tls::TlsWanted;
 use crate::tunnel::{TunnelError, TunnelPool};
 use proxy_wasm_host::abi::v0_2_1::{HttpCall, HttpCallResponse};
 use std::borrow::Cow;
@@ -95,13 +96,24 @@ impl Upstreams {
             let node = header(call, ":authority")
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .unwrap_or_default();
-            return match tunnel.call(&node, &call.body, timeout).await {
+            let text =
+                |name: &str| header(call, name).map(|v| String::from_utf8_lossy(v).into_owned());
+            let tls = TlsWanted::from_headers(
+                text("x-redis-tls").as_deref(),
+                text("x-redis-server-name").as_deref(),
+            );
+            return match tunnel.call(&node, &call.body, timeout, tls.as_ref()).await {
                 Ok(body) => {
                     HttpCallResponse::received(vec![pair(":status", "200")]).with_body(body)
                 }
                 Err(TunnelError::Timeout) => failure(self.profile, Failure::Timeout),
                 Err(TunnelError::Connect(_)) => failure(self.profile, Failure::Connect),
                 Err(TunnelError::Broken(_)) => failure(self.profile, Failure::Reset),
+                // As Kong's bridge: a TLS failure is the tunnel's 502, with why.
+                Err(TunnelError::Tls(m)) => {
+                    HttpCallResponse::received(vec![pair(":status", "502")])
+                        .with_body(m.into_bytes())
+                }
                 Err(TunnelError::BadRequest(m)) => {
                     HttpCallResponse::received(vec![pair(":status", "400")])
                         .with_body(m.into_bytes())

@@ -29,6 +29,9 @@ pub struct GatewayOptions {
     /// Upstream names served as RESP tunnels (`redis_tunnel`, or a `host:port` in Kong's profile).
     pub redis_tunnels: Vec<String>,
     pub log_level: LogLevel,
+    /// The CA bundle a call with `ssl_verify` checks Redis' certificate against (else the
+    /// system's).
+    pub redis_ca: Option<PathBuf>,
 }
 
 impl GatewayOptions {
@@ -41,6 +44,7 @@ impl GatewayOptions {
             workers: 2,
             redis_tunnels: vec![redis_filter_core::config::DEFAULT_TUNNEL.to_string()],
             log_level: LogLevel::Info,
+            redis_ca: None,
         }
     }
 }
@@ -105,6 +109,7 @@ impl Gateway {
             clusters,
             store: Arc::new(SharedStore::new()),
             calls: Arc::default(),
+            tls: Arc::new(crate::tls::Tls::new(opts.redis_ca.as_deref())?),
         });
         let listener = TcpListener::bind(&opts.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;

@@ -7,7 +7,7 @@ use wasm_test_harness::{EchoServer, Gateway, GatewayOptions, Profile};
 const USAGE: &str = "usage:
   wasm-test-harness serve --config kong.yml --filters-path DIR --listen ADDR
                           [--profile kong|envoy] [--workers N] [--redis-tunnel NAME ...]
-                          [--log-level trace|debug|info|warn|error]
+                          [--log-level trace|debug|info|warn|error] [--redis-ca PEM]
   wasm-test-harness echo --listen ADDR
   wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]
                                  [--redis-allow HOST:PORT|HOST:* ...] [--xff-trusted-hops N]
@@ -62,6 +62,7 @@ fn run(args: &[String]) -> Result<(), String> {
             "workers",
             "redis-tunnel",
             "log-level",
+            "redis-ca",
         ],
         "echo" => &["listen"],
         "credentials" => &[
@@ -141,6 +142,7 @@ fn run(args: &[String]) -> Result<(), String> {
             if !tunnels.is_empty() {
                 opts.redis_tunnels = tunnels;
             }
+            opts.redis_ca = get("redis-ca").map(Into::into);
             if let Some(l) = get("log-level") {
                 opts.log_level = match l.as_str() {
                     "trace" => LogLevel::Trace,

@@ -15,4 +15,6 @@ pub struct Shared {
     pub clusters: HashMap<String, String>,
     pub store: Arc<SharedStore>,
     pub calls: Arc<CallStats>,
+    /// TLS to Redis for the tunnels (`--redis-ca`).
+    pub tls: Arc<crate::tls::Tls>,
 }

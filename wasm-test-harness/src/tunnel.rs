@@ -1,13 +1,17 @@
 //! RESP tunnels served natively: the body of a dispatch to a tunnel upstream is a RESP pipeline
-//! for the Redis node named in `:authority`. It goes over a pooled TCP connection; the final QUIT
-//! is answered here (`+OK`) without closing the pooled connection.
+//! for the Redis node named in `:authority`. It goes over a pooled TCP connection (TLS when the
+//! call asks, `tls`); the final QUIT is answered here (`+OK`) without closing the pooled
+//! connection.
 
+use crate::tls::{Tls, TlsWanted};
 use redis_filter_core::resp::split_frames;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TunnelError {
@@ -19,12 +23,21 @@ pub enum TunnelError {
     Broken(String),
     /// The body is not a RESP pipeline.
     BadRequest(String),
+    /// TLS was asked and could not be had (handshake refused, certificate or name not
+    /// verified, no CA bundle): never a plaintext fallback.
+    Tls(String),
 }
 
-/// Idle connections per node, for one worker.
-#[derive(Default)]
+/// A connection to a node, plain or TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// Idle connections per node (and TLS mode), for one worker.
 pub struct TunnelPool {
-    idle: RefCell<HashMap<String, Vec<TcpStream>>>,
+    idle: RefCell<HashMap<String, Vec<Conn>>>,
+    tls: Arc<Tls>,
 }
 
 const MAX_IDLE_PER_NODE: usize = 64;
@@ -34,11 +47,19 @@ fn is_quit(frame: &[u8]) -> bool {
 }
 
 impl TunnelPool {
+    pub fn new(tls: Arc<Tls>) -> Self {
+        Self {
+            idle: RefCell::default(),
+            tls,
+        }
+    }
+
     pub async fn call(
         &self,
         node: &str,
         body: &[u8],
         timeout: Duration,
+        tls: Option<&TlsWanted>,
     ) -> Result<Vec<u8>, TunnelError> {
         let (frames, rest) =
             split_frames(body).map_err(|e| TunnelError::BadRequest(e.to_string()))?;
@@ -51,16 +72,20 @@ impl TunnelPool {
         let commands = frames.len() - usize::from(quit);
         let payload_len: usize = frames.iter().take(commands).map(|f| f.len()).sum();
         let payload = &body[..payload_len];
+        let key = match tls {
+            None => node.to_string(),
+            Some(t) => format!("{node} tls {} {:?}", t.verify, t.server_name),
+        };
         let work = async {
-            let mut conn = match self.take_idle(node) {
+            let mut conn = match self.take_idle(&key) {
                 Some(c) => c,
-                None => TcpStream::connect(node)
-                    .await
-                    .map_err(|e| TunnelError::Connect(e.to_string()))?,
+                None => self.connect(node, tls).await?,
             };
-            let _ = conn.set_nodelay(true);
-            let mut replies = exchange(&mut conn, payload, commands).await?;
-            self.put_idle(node, conn);
+            let mut replies = match &mut conn {
+                Conn::Plain(c) => exchange(c, payload, commands).await?,
+                Conn::Tls(c) => exchange(c.as_mut(), payload, commands).await?,
+            };
+            self.put_idle(&key, conn);
             if quit {
                 replies.extend_from_slice(b"+OK\r\n");
             }
@@ -72,11 +97,25 @@ impl TunnelPool {
         }
     }
 
-    fn take_idle(&self, node: &str) -> Option<TcpStream> {
+    async fn connect(&self, node: &str, tls: Option<&TlsWanted>) -> Result<Conn, TunnelError> {
+        let tcp = TcpStream::connect(node)
+            .await
+            .map_err(|e| TunnelError::Connect(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let Some(wanted) = tls else {
+            return Ok(Conn::Plain(tcp));
+        };
+        let host = node.rsplit_once(':').map_or(node, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let stream = self.tls.connect(tcp, host, wanted).await;
+        Ok(Conn::Tls(Box::new(stream.map_err(TunnelError::Tls)?)))
+    }
+
+    fn take_idle(&self, node: &str) -> Option<Conn> {
         self.idle.borrow_mut().get_mut(node).and_then(Vec::pop)
     }
 
-    fn put_idle(&self, node: &str, conn: TcpStream) {
+    fn put_idle(&self, node: &str, conn: Conn) {
         let mut idle = self.idle.borrow_mut();
         let list = idle.entry(node.to_string()).or_default();
         if list.len() < MAX_IDLE_PER_NODE {
@@ -86,8 +125,15 @@ impl TunnelPool {
 }
 
 /// Writes the pipeline and reads exactly `n` replies.
-async fn exchange(conn: &mut TcpStream, payload: &[u8], n: usize) -> Result<Vec<u8>, TunnelError> {
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut S,
+    payload: &[u8],
+    n: usize,
+) -> Result<Vec<u8>, TunnelError> {
     conn.write_all(payload)
+        .await
+        .map_err(|e| TunnelError::Broken(e.to_string()))?;
+    conn.flush()
         .await
         .map_err(|e| TunnelError::Broken(e.to_string()))?;
     let mut buf = Vec::with_capacity(256);

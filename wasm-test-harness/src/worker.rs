@@ -68,6 +68,7 @@ impl Worker {
             tunnels: shared.tunnels.clone(),
             clusters: shared.clusters.clone(),
         };
+        let tunnel = TunnelPool::new(shared.tls.clone());
         let worker = Rc::new(Self {
             index,
             shared,
@@ -77,7 +78,7 @@ impl Worker {
             waiters: RefCell::default(),
             resumed: RefCell::default(),
             next_request: Cell::new(1),
-            tunnel: TunnelPool::default(),
+            tunnel,
             client: HttpClient::default(),
             upstreams,
             ticks: RefCell::default(),

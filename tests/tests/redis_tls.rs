@@ -1,0 +1,97 @@
+//! Redis over TLS: redis-server with a TLS port and a CA made at test time, reached by rate
+//! limiting through the harness's tunnel (both profiles): `ssl`, `ssl_verify` with the right CA
+//! and name, and what must be refused with no plaintext fallback: a wrong CA, a wrong
+//! `server_name`, `ssl` against the plaintext port. AUTH with an ACL user over TLS.
+
+use e2e_tests::harness::{dist_dir, Setup};
+use e2e_tests::http::get;
+use e2e_tests::tls::TestCa;
+use e2e_tests::{free_port, RedisServer};
+use wasm_test_harness::Profile;
+
+fn yaml(redis: serde_json::Value) -> String {
+    let config = serde_json::json!({"minute": 1000, "policy": "redis", "limit_by": "ip",
+        "fault_tolerant": false, "redis": redis});
+    format!(
+        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  - name: r\n    paths: [/]\n    filter_chains:\n    - filters:\n      - name: redis-rate-limiting\n        config: {config}\n"
+    )
+}
+
+/// The statuses of two requests through a harness gateway with this `redis` block.
+fn statuses(profile: Profile, ca: &std::path::Path, redis: serde_json::Value) -> Vec<u16> {
+    let gw = Setup::new(&yaml(redis))
+        .profile(profile)
+        .filters(dist_dir())
+        .redis_ca(ca.to_path_buf())
+        .start();
+    (0..2).map(|_| get(gw.addr, "/", &[]).status).collect()
+}
+
+#[test]
+fn rate_limiting_reaches_a_tls_redis_and_refuses_what_it_cannot_verify() {
+    let ca = TestCa::new("redis");
+    let other = TestCa::new("other");
+    let tls_port = free_port();
+    let lines = ca.redis_lines(tls_port);
+    let mut conf: Vec<&str> = lines.iter().map(String::as_str).collect();
+    conf.push("user alice on >alice-pw ~* +@all");
+    let redis = RedisServer::start(&conf);
+    let tls = |extra: serde_json::Value| {
+        let mut block = serde_json::json!({"host": "127.0.0.1", "port": tls_port, "ssl": true});
+        for (k, v) in extra.as_object().unwrap() {
+            block[k] = v.clone();
+        }
+        block
+    };
+    for profile in [Profile::Kong, Profile::Envoy] {
+        redis.cmd(&["FLUSHALL"]);
+        // Encrypted, nothing checked (Kong's ssl_verify false).
+        assert_eq!(
+            statuses(profile, &ca.ca, tls(serde_json::json!({}))),
+            [200, 200],
+            "{profile:?}"
+        );
+        // Verified against the right CA, by name and by address.
+        let name = serde_json::json!({"ssl_verify": true, "server_name": "redis.test"});
+        assert_eq!(
+            statuses(profile, &ca.ca, tls(name)),
+            [200, 200],
+            "{profile:?}"
+        );
+        let by_ip = serde_json::json!({"ssl_verify": true});
+        assert_eq!(
+            statuses(profile, &ca.ca, tls(by_ip)),
+            [200, 200],
+            "{profile:?}"
+        );
+        // An ACL user over TLS.
+        let acl = serde_json::json!({"ssl_verify": true, "server_name": "redis.test",
+            "username": "alice", "password": "alice-pw"});
+        assert_eq!(
+            statuses(profile, &ca.ca, tls(acl)),
+            [200, 200],
+            "{profile:?}"
+        );
+        let counted = redis.cmd(&["DBSIZE"]);
+        assert_ne!(counted, b":0\r\n", "{profile:?}: nothing was counted");
+        // Refused, never sent in plaintext: another CA, another name, the plaintext port.
+        let verify = serde_json::json!({"ssl_verify": true, "server_name": "redis.test"});
+        assert_eq!(
+            statuses(profile, &other.ca, tls(verify)),
+            [500, 500],
+            "{profile:?}: wrong CA"
+        );
+        let wrong_name = serde_json::json!({"ssl_verify": true, "server_name": "other.test"});
+        assert_eq!(
+            statuses(profile, &ca.ca, tls(wrong_name)),
+            [500, 500],
+            "{profile:?}: wrong name"
+        );
+        let plain = serde_json::json!({"host": "127.0.0.1", "port": redis.port, "ssl": true});
+        assert_eq!(
+            statuses(profile, &ca.ca, plain),
+            [500, 500],
+            "{profile:?}: plaintext port"
+        );
+    }
+}
