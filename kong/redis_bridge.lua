@@ -9,6 +9,9 @@
 --                           the call names none in its x-redis-timeout header
 --   $redis_bridge_pool      idle connections kept per node and credentials
 --
+-- TLS: a call with x-redis-tls (verify | on) and x-redis-server-name goes over TLS
+-- (sslhandshake; verification against lua_ssl_trusted_certificate), or fails with 502.
+--
 -- Statuses: 200 replies; 400 malformed call; 403 node not allowed; 502 node unreachable or
 -- closed the connection; 504 timeout. QUIT is answered here (+OK) so the pooled connection stays
 -- open; replies are counted by parsing RESP, so a pooled connection is never read past its
@@ -235,13 +238,36 @@ function _M.serve()
   local deadline = ngx.now() * 1000 + timeout
   local sock = tcp()
   sock:settimeout(timeout)
+  -- TLS as the filter asks (its ssl, ssl_verify, server_name): "verify" or "on". A TLS
+  -- connection is pooled apart from plaintext ones, and never falls back to plaintext.
+  local tls = ngx.var.http_x_redis_tls
+  if tls ~= nil and tls ~= "verify" and tls ~= "on" then
+    return finish(400, "x-redis-tls must be verify or on")
+  end
+  local server_name = ngx.var.http_x_redis_server_name
+  if server_name == "" then
+    server_name = nil
+  end
   local pool = key .. "#" .. ngx.crc32_long(preamble)
+  if tls then
+    pool = pool .. "#tls:" .. tls .. ":" .. (server_name or "")
+  end
   local ok, err = sock:connect(host, port, {
     pool = pool,
     pool_size = tonumber(ngx.var.redis_bridge_pool) or 64,
   })
   if not ok then
     return failed(err)
+  end
+  if tls and (sock:getreusedtimes() or 0) == 0 then
+    -- As Kong's own Redis connector: SNI and the name checked are server_name; without one,
+    -- the chain is verified (against lua_ssl_trusted_certificate) but no name.
+    local session, herr = sock:sslhandshake(nil, server_name, tls == "verify")
+    if not session then
+      sock:close()
+      ngx.log(ngx.WARN, "redis bridge: tls handshake with ", key, " failed: ", herr)
+      return finish(502, "tls handshake failed: " .. tostring(herr))
+    end
   end
 
   -- A pooled connection was authenticated and SELECTed with these very commands: skip them and

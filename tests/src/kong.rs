@@ -67,6 +67,17 @@ impl KongGateway {
     }
 
     pub fn start_with(yaml: &str, filters: &Path, workers: usize, redis_allow: &[&str]) -> Self {
+        Self::start_full(yaml, filters, workers, redis_allow, None)
+    }
+
+    /// `start_with`, the bridge checking Redis' certificates against `redis_ca`.
+    pub fn start_full(
+        yaml: &str,
+        filters: &Path,
+        workers: usize,
+        redis_allow: &[&str],
+        redis_ca: Option<&Path>,
+    ) -> Self {
         let engine_bin = nginx_wasm().expect("nginx-wasm (check kong::available first)");
         let bridge_bin = bridge_nginx().expect("bridge nginx (check kong::available first)");
         let echo_server = EchoServer::start("127.0.0.1:0").expect("echo");
@@ -88,6 +99,7 @@ impl KongGateway {
             bridge_lua_dir: &lua,
             redis_allow: redis_allow.iter().map(|a| a.to_string()).collect(),
             user_root: running_as_root(),
+            redis_ca,
         };
         let rendered = render(&config, &opts).expect("render nginx");
         std::fs::write(dir.0.join("nginx.conf"), &rendered.wasm).unwrap();

@@ -5,6 +5,7 @@
 
 use e2e_tests::harness::{dist_dir, Setup};
 use e2e_tests::http::get;
+use e2e_tests::kong::{self, KongGateway};
 use e2e_tests::tls::TestCa;
 use e2e_tests::{free_port, RedisServer};
 use wasm_test_harness::Profile;
@@ -17,14 +18,33 @@ fn yaml(redis: serde_json::Value) -> String {
     )
 }
 
-/// The statuses of two requests through a harness gateway with this `redis` block.
-fn statuses(profile: Profile, ca: &std::path::Path, redis: serde_json::Value) -> Vec<u16> {
-    let gw = Setup::new(&yaml(redis))
-        .profile(profile)
-        .filters(dist_dir())
-        .redis_ca(ca.to_path_buf())
-        .start();
-    (0..2).map(|_| get(gw.addr, "/", &[]).status).collect()
+/// Where the filter runs: the harness (a profile) or Kong's engine with the project's bridge.
+#[derive(Debug, Clone, Copy)]
+enum On {
+    Harness(Profile),
+    Kong,
+}
+
+/// The statuses of two requests through a gateway with this `redis` block, its tunnel checking
+/// certificates against `ca`.
+fn statuses(on: On, ca: &std::path::Path, redis: serde_json::Value) -> Vec<u16> {
+    let two = |addr| (0..2).map(|_| get(addr, "/", &[]).status).collect();
+    match on {
+        On::Harness(profile) => {
+            let gw = Setup::new(&yaml(redis))
+                .profile(profile)
+                .filters(dist_dir())
+                .redis_ca(ca.to_path_buf())
+                .start();
+            two(gw.addr)
+        }
+        On::Kong => {
+            let gw = KongGateway::start_full(&yaml(redis), &dist_dir(), 2, &[], Some(ca));
+            let got = two(gw.addr);
+            assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
+            got
+        }
+    }
 }
 
 #[test]
@@ -43,7 +63,11 @@ fn rate_limiting_reaches_a_tls_redis_and_refuses_what_it_cannot_verify() {
         }
         block
     };
-    for profile in [Profile::Kong, Profile::Envoy] {
+    let mut hosts = vec![On::Harness(Profile::Kong), On::Harness(Profile::Envoy)];
+    if kong::available("rate_limiting_reaches_a_tls_redis_and_refuses_what_it_cannot_verify") {
+        hosts.push(On::Kong);
+    }
+    for profile in hosts {
         redis.cmd(&["FLUSHALL"]);
         // Encrypted, nothing checked (Kong's ssl_verify false).
         assert_eq!(

@@ -14,7 +14,7 @@ const USAGE: &str = "usage:
                                  [--validate-with ENVOY_BINARY]
   wasm-test-harness render-nginx --config kong.yml --filters-path DIR --prefix DIR
                                  [--bridge-lua DIR] [--listen ADDR] [--workers N]
-                                 [--redis-allow HOST:PORT|HOST:* ...]
+                                 [--redis-allow HOST:PORT|HOST:* ...] [--redis-ca PEM]
       (writes PREFIX/nginx.conf for nginx with Kong's ngx_wasm_module and PREFIX/bridge.conf for
        nginx with the Lua module, the bridge on unix:PREFIX/bridge.sock)
   wasm-test-harness credentials --redis HOST:PORT [--password P] [--db N] [--prefix P]
@@ -96,6 +96,7 @@ fn run(args: &[String]) -> Result<(), String> {
             "listen",
             "workers",
             "redis-allow",
+            "redis-ca",
         ],
         _ => return Err(USAGE.into()),
     };
@@ -279,6 +280,7 @@ fn render_nginx(
             lua.display()
         ));
     }
+    let redis_ca = get("redis-ca").map(|p| absolute(PathBuf::from(p)));
     let workers = match get("workers") {
         Some(w) => w
             .parse()
@@ -297,6 +299,7 @@ fn render_nginx(
             bridge_lua_dir: &lua,
             redis_allow,
             user_root: wasm_test_harness::nginx_config::running_as_root(),
+            redis_ca: redis_ca.as_deref(),
         },
     )?;
     for (name, text) in [

@@ -27,6 +27,8 @@ pub struct NginxOptions<'a> {
     pub redis_allow: Vec<String>,
     /// Run the workers as root (when the tests run as root, so both nginx can use the socket).
     pub user_root: bool,
+    /// The CA bundle the bridge checks Redis' certificates against (`ssl_verify`).
+    pub redis_ca: Option<&'a Path>,
 }
 
 pub struct NginxConfigs {
@@ -211,6 +213,7 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
          \x20       set $redis_bridge_allow \"{allow}\";\n\
          \x20       set $redis_bridge_timeout 2000;\n\
          \x20       set $redis_bridge_pool 64;\n\
+         {tls}\
          \x20       client_max_body_size 4m;\n\
          \x20       client_body_buffer_size 4m;\n\
          \x20       location = / {{\n\
@@ -221,6 +224,10 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
         lua = opts.bridge_lua_dir.display(),
         socket = opts.bridge_socket.display(),
         allow = allowlist(config, &opts.redis_allow)?,
+        tls = opts.redis_ca.map_or(String::new(), |ca| format!(
+            "        lua_ssl_trusted_certificate {};\n        lua_ssl_verify_depth 3;\n",
+            ca.display()
+        )),
     );
     Ok(NginxConfigs { wasm, bridge })
 }
@@ -247,6 +254,7 @@ mod tests {
             bridge_lua_dir: &l,
             redis_allow: vec!["10.0.0.9:*".into()],
             user_root: false,
+            redis_ca: None,
         };
         render(&config, &opts).unwrap()
     }
