@@ -40,6 +40,18 @@ impl EnvoyGateway {
         redis_allow: &[&str],
         edit: impl FnOnce(&mut serde_json::Value),
     ) -> Self {
+        Self::start_full(yaml, filters, concurrency, redis_allow, None, edit)
+    }
+
+    /// `start_with`, the tunnel checking Redis' certificates against `redis_ca`.
+    pub fn start_full(
+        yaml: &str,
+        filters: &std::path::Path,
+        concurrency: usize,
+        redis_allow: &[&str],
+        redis_ca: Option<&std::path::Path>,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> Self {
         let echo_server = EchoServer::start("127.0.0.1:0").expect("echo");
         let echo = echo_server.addr;
         let dir = TempDir::new("envoy");
@@ -53,6 +65,7 @@ impl EnvoyGateway {
             admin: Some(("127.0.0.1".into(), admin_port)),
             redis_allow: redis_allow.iter().map(|a| a.to_string()).collect(),
             xff_trusted_hops: 0,
+            redis_ca: redis_ca.map(std::path::Path::to_path_buf),
         };
         let mut rendered = render(&config, &opts).expect("render");
         edit(&mut rendered);

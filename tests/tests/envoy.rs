@@ -52,6 +52,7 @@ fn the_demo_config_renders_to_a_valid_envoy_config() {
         admin: None,
         redis_allow: vec!["10.1.2.3:*".into()],
         xff_trusted_hops: 0,
+        redis_ca: None,
     };
     let rendered = wasm_test_harness::envoy_config::render(&config, &opts).unwrap();
     let path = dir.0.join("envoy.json");

@@ -3,6 +3,7 @@
 //! and name, and what must be refused with no plaintext fallback: a wrong CA, a wrong
 //! `server_name`, `ssl` against the plaintext port. AUTH with an ACL user over TLS.
 
+use e2e_tests::envoy::EnvoyGateway;
 use e2e_tests::harness::{dist_dir, Setup};
 use e2e_tests::http::get;
 use e2e_tests::kong::{self, KongGateway};
@@ -22,6 +23,7 @@ fn yaml(redis: serde_json::Value) -> String {
 #[derive(Debug, Clone, Copy)]
 enum On {
     Harness(Profile),
+    Envoy,
     Kong,
 }
 
@@ -36,6 +38,10 @@ fn statuses(on: On, ca: &std::path::Path, redis: serde_json::Value) -> Vec<u16> 
                 .filters(dist_dir())
                 .redis_ca(ca.to_path_buf())
                 .start();
+            two(gw.addr)
+        }
+        On::Envoy => {
+            let gw = EnvoyGateway::start_full(&yaml(redis), &dist_dir(), 2, &[], Some(ca), |_| {});
             two(gw.addr)
         }
         On::Kong => {
@@ -63,7 +69,11 @@ fn rate_limiting_reaches_a_tls_redis_and_refuses_what_it_cannot_verify() {
         }
         block
     };
-    let mut hosts = vec![On::Harness(Profile::Kong), On::Harness(Profile::Envoy)];
+    let mut hosts = vec![
+        On::Harness(Profile::Kong),
+        On::Harness(Profile::Envoy),
+        On::Envoy,
+    ];
     if kong::available("rate_limiting_reaches_a_tls_redis_and_refuses_what_it_cannot_verify") {
         hosts.push(On::Kong);
     }

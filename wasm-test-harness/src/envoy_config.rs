@@ -21,7 +21,13 @@ pub struct EnvoyOptions<'a> {
     /// Proxies in front of Envoy whose X-Forwarded-For entry is trusted (`--xff-trusted-hops`);
     /// 0: the connection's peer is the client.
     pub xff_trusted_hops: u32,
+    /// The CA bundle a TLS tunnel with `ssl_verify` checks Redis' certificates against
+    /// (`--redis-ca`; else the system's).
+    pub redis_ca: Option<std::path::PathBuf>,
 }
+
+/// The system's CA bundle (Debian's ca-certificates), used without `--redis-ca`.
+const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
@@ -189,7 +195,28 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Transport {
     Plain,
-    Tls { sni: Option<String> },
+    Tls { sni: Option<String>, verify: bool },
+}
+
+impl Transport {
+    /// What a call of this transport carries (`redis_filter_core::transport::TlsAsk`): a route
+    /// matches only calls that ask for exactly this, so a call never goes out with less TLS
+    /// than it asked for (no route: 404).
+    fn header_matchers(&self) -> Vec<Value> {
+        let absent = |name: &str| json!({"name": name, "present_match": false});
+        let exact =
+            |name: &str, value: &str| json!({"name": name, "string_match": {"exact": value}});
+        match self {
+            Transport::Plain => vec![absent("x-redis-tls")],
+            Transport::Tls { sni, verify } => vec![
+                exact("x-redis-tls", if *verify { "verify" } else { "on" }),
+                match sni {
+                    Some(name) => exact("x-redis-server-name", name),
+                    None => absent("x-redis-server-name"),
+                },
+            ],
+        }
+    }
 }
 
 /// The tunnel a filter's config uses, the targets it needs (standalone node; sentinels or
@@ -210,6 +237,7 @@ pub(crate) fn redis_targets(config: Option<&str>) -> Option<(String, Vec<Target>
     let transport = if redis.ssl {
         Transport::Tls {
             sni: redis.server_name,
+            verify: redis.ssl_verify,
         }
     } else {
         Transport::Plain
@@ -230,7 +258,7 @@ fn add_target(list: &mut Vec<(Target, Transport)>, target: Target, transport: &T
 /// dynamic forward proxy (one cluster per transport, one DNS cache shared with the HTTP
 /// filter). One virtual host per transport lists the allowed domains; there is no catch-all,
 /// so any other `:authority` gets a 404.
-fn tunnel(name: &str, targets: &[(Target, Transport)]) -> (Value, Vec<Value>) {
+fn tunnel(name: &str, targets: &[(Target, Transport)], ca: &Path) -> (Value, Vec<Value>) {
     let dns_cache = json!({"name": name, "dns_lookup_family": "V4_PREFERRED"});
     let mut clusters = vec![json!({
         "name": name,
@@ -254,18 +282,28 @@ fn tunnel(name: &str, targets: &[(Target, Transport)]) -> (Value, Vec<Value>) {
         });
         let cluster_name = match transport {
             Transport::Plain => format!("{name}_dfp"),
-            Transport::Tls { sni } => {
+            Transport::Tls { sni, verify } => {
                 tls_count += 1;
                 let mut tls = json!({"@type": TLS});
                 if let Some(sni) = sni {
                     tls["sni"] = json!(sni);
                 }
+                if *verify {
+                    // `ssl_verify`: the chain against the CA bundle, and with `server_name`
+                    // that name among the certificate's DNS names (as Kong's connector does).
+                    let mut validation =
+                        json!({"trusted_ca": {"filename": ca.display().to_string()}});
+                    if let Some(sni) = sni {
+                        validation["match_typed_subject_alt_names"] =
+                            json!([{"san_type": "DNS", "matcher": {"exact": sni}}]);
+                    }
+                    tls["common_tls_context"] = json!({"validation_context": validation});
+                }
                 c["transport_socket"] =
                     json!({"name": "envoy.transport_sockets.tls", "typed_config": tls});
-                // TLS as the static per-node clusters did it: SNI from `server_name` only and
-                // no certificate verification. The forward proxy would otherwise turn on
-                // auto_sni and auto_san_validation (and, with no CA configured, refuse every
-                // certificate); turning them off needs allow_insecure_cluster_options.
+                // SNI from `server_name` only, the validation above only: the forward proxy
+                // would otherwise turn on auto_sni and auto_san_validation (the node's address
+                // as the name); turning them off needs allow_insecure_cluster_options.
                 c["cluster_type"]["typed_config"]["allow_insecure_cluster_options"] = json!(true);
                 c["typed_extension_protocol_options"] = json!({
                     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -291,11 +329,15 @@ fn tunnel(name: &str, targets: &[(Target, Transport)]) -> (Value, Vec<Value>) {
                 .collect::<Vec<_>>()
                 .join("|")
         );
+        let mut headers = vec![
+            json!({"name": ":authority", "string_match": {"safe_regex": {"regex": authority}}}),
+        ];
+        headers.extend(transport.header_matchers());
         hosts.push(json!({
             "name": cluster_name,
             "domains": mine.iter().map(|t| t.domain()).collect::<Vec<_>>(),
             "routes": [{
-                "match": {"prefix": "/", "headers": [{"name": ":authority", "string_match": {"safe_regex": {"regex": authority}}}]},
+                "match": {"prefix": "/", "headers": headers},
                 "route": {"cluster": cluster_name, "timeout": "0s",
                     "upgrade_configs": [{"upgrade_type": "CONNECT", "connect_config": {"allow_post": true}}]}
             }]
@@ -401,7 +443,11 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
     });
     let mut listeners = vec![main];
     for (name, targets) in &tunnels {
-        let (listener, tunnel_clusters) = tunnel(name, targets);
+        let ca = opts
+            .redis_ca
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(SYSTEM_CA));
+        let (listener, tunnel_clusters) = tunnel(name, targets, &ca);
         listeners.push(listener);
         clusters.extend(tunnel_clusters);
     }
@@ -459,6 +505,7 @@ services:
             admin: None,
             redis_allow: redis_allow.iter().map(|s| s.to_string()).collect(),
             xff_trusted_hops: 0,
+            redis_ca: None,
         };
         render(&config, &opts)
     }

@@ -11,7 +11,7 @@ const USAGE: &str = "usage:
   wasm-test-harness echo --listen ADDR
   wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]
                                  [--redis-allow HOST:PORT|HOST:* ...] [--xff-trusted-hops N]
-                                 [--validate-with ENVOY_BINARY]
+                                 [--validate-with ENVOY_BINARY] [--redis-ca PEM]
   wasm-test-harness render-nginx --config kong.yml --filters-path DIR --prefix DIR
                                  [--bridge-lua DIR] [--listen ADDR] [--workers N]
                                  [--redis-allow HOST:PORT|HOST:* ...] [--redis-ca PEM]
@@ -87,6 +87,7 @@ fn run(args: &[String]) -> Result<(), String> {
             "redis-allow",
             "xff-trusted-hops",
             "validate-with",
+            "redis-ca",
         ],
         "render-nginx" => &[
             "config",
@@ -211,6 +212,7 @@ fn render_envoy(
             admin,
             redis_allow,
             xff_trusted_hops,
+            redis_ca: get("redis-ca").map(Into::into),
         },
     )?;
     let text = serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?;
