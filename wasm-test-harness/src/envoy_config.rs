@@ -245,10 +245,13 @@ pub(crate) fn redis_targets(config: Option<&str>) -> Option<(String, Vec<Target>
     Some((redis.tunnel, targets, transport))
 }
 
-/// Adds a target unless its domain is there already (the first config that names it decides
-/// its transport; Envoy refuses a domain twice in one route config).
+/// Adds a target unless it is there already with this transport (two configs may reach one
+/// node with different TLS: each call's route is chosen by what it asks, see `tunnel`).
 fn add_target(list: &mut Vec<(Target, Transport)>, target: Target, transport: &Transport) {
-    if !list.iter().any(|(t, _)| t.domain() == target.domain()) {
+    if !list
+        .iter()
+        .any(|(t, tr)| t.domain() == target.domain() && tr == transport)
+    {
         list.push((target, transport.clone()));
     }
 }
@@ -271,7 +274,8 @@ fn tunnel(name: &str, targets: &[(Target, Transport)], ca: &Path) -> (Value, Vec
             transports.push(t);
         }
     }
-    let mut hosts = Vec::new();
+    let mut hosts: Vec<Value> = Vec::new();
+    let mut claimed: Vec<(String, usize)> = Vec::new();
     let mut tls_count = 0;
     for transport in transports {
         let mut c = json!({
@@ -322,25 +326,48 @@ fn tunnel(name: &str, targets: &[(Target, Transport)], ca: &Path) -> (Value, Vec
             .filter(|(_, t)| t == transport)
             .map(|(target, _)| target)
             .collect();
-        let authority = format!(
-            "(?i)^({})$",
-            mine.iter()
-                .map(|t| t.pattern())
-                .collect::<Vec<_>>()
-                .join("|")
-        );
-        let mut headers = vec![
-            json!({"name": ":authority", "string_match": {"safe_regex": {"regex": authority}}}),
-        ];
-        headers.extend(transport.header_matchers());
-        hosts.push(json!({
-            "name": cluster_name,
-            "domains": mine.iter().map(|t| t.domain()).collect::<Vec<_>>(),
-            "routes": [{
+        // A domain an earlier transport's virtual host lists already (two configs reaching one
+        // node with different TLS) gets a route there: Envoy refuses a domain twice.
+        let (shared, own): (Vec<&Target>, Vec<&Target>) = mine
+            .into_iter()
+            .partition(|t| claimed.iter().any(|(d, _)| *d == t.domain()));
+        let route = |targets: &[&Target]| {
+            let authority = format!(
+                "(?i)^({})$",
+                targets
+                    .iter()
+                    .map(|t| t.pattern())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            );
+            let mut headers = vec![
+                json!({"name": ":authority", "string_match": {"safe_regex": {"regex": authority}}}),
+            ];
+            headers.extend(transport.header_matchers());
+            json!({
                 "match": {"prefix": "/", "headers": headers},
                 "route": {"cluster": cluster_name, "timeout": "0s",
                     "upgrade_configs": [{"upgrade_type": "CONNECT", "connect_config": {"allow_post": true}}]}
-            }]
+            })
+        };
+        for target in shared {
+            if let Some((_, index)) = claimed.iter().find(|(d, _)| *d == target.domain()) {
+                if let Some(routes) = hosts
+                    .get_mut(*index)
+                    .and_then(|h: &mut Value| h["routes"].as_array_mut())
+                {
+                    routes.push(route(&[target]));
+                }
+            }
+        }
+        if own.is_empty() {
+            continue;
+        }
+        claimed.extend(own.iter().map(|t| (t.domain(), hosts.len())));
+        hosts.push(json!({
+            "name": cluster_name,
+            "domains": own.iter().map(|t| t.domain()).collect::<Vec<_>>(),
+            "routes": [route(&own)]
         }));
     }
     let dfp = json!({"name": "envoy.filters.http.dynamic_forward_proxy", "typed_config": {
@@ -790,6 +817,39 @@ services:
             c["cluster_type"]["typed_config"]["dns_cache_config"],
             cluster_named(&v, "redis_tunnel_dfp")["cluster_type"]["typed_config"]
                 ["dns_cache_config"]
+        );
+    }
+
+    #[test]
+    fn one_node_reached_with_and_without_tls_gets_a_route_per_transport() {
+        let tls = r#"{"minute": 5, "policy": "redis", "redis": {"ssl": true, "ssl_verify": true, "server_name": "r.test"}}"#;
+        let v = render_with(&with_configs(&[YAML_PLAIN, tls]), &[]).unwrap();
+        let hcm = |name: &str| {
+            let listeners = v["static_resources"]["listeners"].as_array().unwrap();
+            let l = listeners.iter().find(|l| l["name"] == name).unwrap();
+            l["filter_chains"][0]["filters"][0]["typed_config"].clone()
+        };
+        let tunnel = hcm("redis_tunnel_listener");
+        let hosts = tunnel["route_config"]["virtual_hosts"].as_array().unwrap();
+        assert_eq!(hosts.len(), 1, "one domain, one virtual host");
+        let routes = hosts[0]["routes"].as_array().unwrap();
+        let clusters: Vec<&str> = routes
+            .iter()
+            .map(|r| r["route"]["cluster"].as_str().unwrap())
+            .collect();
+        assert_eq!(clusters, ["redis_tunnel_dfp", "redis_tunnel_dfp_tls_0"]);
+        let headers = |i: usize| routes[i]["match"]["headers"].to_string();
+        assert!(headers(0).contains(r#""name":"x-redis-tls","present_match":false"#));
+        assert!(
+            headers(1).contains(r#""exact":"verify""#)
+                && headers(1).contains(r#""exact":"r.test""#)
+        );
+        let tls = &cluster_named(&v, "redis_tunnel_dfp_tls_0")["transport_socket"]["typed_config"];
+        let validation = &tls["common_tls_context"]["validation_context"];
+        assert_eq!(validation["trusted_ca"]["filename"], SYSTEM_CA);
+        assert_eq!(
+            validation["match_typed_subject_alt_names"][0]["matcher"]["exact"],
+            "r.test"
         );
     }
 
