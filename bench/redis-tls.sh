@@ -14,7 +14,7 @@ ca="$WORK/ca"; mkdir -p "$ca"
   ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
   openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 2 -subj /CN=bench-ca 2>/dev/null
   openssl req "${ec[@]}" -keyout server.key -out server.csr -subj /CN=redis.test 2>/dev/null
-  printf 'subjectAltName=DNS:redis.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+  printf 'subjectAltName=DNS:redis.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' >ext.cnf
   openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
 )
 plain_port=$(free_port); tls_port=$(free_port)

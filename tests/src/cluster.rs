@@ -24,6 +24,10 @@ pub struct ClusterOptions {
     pub password: Option<String>,
     /// How long `start` waits for `cluster_state:ok` and an agreed slot map.
     pub startup_timeout: Duration,
+    /// A TLS port beside each node's plaintext one, the bus and replication over TLS
+    /// (`tls-cluster`): a TLS client is told the TLS ports, a plaintext one (this helper) the
+    /// plaintext ports.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for ClusterOptions {
@@ -34,6 +38,7 @@ impl Default for ClusterOptions {
             node_timeout_ms: 1000,
             password: None,
             startup_timeout: Duration::from_secs(20),
+            tls: None,
         }
     }
 }
@@ -52,6 +57,8 @@ pub struct RedisCluster {
     opts: ClusterOptions,
     /// Masters first (`opts.masters`), then the replicas of master 0, of master 1, ...
     nodes: Vec<RedisServer>,
+    /// Each node's TLS port, with `tls`.
+    tls_ports: Vec<u16>,
     ids: Vec<String>,
     migration: Mutex<Option<Migration>>,
 }
@@ -180,19 +187,31 @@ impl RedisCluster {
             conf.push(format!("requirepass \"{pw}\""));
             conf.push(format!("masterauth \"{pw}\""));
         }
-        let conf: Vec<&str> = conf.iter().map(String::as_str).collect();
         let count = opts.masters * (1 + opts.replicas_per_master);
         let mut nodes: Vec<RedisServer> = Vec::with_capacity(count);
+        let mut tls_ports = Vec::new();
         let mut taken = Vec::new();
         for _ in 0..count {
             let mut attempt = 0;
             let node = loop {
                 let port = cluster_port(&taken);
                 taken.extend([port, port + 10000]);
-                match RedisServer::try_start_on(port, &conf) {
+                let mut lines = conf.clone();
+                if let Some(tls) = &opts.tls {
+                    let tls_port = cluster_port(&taken);
+                    taken.extend([tls_port, tls_port + 10000]);
+                    lines.extend(tls.redis_lines(tls_port));
+                    lines.extend(["tls-cluster yes".into(), "tls-replication yes".into()]);
+                    tls_ports.push(tls_port);
+                }
+                let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+                match RedisServer::try_start_on(port, &lines) {
                     Ok(node) => break node,
                     Err(e) if attempt < 5 => {
                         attempt += 1;
+                        if opts.tls.is_some() {
+                            tls_ports.pop();
+                        }
                         eprintln!("cluster node on {port}: {e}; trying another port");
                     }
                     Err(e) => panic!("{e}"),
@@ -206,6 +225,7 @@ impl RedisCluster {
         let mut cluster = Self {
             opts,
             nodes,
+            tls_ports,
             ids: Vec::new(),
             migration: Mutex::new(None),
         };
@@ -220,8 +240,14 @@ impl RedisCluster {
             cluster.expect_ok(n.port, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]);
         }
         let first = cluster.nodes[0].port;
-        for n in &cluster.nodes[1..] {
-            let port = n.port.to_string();
+        for (i, n) in cluster.nodes.iter().enumerate().skip(1) {
+            // With tls-cluster the bus is the TLS port's (+10000).
+            let port = cluster
+                .tls_ports
+                .get(i)
+                .copied()
+                .unwrap_or(n.port)
+                .to_string();
             cluster.expect_ok(first, &["CLUSTER", "MEET", "127.0.0.1", &port]);
         }
         let deadline = started + cluster.opts.startup_timeout;
@@ -356,6 +382,11 @@ impl RedisCluster {
     }
 
     /// A running node's port (to give a client as its seed).
+    /// The TLS port of the first node (with `ClusterOptions::tls`).
+    pub fn tls_seed(&self) -> u16 {
+        *self.tls_ports.first().expect("a cluster started with tls")
+    }
+
     pub fn seed(&self) -> u16 {
         *self
             .alive_ports()

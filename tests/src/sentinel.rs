@@ -33,6 +33,9 @@ pub struct SentinelOptions {
     pub sentinel_password: Option<String>,
     /// How long `start` waits for the sentinels to know each other and the replica.
     pub startup_timeout: Duration,
+    /// A TLS port beside every plaintext one, replication and the sentinels' links over TLS:
+    /// the sentinels monitor (and report) the data nodes' TLS ports.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for SentinelOptions {
@@ -45,6 +48,7 @@ impl Default for SentinelOptions {
             password: None,
             sentinel_password: None,
             startup_timeout: Duration::from_secs(20),
+            tls: None,
         }
     }
 }
@@ -55,6 +59,10 @@ pub struct SentinelGroup {
     sentinels: Vec<RedisServer>,
     /// `[initial master, initial replica]`.
     nodes: [RedisServer; 2],
+    /// The data nodes' ports as the sentinels know them (their TLS ports, with `tls`).
+    announced: [u16; 2],
+    /// The sentinels' TLS ports, with `tls`.
+    sentinel_tls_ports: Vec<u16>,
     /// Index in `nodes` of the current master (changed by `wait_failover`).
     master_idx: AtomicUsize,
     killed_at: Mutex<Option<Instant>>,
@@ -73,18 +81,32 @@ impl SentinelGroup {
             Some(pw) => server.with_password(pw),
             None => server,
         };
-        let lines: Vec<&str> = data.iter().map(String::as_str).collect();
+        // With TLS: a TLS port per process, replication (and sentinel links) over TLS.
+        let tls_lines = |extra: &[String]| -> (Vec<String>, Option<u16>) {
+            let mut lines: Vec<String> = extra.to_vec();
+            let Some(tls) = &opts.tls else {
+                return (lines, None);
+            };
+            let port = crate::free_port();
+            lines.extend(tls.redis_lines(port));
+            lines.push("tls-replication yes".into());
+            (lines, Some(port))
+        };
+        let (master_lines, master_tls) = tls_lines(&data);
+        let lines: Vec<&str> = master_lines.iter().map(String::as_str).collect();
         let master = with_pw(RedisServer::start(&lines), &opts.password);
-        let replicaof = format!("replicaof 127.0.0.1 {}", master.port);
-        let mut replica_lines = lines.clone();
-        replica_lines.push(&replicaof);
-        let replica = with_pw(RedisServer::start(&replica_lines), &opts.password);
+        let master_at = master_tls.unwrap_or(master.port);
+        let (mut replica_lines, replica_tls) = tls_lines(&data);
+        replica_lines.push(format!("replicaof 127.0.0.1 {master_at}"));
+        let lines: Vec<&str> = replica_lines.iter().map(String::as_str).collect();
+        let replica = with_pw(RedisServer::start(&lines), &opts.password);
+        let announced = [master_at, replica_tls.unwrap_or(replica.port)];
 
         let name = &opts.master_name;
         let mut conf = vec![
             format!(
                 "sentinel monitor {name} 127.0.0.1 {} {}",
-                master.port, opts.quorum
+                master_at, opts.quorum
             ),
             format!(
                 "sentinel down-after-milliseconds {name} {}",
@@ -102,15 +124,22 @@ impl SentinelGroup {
         if let Some(pw) = &opts.sentinel_password {
             conf.push(format!("requirepass \"{pw}\""));
         }
-        let conf: Vec<&str> = conf.iter().map(String::as_str).collect();
+        let mut sentinel_tls_ports = Vec::new();
         let sentinels = (0..3)
-            .map(|_| with_pw(RedisServer::start_sentinel(&conf), &opts.sentinel_password))
+            .map(|_| {
+                let (lines, tls_port) = tls_lines(&conf);
+                sentinel_tls_ports.extend(tls_port);
+                let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+                with_pw(RedisServer::start_sentinel(&lines), &opts.sentinel_password)
+            })
             .collect();
 
         let group = Self {
             opts,
             sentinels,
             nodes: [master, replica],
+            announced,
+            sentinel_tls_ports,
             master_idx: AtomicUsize::new(0),
             killed_at: Mutex::new(None),
         };
@@ -141,12 +170,12 @@ impl SentinelGroup {
         for s in &self.sentinels {
             let at = s.port;
             let reported = self.sentinel_master_port(at);
-            if reported != Some(master.port) {
+            if reported != Some(self.announced_port(master.port)) {
                 return Err(format!("sentinel {at} reports master {reported:?}"));
             }
             let replicas = self.sentinel_query(at, "replicas")?;
             let known = replicas.items().iter().any(|r| {
-                r.field("port") == Some(replica.port.to_string())
+                r.field("port") == Some(self.announced_port(replica.port).to_string())
                     && r.field("flags")
                         .is_some_and(|f| !f.contains("down") && !f.contains("disc"))
             });
@@ -183,6 +212,19 @@ impl SentinelGroup {
 
     pub fn master_name(&self) -> &str {
         &self.opts.master_name
+    }
+
+    /// The port the sentinels know a data node by (its TLS port with `tls`).
+    pub fn announced_port(&self, port: u16) -> u16 {
+        match self.nodes.iter().position(|n| n.port == port) {
+            Some(i) => self.announced[i],
+            None => port,
+        }
+    }
+
+    /// The sentinels' TLS ports (with `tls`).
+    pub fn sentinel_tls_ports(&self) -> &[u16] {
+        &self.sentinel_tls_ports
     }
 
     pub fn sentinel_ports(&self) -> Vec<u16> {

@@ -5,6 +5,27 @@ use crate::harness::TempDir;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The files a TLS redis-server needs.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// redis.conf lines for a TLS port beside the plaintext one (clients need no certificate).
+    pub fn redis_lines(&self, tls_port: u16) -> Vec<String> {
+        vec![
+            format!("tls-port {tls_port}"),
+            format!("tls-cert-file {}", self.cert.display()),
+            format!("tls-key-file {}", self.key.display()),
+            format!("tls-ca-cert-file {}", self.ca.display()),
+            "tls-auth-clients no".to_string(),
+        ]
+    }
+}
+
 pub struct TestCa {
     pub dir: TempDir,
     pub ca: PathBuf,
@@ -26,7 +47,8 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
 }
 
 impl TestCa {
-    /// A CA (P-256) and a server certificate for `redis.test` / 127.0.0.1 signed by it.
+    /// A CA (P-256) and a certificate for `redis.test` / 127.0.0.1 signed by it (server and client
+    /// use: a Cluster's nodes present it to each other on the TLS bus).
     pub fn new(tag: &str) -> Self {
         let dir = TempDir::new(&format!("tls-{tag}"));
         let d = dir.0.as_path();
@@ -63,7 +85,7 @@ impl TestCa {
         openssl(d, &csr);
         std::fs::write(
             d.join("ext.cnf"),
-            "subjectAltName=DNS:redis.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            "subjectAltName=DNS:redis.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n",
         )
         .expect("ext.cnf");
         openssl(
@@ -94,14 +116,16 @@ impl TestCa {
         }
     }
 
+    pub fn files(&self) -> TlsFiles {
+        TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
+
     /// redis.conf lines for a TLS port beside the plaintext one (clients need no certificate).
     pub fn redis_lines(&self, tls_port: u16) -> Vec<String> {
-        vec![
-            format!("tls-port {tls_port}"),
-            format!("tls-cert-file {}", self.cert.display()),
-            format!("tls-key-file {}", self.key.display()),
-            format!("tls-ca-cert-file {}", self.ca.display()),
-            "tls-auth-clients no".to_string(),
-        ]
+        self.files().redis_lines(tls_port)
     }
 }

@@ -129,3 +129,103 @@ fn rate_limiting_reaches_a_tls_redis_and_refuses_what_it_cannot_verify() {
         );
     }
 }
+
+/// A Redis Cluster whose nodes speak TLS (bus and replication too): a TLS client is told the
+/// TLS ports by `CLUSTER SLOTS`, so every call after the seed goes over verified TLS as well.
+#[test]
+fn a_cluster_over_tls_counts_each_key_on_its_slots_master() {
+    use e2e_tests::cluster::{ClusterOptions, RedisCluster};
+    let ca = TestCa::new("cluster");
+    let cluster = RedisCluster::start_with(ClusterOptions {
+        masters: 3,
+        tls: Some(ca.files()),
+        ..ClusterOptions::default()
+    });
+    let config = serde_json::json!({"minute": 1000, "policy": "redis", "limit_by": "header",
+        "header_name": "x-user", "fault_tolerant": false,
+        "redis": {"cluster_nodes": [{"ip": "127.0.0.1", "port": cluster.tls_seed()}],
+            "ssl": true, "ssl_verify": true, "server_name": "redis.test"}});
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  - name: r\n    paths: [/]\n    filter_chains:\n    - filters:\n      - name: redis-rate-limiting\n        config: {config}\n"
+    );
+    let mut hosts = vec![On::Harness(Profile::Kong), On::Envoy];
+    if kong::available("a_cluster_over_tls_counts_each_key_on_its_slots_master") {
+        hosts.push(On::Kong);
+    }
+    for on in hosts {
+        let users: Vec<String> = (0..8).map(|i| format!("{on:?}-user-{i}")).collect();
+        let check = |addr| {
+            for user in &users {
+                let r = get(addr, "/", &[("x-user", user)]);
+                assert_eq!(r.status, 200, "{on:?} {user}: {}", r.text());
+            }
+        };
+        match on {
+            On::Harness(profile) => {
+                let gw = Setup::new(&yaml)
+                    .profile(profile)
+                    .filters(dist_dir())
+                    .redis_ca(ca.ca.clone())
+                    .start();
+                check(gw.addr);
+            }
+            On::Envoy => {
+                let gw = EnvoyGateway::start_full(&yaml, &dist_dir(), 1, &[], Some(&ca.ca), |_| {});
+                check(gw.addr);
+            }
+            On::Kong => {
+                let gw = KongGateway::start_full(&yaml, &dist_dir(), 1, &[], Some(&ca.ca));
+                check(gw.addr);
+                assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
+            }
+        }
+        // Every master holds the counters of its own slots, and the users spread over them.
+        let mut masters_used = std::collections::BTreeSet::new();
+        for port in cluster.masters() {
+            if let e2e_tests::redis_server::Resp::Array(keys) =
+                cluster.cmd_on(port, &["KEYS", "ratelimit:*"])
+            {
+                for key in keys.iter().filter_map(e2e_tests::redis_server::Resp::text) {
+                    assert_eq!(
+                        cluster.master_for_slot(cluster.key_slot(&key)),
+                        port,
+                        "{on:?}: {key}"
+                    );
+                    if users.iter().any(|u| key.contains(u.as_str())) {
+                        masters_used.insert(port);
+                    }
+                }
+            }
+        }
+        assert!(masters_used.len() >= 2, "{on:?}: {masters_used:?}");
+    }
+}
+
+/// Sentinel over TLS: the sentinels are asked over TLS, and the master they name (its TLS port)
+/// is reached over verified TLS.
+#[test]
+fn sentinel_over_tls_names_the_master_that_counts() {
+    use e2e_tests::sentinel::{SentinelGroup, SentinelOptions};
+    let ca = TestCa::new("sentinel");
+    let group = SentinelGroup::start(SentinelOptions {
+        tls: Some(ca.files()),
+        ..SentinelOptions::default()
+    });
+    let nodes: Vec<serde_json::Value> = group
+        .sentinel_tls_ports()
+        .iter()
+        .map(|p| serde_json::json!({"host": "127.0.0.1", "port": p}))
+        .collect();
+    let redis = serde_json::json!({"sentinel_master": group.master_name(), "sentinel_role": "master",
+        "sentinel_nodes": nodes, "ssl": true, "ssl_verify": true, "server_name": "redis.test"});
+    let mut hosts = vec![On::Harness(Profile::Kong), On::Envoy];
+    if kong::available("sentinel_over_tls_names_the_master_that_counts") {
+        hosts.push(On::Kong);
+    }
+    for on in hosts {
+        group.master().cmd(&["FLUSHALL"]);
+        assert_eq!(statuses(on, &ca.ca, redis.clone()), [200, 200], "{on:?}");
+        let counted = group.master().cmd(&["DBSIZE"]);
+        assert_ne!(counted, b":0\r\n", "{on:?}: the master counted nothing");
+    }
+}
