@@ -3,6 +3,7 @@
 //! real concurrency, reaches real upstreams, and serves RESP tunnels to real Redis natively.
 
 pub mod callouts;
+pub mod cli;
 pub mod credentials;
 pub mod dispatch;
 pub mod echo;

@@ -1,32 +1,15 @@
-//! `wasm-test-harness serve|echo`: see the README.
+//! `wasm-test-harness serve|echo|render-envoy|render-nginx|credentials`: see `--help` and the
+//! README. The flags are defined in `wasm_test_harness::cli`.
 
+use clap::Parser;
 use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
 use std::process::ExitCode;
+use wasm_test_harness::cli::{Cli, Command};
 use wasm_test_harness::{EchoServer, Gateway, GatewayOptions, Profile};
 
-const USAGE: &str = "usage:
-  wasm-test-harness serve --config kong.yml --filters-path DIR --listen ADDR
-                          [--profile kong|envoy] [--workers N] [--redis-tunnel NAME ...]
-                          [--log-level trace|debug|info|warn|error] [--redis-ca PEM]
-  wasm-test-harness echo --listen ADDR
-  wasm-test-harness render-envoy --config kong.yml --filters-path DIR [--listen ADDR] [--admin ADDR]
-                                 [--redis-allow HOST:PORT|HOST:* ...] [--xff-trusted-hops N]
-                                 [--validate-with ENVOY_BINARY] [--redis-ca PEM]
-  wasm-test-harness render-nginx --config kong.yml --filters-path DIR --prefix DIR
-                                 [--bridge-lua DIR] [--listen ADDR] [--workers N]
-                                 [--redis-allow HOST:PORT|HOST:* ...] [--redis-ca PEM]
-      (writes PREFIX/nginx.conf for nginx with Kong's ngx_wasm_module and PREFIX/bridge.conf for
-       nginx with the Lua module, the bridge on unix:PREFIX/bridge.sock)
-  wasm-test-harness credentials --redis HOST:PORT [--password P] [--db N] [--prefix P]
-                                --do put|rotate|retire|delete|list [--key KEY]
-                                [--consumer-id ID] [--username U] [--custom-id C]
-                                [--algorithm ALG] [--secret S | --public-key-file PEM]
-      (redis-jwt's credentials in Redis: put a consumer with one credential, rotate in a new one
-       beside the previous, retire the previous, delete, list)";
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wasm-test-harness: {e}");
@@ -35,17 +18,80 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let (command, rest) = args.split_first().ok_or(USAGE)?;
-    let mut flags: Vec<(String, String)> = Vec::new();
-    let mut it = rest.iter();
-    while let Some(flag) = it.next() {
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {flag:?}\n{USAGE}"))?;
-        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        flags.push((name.to_string(), value.clone()));
-    }
+/// The parsed flags as `(name, value)` pairs, a repeated flag once per value.
+fn pairs(command: &Command) -> (&'static str, Vec<(String, String)>) {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            out.push((name.to_string(), v));
+        }
+    };
+    let path = |p: &std::path::PathBuf| Some(p.display().to_string());
+    let name = match command {
+        Command::Serve(a) => {
+            put("config", path(&a.config));
+            put("filters-path", path(&a.filters_path));
+            put("listen", Some(a.listen.clone()));
+            put("profile", Some(a.profile.clone()));
+            put("workers", Some(a.workers.to_string()));
+            for t in &a.redis_tunnel {
+                put("redis-tunnel", Some(t.clone()));
+            }
+            put("log-level", Some(a.log_level.clone()));
+            put("redis-ca", a.redis_ca.as_ref().and_then(path));
+            "serve"
+        }
+        Command::Echo(a) => {
+            put("listen", Some(a.listen.clone()));
+            "echo"
+        }
+        Command::RenderEnvoy(a) => {
+            put("config", path(&a.config));
+            put("filters-path", path(&a.filters_path));
+            put("listen", Some(a.listen.clone()));
+            put("admin", a.admin.clone());
+            for r in &a.redis_allow {
+                put("redis-allow", Some(r.clone()));
+            }
+            put("xff-trusted-hops", Some(a.xff_trusted_hops.to_string()));
+            put("validate-with", a.validate_with.as_ref().and_then(path));
+            put("redis-ca", a.redis_ca.as_ref().and_then(path));
+            "render-envoy"
+        }
+        Command::RenderNginx(a) => {
+            put("config", path(&a.config));
+            put("filters-path", path(&a.filters_path));
+            put("prefix", path(&a.prefix));
+            put("bridge-lua", path(&a.bridge_lua));
+            put("listen", Some(a.listen.clone()));
+            put("workers", Some(a.workers.to_string()));
+            for r in &a.redis_allow {
+                put("redis-allow", Some(r.clone()));
+            }
+            put("redis-ca", a.redis_ca.as_ref().and_then(path));
+            "render-nginx"
+        }
+        Command::Credentials(a) => {
+            put("redis", Some(a.redis.clone()));
+            put("password", a.password.clone());
+            put("db", a.db.clone());
+            put("prefix", Some(a.prefix.clone()));
+            put("do", Some(a.action.clone()));
+            put("key", a.key.clone());
+            put("consumer-id", a.consumer_id.clone());
+            put("username", a.username.clone());
+            put("custom-id", a.custom_id.clone());
+            put("algorithm", Some(a.algorithm.clone()));
+            put("secret", a.secret.clone());
+            put("public-key-file", a.public_key_file.as_ref().and_then(path));
+            "credentials"
+        }
+    };
+    (name, out)
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let (command, flags) = pairs(&cli.command);
     let get = |name: &str| {
         flags
             .iter()
@@ -53,70 +99,19 @@ fn run(args: &[String]) -> Result<(), String> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let known: &[&str] = match command.as_str() {
-        "serve" => &[
-            "config",
-            "filters-path",
-            "listen",
-            "profile",
-            "workers",
-            "redis-tunnel",
-            "log-level",
-            "redis-ca",
-        ],
-        "echo" => &["listen"],
-        "credentials" => &[
-            "redis",
-            "password",
-            "db",
-            "prefix",
-            "do",
-            "key",
-            "consumer-id",
-            "username",
-            "custom-id",
-            "algorithm",
-            "secret",
-            "public-key-file",
-        ],
-        "render-envoy" => &[
-            "config",
-            "filters-path",
-            "listen",
-            "admin",
-            "redis-allow",
-            "xff-trusted-hops",
-            "validate-with",
-            "redis-ca",
-        ],
-        "render-nginx" => &[
-            "config",
-            "filters-path",
-            "prefix",
-            "bridge-lua",
-            "listen",
-            "workers",
-            "redis-allow",
-            "redis-ca",
-        ],
-        _ => return Err(USAGE.into()),
-    };
-    if let Some((bad, _)) = flags.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-        return Err(format!("unknown option --{bad}\n{USAGE}"));
-    }
     let redis_allow: Vec<String> = flags
         .iter()
         .filter(|(k, _)| k == "redis-allow")
         .map(|(_, v)| v.clone())
         .collect();
-    match command.as_str() {
+    match command {
         "credentials" => return credentials(&get),
         "render-envoy" => return render_envoy(&get, redis_allow),
         "render-nginx" => return render_nginx(&get, redis_allow),
         _ => {}
     }
     let listen = get("listen").ok_or("--listen is required")?;
-    match command.as_str() {
+    match command {
         "echo" => {
             let server = EchoServer::start(&listen)?;
             println!("echo listening on {}", server.addr);
