@@ -100,6 +100,28 @@ sleep 1
 show "GET /catalog a second later: Age has grown" "$catalog"
 echo; echo "== The cached entry in Redis: $(redis-cli -p "$redis_port" --scan --pattern 'proxy-cache:*')"
 echo; echo "== Script calls: $(redis-cli -p "$redis_port" INFO commandstats | grep -E 'cmdstat_(evalsha|eval):' | cut -d, -f1 | tr -d '\r' | tr '\n' ' ')"
+next_steps() {
+  echo
+  echo "== What to try next"
+  if [ "${KEEP_RUNNING:-0}" = 1 ]; then
+    echo "  The gateway ($gateway): http://127.0.0.1:$gw_port"
+    echo "    curl -i http://127.0.0.1:$gw_port/api/products"
+    echo "    curl -i -H '$alice' http://127.0.0.1:$gw_port/consumers"
+    echo "    curl -i 'http://127.0.0.1:$gw_port/catalog/items?header=Cache-Control:public,max-age=300'"
+    echo "  Redis: redis-cli -p $redis_port --scan; the echo upstream: http://127.0.0.1:$echo_port"
+    echo "  The config served: $work/kong.yml (demo/kong.yml with the ports filled in)"
+  else
+    echo "  KEEP_RUNNING=1 bash scripts/demo.sh   leaves Redis, the upstream and the gateway up to try"
+  fi
+  echo "  bash scripts/demo.sh --host kong       the same kong.yml in Kong's engine (nginx + ngx_wasm_module)"
+  echo "  The harness' subcommands and flags: $harness --help"
+  echo "  Envoy, the same filters:"
+  echo "    $harness render-envoy --config KONG_YML --filters-path $root/dist > envoy.json"
+  echo "    (then: envoy -c envoy.json; envoy/README.md), render-nginx for Kong (kong/README.md)"
+  echo "  Read: filters/*/README.md (each filter's config), docs/redis-config.md (Redis, Sentinel,"
+  echo "        Cluster, TLS), docs/benchmarks.md, docs/kong-engine.md"
+}
+next_steps
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
   echo; echo "Still running. Stop with: kill ${pids[*]}"
 else
