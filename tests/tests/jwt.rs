@@ -57,6 +57,25 @@ services:
     )
 }
 
+/// The `/api` route with redis-jwt alone, configured with `config`.
+fn api_with_jwt(config: &serde_json::Value) -> String {
+    format!(
+        r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://{{echo}}
+  routes:
+  - name: api
+    paths: [/api]
+    filter_chains:
+    - filters:
+      - name: redis-jwt
+        config: {config}
+"#
+    )
+}
+
 fn upstream(r: &Response, header: &str) -> Option<String> {
     r.json()["headers"][header].as_str().map(str::to_string)
 }
@@ -205,21 +224,7 @@ fn public_key_algorithms_and_attacks() {
         .collect();
     let config = serde_json::json!({"claims_to_verify": ["exp"], "maximum_expiration": 600,
         "consumers": [{"id": "c-svc", "username": "svc", "jwt_secrets": secrets}]});
-    let yaml = format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{{echo}}
-  routes:
-  - name: api
-    paths: [/api]
-    filter_chains:
-    - filters:
-      - name: redis-jwt
-        config: {config}
-"#
-    );
+    let yaml = api_with_jwt(&config);
     let rs256_pem = &signed[0].2;
     let bad = "Bearer error=\"invalid_token\"";
     for host in all_hosts("public_key_algorithms_and_attacks") {
@@ -326,21 +331,7 @@ fn credentials_in_redis_are_shared_by_every_gateway() {
         let redis = RedisServer::start(&[]);
         let config = serde_json::json!({"credentials_in_redis": true, "credential_cache_ttl": 1,
             "credential_negative_ttl": 1, "redis": {"host": "127.0.0.1", "port": redis.port}});
-        let yaml = format!(
-            r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{{echo}}
-  routes:
-  - name: api
-    paths: [/api]
-    filter_chains:
-    - filters:
-      - name: redis-jwt
-        config: {config}
-"#
-        );
+        let yaml = api_with_jwt(&config);
         let a = Gateway::start(host, &yaml, &dist_dir());
         let b = Gateway::start(host, &yaml, &dist_dir());
         let mut admin = Redis::connect(&format!("127.0.0.1:{}", redis.port), None, None).unwrap();

@@ -1,9 +1,11 @@
 //! Redis over TLS: redis-server with a TLS port and a CA made at test time, reached by rate
-//! limiting through the harness's tunnel (both profiles): `ssl`, `ssl_verify` with the right CA
-//! and name, and what must be refused with no plaintext fallback: a wrong CA, a wrong
-//! `server_name`, `ssl` against the plaintext port. AUTH with an ACL user over TLS.
+//! limiting on the harness (both profiles), Envoy and Kong's engine: `ssl`, `ssl_verify` with
+//! the right CA and name, and what must be refused with no plaintext fallback: a wrong CA, a
+//! wrong `server_name`, `ssl` against the plaintext port. AUTH with an ACL user over TLS;
+//! Sentinel and Cluster over TLS.
 
 use e2e_tests::envoy::EnvoyGateway;
+use e2e_tests::gateway::rate_limited_yaml;
 use e2e_tests::harness::{dist_dir, Setup};
 use e2e_tests::http::get;
 use e2e_tests::kong::{self, KongGateway};
@@ -14,9 +16,7 @@ use wasm_test_harness::Profile;
 fn yaml(redis: serde_json::Value) -> String {
     let config = serde_json::json!({"minute": 1000, "policy": "redis", "limit_by": "ip",
         "fault_tolerant": false, "redis": redis});
-    format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  - name: r\n    paths: [/]\n    filter_chains:\n    - filters:\n      - name: redis-rate-limiting\n        config: {config}\n"
-    )
+    rate_limited_yaml(&config.to_string())
 }
 
 /// Where the filter runs: the harness (a profile) or Kong's engine with the project's bridge.
@@ -145,9 +145,7 @@ fn a_cluster_over_tls_counts_each_key_on_its_slots_master() {
         "header_name": "x-user", "fault_tolerant": false,
         "redis": {"cluster_nodes": [{"ip": "127.0.0.1", "port": cluster.tls_seed()}],
             "ssl": true, "ssl_verify": true, "server_name": "redis.test"}});
-    let yaml = format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  - name: r\n    paths: [/]\n    filter_chains:\n    - filters:\n      - name: redis-rate-limiting\n        config: {config}\n"
-    );
+    let yaml = rate_limited_yaml(&config.to_string());
     let mut hosts = vec![On::Harness(Profile::Kong), On::Envoy];
     if kong::available("a_cluster_over_tls_counts_each_key_on_its_slots_master") {
         hosts.push(On::Kong);

@@ -5,6 +5,7 @@
 
 use crate::tls::{Tls, TlsWanted};
 use redis_filter_core::resp::split_frames;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,9 +73,11 @@ impl TunnelPool {
         let commands = frames.len() - usize::from(quit);
         let payload_len: usize = frames.iter().take(commands).map(|f| f.len()).sum();
         let payload = &body[..payload_len];
-        let key = match tls {
-            None => node.to_string(),
-            Some(t) => format!("{node} tls {} {:?}", t.verify, t.server_name),
+        // Plaintext connections are pooled by node (no allocation on the common path), TLS
+        // ones by node and what was asked.
+        let key: Cow<'_, str> = match tls {
+            None => Cow::Borrowed(node),
+            Some(t) => Cow::Owned(format!("{node} tls {} {:?}", t.verify, t.server_name)),
         };
         let work = async {
             let mut conn = match self.take_idle(&key) {
