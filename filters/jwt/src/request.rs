@@ -58,7 +58,8 @@ pub struct Filter {
 struct Waiting {
     jwt: Jwt,
     key: String,
-    now_s: f64,
+    /// When the request came (its claims are checked against that time).
+    now_ms: u64,
     stale: Option<Option<Rc<Consumer>>>,
 }
 
@@ -84,7 +85,7 @@ impl JwtRequest {
     }
 
     /// Kong's `do_authentication` up to the credential: the token, decoded, and its key.
-    fn locate(&self, now_s: f64) -> Located {
+    fn locate(&self, now_ms: u64) -> Located {
         let config = &self.filter.config;
         let host = self.filter.host.as_ref();
         let path = host.request_header(":path").unwrap_or_default();
@@ -111,15 +112,15 @@ impl JwtRequest {
             Some(k) => k,
         };
         if let Some(consumer) = config.holder(&key) {
-            return Located::Here(check(&self.filter, consumer, &key, &jwt, now_s));
+            return Located::Here(check(&self.filter, consumer, &key, &jwt, now_ms));
         }
         if config.redis_store.is_none() || self.filter.client.is_none() {
             return Located::Here(Err(no_credentials(config)));
         }
-        let known = self.filter.cache.borrow().get(&key, host.now_ms());
+        let known = self.filter.cache.borrow().get(&key, now_ms);
         let stale = match known {
             Known::Fresh(consumer) => {
-                return Located::Here(self.check_stored(consumer.as_deref(), &key, &jwt, now_s))
+                return Located::Here(self.check_stored(consumer.as_deref(), &key, &jwt, now_ms))
             }
             Known::Stale(consumer) => Some(consumer),
             Known::Unknown => None,
@@ -127,7 +128,7 @@ impl JwtRequest {
         Located::InRedis(Waiting {
             jwt,
             key,
-            now_s,
+            now_ms,
             stale,
         })
     }
@@ -137,10 +138,10 @@ impl JwtRequest {
         consumer: Option<&Consumer>,
         key: &str,
         jwt: &Jwt,
-        now_s: f64,
+        now_ms: u64,
     ) -> Result<identity::Consumer, Refusal> {
         match consumer {
-            Some(consumer) => check(&self.filter, consumer, key, jwt, now_s),
+            Some(consumer) => check(&self.filter, consumer, key, jwt, now_ms),
             None => Err(no_credentials(&self.filter.config)),
         }
     }
@@ -185,7 +186,7 @@ impl JwtRequest {
                     consumer.as_deref(),
                     &waiting.key,
                     &waiting.jwt,
-                    waiting.now_s,
+                    waiting.now_ms,
                 )
             }
             Err(e) => {
@@ -198,7 +199,7 @@ impl JwtRequest {
                         consumer.as_deref(),
                         &waiting.key,
                         &waiting.jwt,
-                        waiting.now_s,
+                        waiting.now_ms,
                     ),
                     None => Err(Refusal::Unexpected(e)),
                 }
@@ -310,7 +311,7 @@ fn check(
     consumer: &Consumer,
     key: &str,
     jwt: &Jwt,
-    now_s: f64,
+    now_ms: u64,
 ) -> Result<identity::Consumer, Refusal> {
     let mut candidates = consumer
         .credentials
@@ -322,7 +323,8 @@ fn check(
         return Err(message("Invalid algorithm"));
     }
     let config = &filter.config;
-    let now_ms = filter.host.now_ms();
+    // Kong compares the claims with whole seconds.
+    let now_s = (now_ms / 1000) as f64;
     let mut refusal = message("Invalid signature");
     let mut verified = None;
     for credential in candidates {
@@ -398,8 +400,7 @@ impl HttpContext for JwtRequest {
         for name in CONSUMER_HEADERS {
             host.set_request_header(name, None);
         }
-        let now_s = (host.now_ms() as f64 / 1000.0).floor();
-        match self.locate(now_s) {
+        match self.locate(host.now_ms()) {
             Located::Here(result) => self.conclude(result),
             Located::InRedis(waiting) => self.look_up(waiting),
         }
