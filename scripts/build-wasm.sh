@@ -5,13 +5,24 @@
 # Usage: scripts/build-wasm.sh [OUT_DIR]
 #        scripts/build-wasm.sh --test-filters [OUT_DIR]   (the harness' test filters, named by folder;
 #                                                          default target-wasm/test-filters)
+#        scripts/build-wasm.sh --higress-check    (the tests' check that the shared library also
+#                                                  builds for Higress' proxy_redis_call transport)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/toolchain.sh
 target_dir=${WASM_TARGET_DIR:-$root/target-wasm}
 test_filters=0
-if [ "${1:-}" = "--test-filters" ]; then
+wasm_cargo() {
+  RUSTC_BOOTSTRAP=1 cargo "$@" -Zbuild-std=std,panic_abort --target wasm32-wasip1 \
+    --release --target-dir "$target_dir"
+}
+
+if [ "${1:-}" = "--higress-check" ]; then
+  echo "wasm build: the shared library with --features higress (no filter uses it)"
+  wasm_cargo build -p redis-filter-core --features higress
+  exit 0
+elif [ "${1:-}" = "--test-filters" ]; then
   test_filters=1
   shift
   out=${1:-$target_dir/test-filters}
@@ -20,30 +31,30 @@ else
 fi
 mkdir -p "$out"
 
-wasm_cargo() {
-  RUSTC_BOOTSTRAP=1 cargo "$@" -Zbuild-std=std,panic_abort --target wasm32-wasip1 \
-    --release --target-dir "$target_dir"
-}
-
 if [ $test_filters = 1 ]; then
   manifests=(wasm-test-harness/test-filters/*/Cargo.toml)
+  what="the harness' test filters"
 else
-  # The shared library must build for the VM in both transports, filters or not.
-  echo "wasm build: the shared library for wasm32-wasip1 (the first build also compiles Rust's std: minutes)"
-  wasm_cargo build -p redis-filter-core
-  wasm_cargo build -p redis-filter-core --features higress
   manifests=(filters/*/Cargo.toml)
+  what="the filters"
 fi
-
-built=0
+packages=()
 for manifest in "${manifests[@]}"; do
   [ -e "$manifest" ] || continue
-  package=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)
-  echo "wasm build: $package ($((built + 1)) of ${#manifests[@]})"
-  wasm_cargo build -p "$package"
+  packages+=("$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)")
+done
+# One cargo run for all of them: the shared library and the dependencies are built once and
+# the filters' link-time optimisation (one codegen unit each) runs side by side on every core.
+echo "wasm build: ${#packages[@]} packages, $what: ${packages[*]}"
+echo "wasm build: (the first build also compiles Rust's std for wasm32-wasip1: minutes)"
+wasm_cargo build "${packages[@]/#/--package=}"
+
+built=0
+for i in "${!packages[@]}"; do
+  package=${packages[$i]}
   artifact="$target_dir/wasm32-wasip1/release/${package//-/_}.wasm"
   if [ $test_filters = 1 ]; then
-    dest="$out/$(basename "$(dirname "$manifest")").wasm"
+    dest="$out/$(basename "$(dirname "${manifests[$i]}")").wasm"
   else
     dest="$out/$package.wasm"
   fi

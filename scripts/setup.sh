@@ -10,6 +10,7 @@ debian_packages=(
   rustc-web cargo-web rust-web-src rust-web-llvm lld-22 rust-web-clippy rustfmt-web
   wasi-libc binaryen redis-server redis-sentinel wrk python3-venv openssl
   nginx-light libnginx-mod-http-lua lua-resty-core
+  curl ca-certificates procps
 )
 
 missing=()

@@ -18,12 +18,31 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p redis-filter-core --all-targets --all-features -- -D warnings
 
+# The demo's build of the harness first: the tests must reuse it (same profile, same target/,
+# same features), never compile wasmtime a second time.
+step "harness (the demo's build)"
+cargo build -p wasm-test-harness
+# The harness' test filters are wasm fixtures (built below), with no native tests; built natively
+# they would turn on more features of shared dependencies and so rebuild wasmtime.
+tests=(--workspace --exclude 'test-*')
+reused() {
+  local log=$1
+  if grep -E '^ *Compiling (wasmtime|cranelift-codegen) ' "$log"; then
+    echo "the tests compiled wasmtime again: a dependency's features differ from the demo's build" >&2
+    echo "(compare cargo tree -p wasm-test-harness -e features with the workspace's)" >&2
+    return 1
+  fi
+}
+
 step "unit tests"
-cargo test --workspace --lib
+cargo test "${tests[@]}" --lib 2>&1 | tee "$root/target/unit-tests.log"
+reused "$root/target/unit-tests.log"
 
 step "wasm build"
 bash scripts/build-wasm.sh
 bash scripts/build-wasm.sh --test-filters
+bash scripts/build-wasm.sh --higress-check
 
 step "integration tests"
-cargo test --workspace --test '*'
+cargo test "${tests[@]}" --test '*' 2>&1 | tee "$root/target/e2e-tests.log"
+reused "$root/target/e2e-tests.log"

@@ -1,8 +1,8 @@
-//! The command line (clap): every subcommand, its flags and their help. `main` turns the parsed
-//! arguments into `(flag, value)` pairs for the subcommands' code; the README's usage is checked
-//! against these definitions (`readme_names_every_flag`).
+//! The command line (clap): every subcommand, its flags and their help, parsed into the typed
+//! structs `main` hands to each subcommand; the README's usage is checked against these
+//! definitions (`readme_names_every_flag`).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -46,8 +46,8 @@ pub struct Serve {
     #[arg(long, value_name = "ADDR")]
     pub listen: String,
     /// Which host to behave as: Kong's engine (ngx_wasm_module) or Envoy
-    #[arg(long, value_parser = ["kong", "envoy"], default_value = "kong")]
-    pub profile: String,
+    #[arg(long, value_enum, default_value_t = crate::Profile::Kong)]
+    pub profile: crate::Profile,
     /// Worker threads, each with its own filter instances
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub workers: usize,
@@ -55,12 +55,45 @@ pub struct Serve {
     #[arg(long, value_name = "NAME")]
     pub redis_tunnel: Vec<String>,
     /// Lowest level of the filters' logs that is printed
-    #[arg(long, value_parser = ["trace", "debug", "info", "warn", "error"], default_value = "info")]
-    pub log_level: String,
+    #[arg(long, value_enum, default_value_t = LogLevelArg::Info)]
+    pub log_level: LogLevelArg,
     /// CA bundle (PEM) Redis' certificates are checked against with ssl_verify (default: the
     /// system's)
     #[arg(long, value_name = "PEM")]
     pub redis_ca: Option<PathBuf>,
+}
+
+/// `serve --log-level`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevelArg {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl From<LogLevelArg> for proxy_wasm_host::abi::v0_2_1::types::LogLevel {
+    fn from(l: LogLevelArg) -> Self {
+        use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
+        match l {
+            LogLevelArg::Trace => LogLevel::Trace,
+            LogLevelArg::Debug => LogLevel::Debug,
+            LogLevelArg::Info => LogLevel::Info,
+            LogLevelArg::Warn => LogLevel::Warn,
+            LogLevelArg::Error => LogLevel::Error,
+        }
+    }
+}
+
+/// `credentials --do`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialAction {
+    Put,
+    Rotate,
+    Retire,
+    Delete,
+    List,
 }
 
 #[derive(Args, Debug)]
@@ -141,8 +174,8 @@ pub struct Credentials {
     #[arg(long, default_value = "redis_jwt:credential:")]
     pub prefix: String,
     /// What to do
-    #[arg(long = "do", value_parser = ["put", "rotate", "retire", "delete", "list"])]
-    pub action: String,
+    #[arg(long = "do", value_enum)]
+    pub action: CredentialAction,
     /// The credential's key (the token's iss, or key_claim_name's value)
     #[arg(long)]
     pub key: Option<String>,

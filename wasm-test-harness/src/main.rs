@@ -1,11 +1,12 @@
 //! `wasm-test-harness serve|echo|render-envoy|render-nginx|credentials`: see `--help` and the
 //! README. The flags are defined in `wasm_test_harness::cli`.
 
-use clap::Parser;
-use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
+use clap::{Parser, ValueEnum};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use wasm_test_harness::cli::{Cli, Command};
-use wasm_test_harness::{EchoServer, Gateway, GatewayOptions, Profile};
+use wasm_test_harness::cli::{self, Cli, Command, CredentialAction};
+use wasm_test_harness::kong_config::KongConfig;
+use wasm_test_harness::{EchoServer, Gateway, GatewayOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,164 +19,44 @@ fn main() -> ExitCode {
     }
 }
 
-/// The parsed flags as `(name, value)` pairs, a repeated flag once per value.
-fn pairs(command: &Command) -> (&'static str, Vec<(String, String)>) {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut put = |name: &str, value: Option<String>| {
-        if let Some(v) = value {
-            out.push((name.to_string(), v));
-        }
-    };
-    let path = |p: &std::path::PathBuf| Some(p.display().to_string());
-    let name = match command {
-        Command::Serve(a) => {
-            put("config", path(&a.config));
-            put("filters-path", path(&a.filters_path));
-            put("listen", Some(a.listen.clone()));
-            put("profile", Some(a.profile.clone()));
-            put("workers", Some(a.workers.to_string()));
-            for t in &a.redis_tunnel {
-                put("redis-tunnel", Some(t.clone()));
-            }
-            put("log-level", Some(a.log_level.clone()));
-            put("redis-ca", a.redis_ca.as_ref().and_then(path));
-            "serve"
-        }
-        Command::Echo(a) => {
-            put("listen", Some(a.listen.clone()));
-            "echo"
-        }
-        Command::RenderEnvoy(a) => {
-            put("config", path(&a.config));
-            put("filters-path", path(&a.filters_path));
-            put("listen", Some(a.listen.clone()));
-            put("admin", a.admin.clone());
-            for r in &a.redis_allow {
-                put("redis-allow", Some(r.clone()));
-            }
-            put("xff-trusted-hops", Some(a.xff_trusted_hops.to_string()));
-            put("validate-with", a.validate_with.as_ref().and_then(path));
-            put("redis-ca", a.redis_ca.as_ref().and_then(path));
-            "render-envoy"
-        }
-        Command::RenderNginx(a) => {
-            put("config", path(&a.config));
-            put("filters-path", path(&a.filters_path));
-            put("prefix", path(&a.prefix));
-            put("bridge-lua", path(&a.bridge_lua));
-            put("listen", Some(a.listen.clone()));
-            put("workers", Some(a.workers.to_string()));
-            for r in &a.redis_allow {
-                put("redis-allow", Some(r.clone()));
-            }
-            put("redis-ca", a.redis_ca.as_ref().and_then(path));
-            "render-nginx"
-        }
-        Command::Credentials(a) => {
-            put("redis", Some(a.redis.clone()));
-            put("password", a.password.clone());
-            put("db", a.db.clone());
-            put("prefix", Some(a.prefix.clone()));
-            put("do", Some(a.action.clone()));
-            put("key", a.key.clone());
-            put("consumer-id", a.consumer_id.clone());
-            put("username", a.username.clone());
-            put("custom-id", a.custom_id.clone());
-            put("algorithm", Some(a.algorithm.clone()));
-            put("secret", a.secret.clone());
-            put("public-key-file", a.public_key_file.as_ref().and_then(path));
-            "credentials"
-        }
-    };
-    (name, out)
-}
-
 fn run(cli: Cli) -> Result<(), String> {
-    let (command, flags) = pairs(&cli.command);
-    let get = |name: &str| {
-        flags
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let redis_allow: Vec<String> = flags
-        .iter()
-        .filter(|(k, _)| k == "redis-allow")
-        .map(|(_, v)| v.clone())
-        .collect();
-    match command {
-        "credentials" => return credentials(&get),
-        "render-envoy" => return render_envoy(&get, redis_allow),
-        "render-nginx" => return render_nginx(&get, redis_allow),
-        _ => {}
-    }
-    let listen = get("listen").ok_or("--listen is required")?;
-    match command {
-        "echo" => {
-            let server = EchoServer::start(&listen)?;
+    match cli.command {
+        Command::Serve(a) => serve(a),
+        Command::Echo(a) => {
+            let server = EchoServer::start(&a.listen)?;
             println!("echo listening on {}", server.addr);
             wait_for_signal();
             server.stop();
+            Ok(())
         }
-        _ => {
-            let config = get("config").ok_or("--config is required")?;
-            let filters = get("filters-path").ok_or("--filters-path is required")?;
-            let mut opts = GatewayOptions::new(config, filters);
-            opts.listen = listen;
-            if let Some(p) = get("profile") {
-                opts.profile = p.parse::<Profile>()?;
-            }
-            if let Some(w) = get("workers") {
-                opts.workers = w
-                    .parse()
-                    .map_err(|_| format!("--workers {w:?} is not a number"))?;
-            }
-            let tunnels: Vec<String> = flags
-                .iter()
-                .filter(|(k, _)| k == "redis-tunnel")
-                .map(|(_, v)| v.clone())
-                .collect();
-            if !tunnels.is_empty() {
-                opts.redis_tunnels = tunnels;
-            }
-            opts.redis_ca = get("redis-ca").map(Into::into);
-            if let Some(l) = get("log-level") {
-                opts.log_level = match l.as_str() {
-                    "trace" => LogLevel::Trace,
-                    "debug" => LogLevel::Debug,
-                    "info" => LogLevel::Info,
-                    "warn" => LogLevel::Warn,
-                    "error" => LogLevel::Error,
-                    other => return Err(format!("unknown log level {other:?}")),
-                };
-            }
-            let gateway = Gateway::start(opts)?;
-            println!("listening on {}", gateway.addr);
-            wait_for_signal();
-            gateway.stop();
-        }
+        Command::RenderEnvoy(a) => render_envoy(a),
+        Command::RenderNginx(a) => render_nginx(a),
+        Command::Credentials(a) => credentials(a),
     }
+}
+
+fn serve(a: cli::Serve) -> Result<(), String> {
+    let mut opts = GatewayOptions::new(a.config, a.filters_path);
+    opts.listen = a.listen;
+    opts.profile = a.profile;
+    opts.workers = a.workers;
+    if !a.redis_tunnel.is_empty() {
+        opts.redis_tunnels = a.redis_tunnel;
+    }
+    opts.redis_ca = a.redis_ca;
+    opts.log_level = a.log_level.into();
+    let gateway = Gateway::start(opts)?;
+    println!("listening on {}", gateway.addr);
+    wait_for_signal();
+    gateway.stop();
     Ok(())
 }
 
 /// `--config` loaded, and `--filters-path` made absolute (the rendered configs name files),
 /// after `filter_check`: every filter's `.wasm` is there and its config passes its parser.
-fn config_and_filters(
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<
-    (
-        wasm_test_harness::kong_config::KongConfig,
-        std::path::PathBuf,
-    ),
-    String,
-> {
-    let config = wasm_test_harness::kong_config::KongConfig::load(std::path::Path::new(
-        &get("config").ok_or("--config is required")?,
-    ))?;
-    let filters =
-        std::path::PathBuf::from(get("filters-path").ok_or("--filters-path is required")?);
-    let filters = std::fs::canonicalize(&filters).unwrap_or(filters);
+fn config_and_filters(config: &Path, filters: PathBuf) -> Result<(KongConfig, PathBuf), String> {
+    let config = KongConfig::load(config)?;
+    let filters = absolute(filters);
     let problems = wasm_test_harness::filter_check::check(&config, &filters);
     if !problems.is_empty() {
         return Err(problems.join("\n"));
@@ -183,43 +64,35 @@ fn config_and_filters(
     Ok((config, filters))
 }
 
-/// Prints the Envoy config (JSON, which Envoy also reads as YAML) equivalent to a kong.yml;
-/// `redis_allow`: more RESP tunnel targets (`--redis-allow`, repeatable).
-fn render_envoy(
-    get: &dyn Fn(&str) -> Option<String>,
-    redis_allow: Vec<String>,
-) -> Result<(), String> {
+fn absolute(p: PathBuf) -> PathBuf {
+    std::fs::canonicalize(&p).unwrap_or(p)
+}
+
+/// Prints the Envoy config (JSON, which Envoy also reads as YAML) equivalent to a kong.yml.
+fn render_envoy(a: cli::RenderEnvoy) -> Result<(), String> {
     use wasm_test_harness::envoy_config::{render, split_addr, EnvoyOptions};
-    let (config, filters) = config_and_filters(get)?;
-    let listen = split_addr(&get("listen").unwrap_or_else(|| "127.0.0.1:8000".into()))?;
-    let admin = get("admin").map(|a| split_addr(&a)).transpose()?;
-    let xff_trusted_hops = match get("xff-trusted-hops") {
-        Some(n) => n
-            .parse()
-            .map_err(|_| format!("--xff-trusted-hops {n:?} is not a number"))?,
-        None => 0,
-    };
+    let (config, filters) = config_and_filters(&a.config, a.filters_path)?;
     let rendered = render(
         &config,
         &EnvoyOptions {
             filters_path: &filters,
-            listen,
-            admin,
-            redis_allow,
-            xff_trusted_hops,
-            redis_ca: get("redis-ca").map(Into::into),
+            listen: split_addr(&a.listen)?,
+            admin: a.admin.as_deref().map(split_addr).transpose()?,
+            redis_allow: a.redis_allow,
+            xff_trusted_hops: a.xff_trusted_hops,
+            redis_ca: a.redis_ca,
         },
     )?;
     let text = serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?;
-    if let Some(envoy) = get("validate-with") {
-        validate_with_envoy(&envoy, &text)?;
+    if let Some(envoy) = &a.validate_with {
+        validate_with_envoy(envoy, &text)?;
     }
     println!("{text}");
     Ok(())
 }
 
 /// Runs `envoy --mode validate` on the rendered config; its error lines on failure.
-fn validate_with_envoy(envoy: &str, config: &str) -> Result<(), String> {
+fn validate_with_envoy(envoy: &Path, config: &str) -> Result<(), String> {
     let path = std::env::temp_dir().join(format!("render-envoy-{}.json", std::process::id()));
     std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
     let out = std::process::Command::new(envoy)
@@ -234,7 +107,7 @@ fn validate_with_envoy(envoy: &str, config: &str) -> Result<(), String> {
         .arg(&path)
         .output();
     let _ = std::fs::remove_file(&path);
-    let out = out.map_err(|e| format!("--validate-with {envoy}: {e}"))?;
+    let out = out.map_err(|e| format!("--validate-with {}: {e}", envoy.display()))?;
     if out.status.success() {
         return Ok(());
     }
@@ -255,46 +128,32 @@ fn validate_with_envoy(envoy: &str, config: &str) -> Result<(), String> {
 
 /// Writes the two nginx configs that run a kong.yml in Kong's engine without Kong (see
 /// `nginx_config`).
-fn render_nginx(
-    get: &dyn Fn(&str) -> Option<String>,
-    redis_allow: Vec<String>,
-) -> Result<(), String> {
-    use std::path::PathBuf;
+fn render_nginx(a: cli::RenderNginx) -> Result<(), String> {
     use wasm_test_harness::envoy_config::split_addr;
     use wasm_test_harness::nginx_config::{render, NginxOptions};
-    let (config, filters) = config_and_filters(get)?;
-    let absolute = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
-    let prefix = PathBuf::from(get("prefix").ok_or("--prefix is required")?);
-    std::fs::create_dir_all(prefix.join("logs"))
-        .map_err(|e| format!("--prefix {}: {e}", prefix.display()))?;
-    let prefix = absolute(prefix);
-    let lua = absolute(PathBuf::from(
-        get("bridge-lua").unwrap_or_else(|| "kong".into()),
-    ));
+    let (config, filters) = config_and_filters(&a.config, a.filters_path)?;
+    std::fs::create_dir_all(a.prefix.join("logs"))
+        .map_err(|e| format!("--prefix {}: {e}", a.prefix.display()))?;
+    let prefix = absolute(a.prefix);
+    let lua = absolute(a.bridge_lua);
     if !lua.join("redis_bridge.lua").exists() {
         return Err(format!(
             "--bridge-lua {}: no redis_bridge.lua there (the repository's kong/)",
             lua.display()
         ));
     }
-    let redis_ca = get("redis-ca").map(|p| absolute(PathBuf::from(p)));
-    let workers = match get("workers") {
-        Some(w) => w
-            .parse()
-            .map_err(|_| format!("--workers {w:?} is not a number"))?,
-        None => 2,
-    };
+    let redis_ca = a.redis_ca.map(absolute);
     let socket = prefix.join("bridge.sock");
     let rendered = render(
         &config,
         &NginxOptions {
             filters_path: &filters,
-            listen: split_addr(&get("listen").unwrap_or_else(|| "127.0.0.1:8000".into()))?,
-            workers,
+            listen: split_addr(&a.listen)?,
+            workers: a.workers,
             prefix: &prefix,
             bridge_socket: &socket,
             bridge_lua_dir: &lua,
-            redis_allow,
+            redis_allow: a.redis_allow,
             user_root: wasm_test_harness::nginx_config::running_as_root(),
             redis_ca: redis_ca.as_deref(),
         },
@@ -333,37 +192,41 @@ fn wait_for_signal() {
     });
 }
 
-fn credentials(get: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+fn credentials(a: cli::Credentials) -> Result<(), String> {
     use serde_json::json;
     use wasm_test_harness::credentials::{self, Action, Redis};
-    let addr = get("redis").ok_or("--redis HOST:PORT is required")?;
-    let prefix = get("prefix").unwrap_or_else(|| credentials::DEFAULT_PREFIX.to_string());
-    let action = get("do").ok_or("--do put|rotate|retire|delete|list is required")?;
-    let key = get("key").unwrap_or_default();
-    if action != "list" && key.is_empty() {
-        return Err(format!("--do {action} needs --key"));
+    let key = a.key.unwrap_or_default();
+    if a.action != CredentialAction::List && key.is_empty() {
+        let name = a
+            .action
+            .to_possible_value()
+            .map(|v| v.get_name().to_string());
+        return Err(format!("--do {} needs --key", name.unwrap_or_default()));
     }
     let secret = || -> Result<serde_json::Value, String> {
-        let algorithm = get("algorithm").unwrap_or_else(|| "HS256".into());
-        let mut secret = json!({ "algorithm": algorithm });
-        match (get("secret"), get("public-key-file")) {
+        let mut secret = json!({ "algorithm": a.algorithm });
+        match (&a.secret, &a.public_key_file) {
             (Some(s), None) => secret["secret"] = json!(s),
             (None, Some(file)) => {
-                let pem = std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))?;
+                let pem = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
                 secret["rsa_public_key"] = json!(pem);
             }
             _ => return Err("give one of --secret or --public-key-file".into()),
         }
         Ok(secret)
     };
-    let action = match action.as_str() {
-        "put" => {
-            let id = get("consumer-id").ok_or("--do put needs --consumer-id")?;
+    let action = match a.action {
+        CredentialAction::Put => {
+            let id = a
+                .consumer_id
+                .as_ref()
+                .ok_or("--do put needs --consumer-id")?;
             let mut consumer = json!({ "id": id });
-            if let Some(u) = get("username") {
+            if let Some(u) = &a.username {
                 consumer["username"] = json!(u);
             }
-            if let Some(c) = get("custom-id") {
+            if let Some(c) = &a.custom_id {
                 consumer["custom_id"] = json!(c);
             }
             Action::Put {
@@ -371,13 +234,12 @@ fn credentials(get: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
                 secret: secret()?,
             }
         }
-        "rotate" => Action::Rotate { secret: secret()? },
-        "retire" => Action::Retire,
-        "delete" => Action::Delete,
-        "list" => Action::List,
-        other => return Err(format!("unknown --do {other:?}")),
+        CredentialAction::Rotate => Action::Rotate { secret: secret()? },
+        CredentialAction::Retire => Action::Retire,
+        CredentialAction::Delete => Action::Delete,
+        CredentialAction::List => Action::List,
     };
-    let mut redis = Redis::connect(&addr, get("password").as_deref(), get("db").as_deref())?;
-    println!("{}", credentials::run(&mut redis, &prefix, &key, action)?);
+    let mut redis = Redis::connect(&a.redis, a.password.as_deref(), a.db.as_deref())?;
+    println!("{}", credentials::run(&mut redis, &a.prefix, &key, action)?);
     Ok(())
 }

@@ -2,24 +2,13 @@
 
 use proxy_wasm_host::abi::v0_2_1::Callback;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
     /// ngx_wasm_module: dispatch only from the phases it allows (anything else traps), upstreams
     /// as `host:port` or `unix:/path`, gRPC calls do nothing, `Connection: close` on every call.
     Kong,
     /// Envoy: dispatch from any callback, upstreams are cluster names.
     Envoy,
-}
-
-impl std::str::FromStr for Profile {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "kong" => Ok(Profile::Kong),
-            "envoy" => Ok(Profile::Envoy),
-            other => Err(format!("unknown profile {other:?} (kong or envoy)")),
-        }
-    }
 }
 
 impl Profile {
