@@ -5,9 +5,18 @@
 # read + CAS write, metric, clock: the cost of one call), and redis-rate-limiting with policy local
 # and with sync_rate. One worker, wrk -c64; the figure is Envoy's CPU time per request (req/s on
 # this shared machine moves by +-20% between runs; CPU per request by a few percent).
+# BASELINE=<commit>: also builds that commit's filters and test filters (a git worktree, its own
+# scripts/build-wasm.sh, wasm target cached in target-wasm-baseline/) and serves them in the same
+# Envoy as base-noop, base-local, base-realtime and base-sync, so before and after are measured in
+# one run; the summary gives each mode's added CPU as a fraction of passthrough's, both builds.
 source "$(dirname "$0")/lib.sh"
 envoy_bench_setup
 envoy_port=$(free_port)
+baseline_routes=""
+if [ -n "${BASELINE:-}" ]; then
+  baseline_build "$BASELINE"
+  baseline_routes="base-noop base-local base-realtime base-sync"
+fi
 {
   echo_service
   cat <<YAML
@@ -30,17 +39,31 @@ envoy_port=$(free_port)
     paths: [/sync]
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "sync_rate": 0.1, "redis_port": $redis_port}'}]}]
 YAML
+  if [ -n "$baseline_routes" ]; then
+    cat <<YAML
+  - {name: base-noop, paths: [/base-noop], filter_chains: [{filters: [{name: base-noop, config: '{}'}]}]}
+  - name: base-local
+    paths: [/base-local]
+    filter_chains: [{filters: [{name: base-redis-rate-limiting, config: '{"second": 1000000000, "policy": "local"}'}]}]
+  - name: base-realtime
+    paths: [/base-realtime]
+    filter_chains: [{filters: [{name: base-redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "redis_port": $redis_port}'}]}]
+  - name: base-sync
+    paths: [/base-sync]
+    filter_chains: [{filters: [{name: base-redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "sync_rate": 0.1, "redis_port": $redis_port}'}]}]
+YAML
+  fi
 } >"$WORK/kong.yml"
 admin_port=$(free_port)
 "$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" --admin "127.0.0.1:$admin_port" >"$WORK/envoy.json"
 add_native_local_ratelimit "$WORK/envoy.json"
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 wait_port "$envoy_port"
-routes=${ROUTES:-plain native noop reads sets adds props shared metrics clock local realtime sync}
+routes=${ROUTES:-plain native noop reads sets adds props shared metrics clock local realtime sync $baseline_routes}
 for p in $routes; do curl -s -o /dev/null "http://127.0.0.1:$envoy_port/$p"; done
 conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}
 envoy_pid=${PIDS[-1]}
-printf '%-10s %10s %8s %14s %12s   (median of %s rounds of %ss)\n' "route" "req/s" "p50 ms" "CPU us/req" "extra us/req" "${ROUNDS:-3}" "$secs"
+printf '%-14s %10s %8s %14s %12s   (median of %s rounds of %ss)\n' "route" "req/s" "p50 ms" "CPU us/req" "extra us/req" "${ROUNDS:-3}" "$secs"
 rounds=${ROUNDS:-3}
 # Rounds interleave the routes, so a slow spell of the machine hits them all; medians per route.
 for i in $(seq 1 "$rounds"); do
@@ -52,12 +75,22 @@ declare -A cpu
 for route in $routes; do
   read -r r p50 us < <(awk -v r="$route" '$1 == r { print $2, $3, $4 }' "$WORK/runs" | sort -k3 -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}')
   cpu[$route]=$us
-  printf '%-10s %10.0f %8s %14s %12s\n' "$route" "$r" "$p50" "$us" "$(awk -v a="$us" -v b="${cpu[plain]}" 'BEGIN { printf "%+.1f", a - b }')"
+  printf '%-14s %10.0f %8s %14s %12s\n' "$route" "$r" "$p50" "$us" "$(awk -v a="$us" -v b="${cpu[plain]}" 'BEGIN { printf "%+.1f", a - b }')"
 done
 calls=$(curl -s "http://127.0.0.1:$admin_port/stats?filter=redis_tunnel.downstream_rq_total" | awk -F': ' '{print $2}')
 echo "tunnelled calls during the whole run: $calls"
-echo "one host call (10 per request, minus noop), Envoy CPU:"
-for route in reads sets adds props shared metrics clock; do
-  [ -n "${cpu[$route]:-}" ] || continue
-  awk -v n="${cpu[noop]}" -v r="${cpu[$route]}" -v name="$route" 'BEGIN { printf "  %-8s %.2f us\n", name, (r - n) / 10 }'
-done
+if [ -n "${cpu[reads]:-}" ]; then
+  echo "one host call (10 per request, minus noop), Envoy CPU:"
+  for route in reads sets adds props shared metrics clock; do
+    [ -n "${cpu[$route]:-}" ] || continue
+    awk -v n="${cpu[noop]}" -v r="${cpu[$route]}" -v name="$route" 'BEGIN { printf "  %-8s %.2f us\n", name, (r - n) / 10 }'
+  done
+fi
+if [ -n "$baseline_routes" ]; then
+  echo "added Envoy CPU per request as a fraction of passthrough's (plain), $BASELINE -> this tree:"
+  for mode in noop local realtime sync; do
+    [ -n "${cpu[$mode]:-}" ] && [ -n "${cpu[base-$mode]:-}" ] || continue
+    awk -v p="${cpu[plain]}" -v b="${cpu[base-$mode]}" -v a="${cpu[$mode]}" -v m="$mode" \
+      'BEGIN { printf "  %-9s %.3f -> %.3f (x%.2f)\n", m, (b - p) / p, (a - p) / p, (a - p) / (b - p) }'
+  done
+fi

@@ -8,6 +8,7 @@ WORK=$(mktemp -d)
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -d "$WORK/baseline" ]; then git -C "$root" worktree remove --force "$WORK/baseline" || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -141,6 +142,22 @@ cpu_per_request() {
   p=$(echo "$out" | awk '$1=="50%" {print $2}')
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   echo "$r $(to_ms "$p") $(awk -v t=$((after - before)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+}
+
+# baseline_build COMMIT: that commit's filters and test filters, built by its own
+# scripts/build-wasm.sh in a git worktree (wasm target cached in target-wasm-baseline/), linked
+# into $filters with a base- prefix (base-redis-rate-limiting, base-noop, ...). After
+# envoy_bench_setup.
+baseline_build() {
+  local commit=$1 tree="$WORK/baseline"
+  echo "baseline: building the filters of $(git -C "$root" log -1 --format='%h %s' "$commit" | cut -c1-80)" >&2
+  git -C "$root" worktree add --detach "$tree" "$commit" >/dev/null
+  WASM_TARGET_DIR="$root/target-wasm-baseline" bash "$tree/scripts/build-wasm.sh" "$WORK/baseline-dist" >/dev/null
+  WASM_TARGET_DIR="$root/target-wasm-baseline" bash "$tree/scripts/build-wasm.sh" --test-filters "$WORK/baseline-test" >/dev/null
+  local f
+  for f in "$WORK"/baseline-dist/*.wasm "$WORK"/baseline-test/*.wasm; do
+    ln -s "$f" "$filters/base-$(basename "$f")"
+  done
 }
 
 # envoy_bench_setup: what every Envoy benchmark starts with: the harness (for render-envoy and the
