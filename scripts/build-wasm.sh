@@ -38,10 +38,18 @@ else
   manifests=(filters/*/Cargo.toml)
   what="the filters"
 fi
+# Each package's name, and the file it becomes in $out.
 packages=()
+dests=()
 for manifest in "${manifests[@]}"; do
   [ -e "$manifest" ] || continue
-  packages+=("$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)")
+  package=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)
+  packages+=("$package")
+  if [ $test_filters = 1 ]; then
+    dests+=("$out/$(basename "$(dirname "$manifest")").wasm")
+  else
+    dests+=("$out/$package.wasm")
+  fi
 done
 # One cargo run for all of them: the shared library and the dependencies are built once and
 # the filters' link-time optimisation (one codegen unit each) runs side by side on every core.
@@ -49,15 +57,9 @@ echo "wasm build: ${#packages[@]} packages, $what: ${packages[*]}"
 echo "wasm build: (the first build also compiles Rust's std for wasm32-wasip1: minutes)"
 wasm_cargo build "${packages[@]/#/--package=}"
 
-built=0
 for i in "${!packages[@]}"; do
-  package=${packages[$i]}
-  artifact="$target_dir/wasm32-wasip1/release/${package//-/_}.wasm"
-  if [ $test_filters = 1 ]; then
-    dest="$out/$(basename "$(dirname "${manifests[$i]}")").wasm"
-  else
-    dest="$out/$package.wasm"
-  fi
+  artifact="$target_dir/wasm32-wasip1/release/${packages[$i]//-/_}.wasm"
+  dest=${dests[$i]}
   if command -v wasm-opt >/dev/null; then
     wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
       --enable-nontrapping-float-to-int "$artifact" -o "$dest"
@@ -65,6 +67,5 @@ for i in "${!packages[@]}"; do
     cp "$artifact" "$dest"
   fi
   printf 'built %s (%s bytes)\n' "$dest" "$(stat -c %s "$dest")"
-  built=$((built + 1))
 done
-echo "wasm build: $built filter(s) in $out"
+echo "wasm build: ${#packages[@]} filter(s) in $out"
