@@ -88,11 +88,34 @@ fn exchange(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    s.write_all(body).map_err(|e| e.to_string())?;
+    // One write: a server that answers from the headers alone and closes (a 404, a 429) must
+    // not find body bytes arriving after it stopped reading, which makes its close a reset.
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    s.write_all(&bytes).map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    match s.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // A reset after the whole response came (Envoy closes a connection whose request it
+        // did not read to the end with a reset, after its delayed-close wait) loses nothing.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && complete(&raw) => {}
+        Err(e) => return Err(e.to_string()),
+    }
     parse(&raw)
+}
+
+/// Whether `raw` holds a whole response: its head and as many body bytes as its
+/// content-length says (a response without one ends only at the connection's end).
+fn complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let length = String::from_utf8_lossy(&raw[..end])
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+    length.is_some_and(|n| raw.len() >= end + 4 + n)
 }
 
 fn parse(raw: &[u8]) -> Result<Response, String> {
