@@ -63,6 +63,7 @@ impl Callouts for Dispatches {
         callout: CalloutId,
         request: HttpCall<'_>,
     ) -> Result<(), HttpCallRefusal> {
+        crate::call_counts::count(crate::call_counts::Counted::HttpCall);
         let upstream = String::from_utf8_lossy(&request.upstream).into_owned();
         let mut outbox = self.outbox.lock().map_err(|_| HttpCallRefusal::Failed)?;
         if !self.profile.allows_dispatch_from(call.callback) {

@@ -1,6 +1,7 @@
 //! A header map with case-insensitive names (names are stored lower-case, as HTTP/2 and Envoy
 //! do), lent to the guest through proxy-wasm-host's `HeaderMap`.
 
+use crate::call_counts::{count, Counted};
 use proxy_wasm_host::{HeaderMap, NotAllowed, PairVisitor};
 use std::borrow::Cow;
 use std::ops::ControlFlow;
@@ -35,11 +36,25 @@ impl Headers {
     }
 
     pub fn set_str(&mut self, key: &str, value: &str) {
-        let _ = HeaderMap::set(self, key.as_bytes(), value.as_bytes());
+        self.replace(key.as_bytes(), value.as_bytes());
+    }
+
+    /// One pair, where the first one was (the others all come after it).
+    fn replace(&mut self, key: &[u8], value: &[u8]) {
+        let key = lower(key);
+        let first = self.pairs.iter().position(|(k, _)| *k == key);
+        self.pairs.retain(|(k, _)| *k != key);
+        let at = first.unwrap_or(self.pairs.len());
+        self.pairs.insert(at, (key, value.to_vec()));
+    }
+
+    fn delete(&mut self, key: &[u8]) {
+        let key = lower(key);
+        self.pairs.retain(|(k, _)| *k != key);
     }
 
     pub fn remove_str(&mut self, key: &str) {
-        let _ = HeaderMap::remove(self, key.as_bytes());
+        self.delete(key.as_bytes());
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
@@ -48,7 +63,9 @@ impl Headers {
 }
 
 impl HeaderMap for Headers {
+    // The trait's methods are the guest's host calls, counted; the harness uses the ones above.
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
+        count(Counted::GetHeaderMapValue);
         let key = lower(key);
         let values: Vec<&[u8]> = self
             .pairs
@@ -64,6 +81,7 @@ impl HeaderMap for Headers {
     }
 
     fn for_each_pair(&self, f: &mut PairVisitor<'_>) -> ControlFlow<()> {
+        count(Counted::GetHeaderMapPairs);
         for (k, v) in &self.pairs {
             f(k, v)?;
         }
@@ -71,27 +89,25 @@ impl HeaderMap for Headers {
     }
 
     fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), NotAllowed> {
-        // One pair, where the first one was (the others all come after it).
-        let key = lower(key);
-        let first = self.pairs.iter().position(|(k, _)| *k == key);
-        self.pairs.retain(|(k, _)| *k != key);
-        let at = first.unwrap_or(self.pairs.len());
-        self.pairs.insert(at, (key, value.to_vec()));
+        count(Counted::ReplaceHeaderMapValue);
+        self.replace(key, value);
         Ok(())
     }
 
     fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), NotAllowed> {
+        count(Counted::AddHeaderMapValue);
         self.pairs.push((lower(key), value.to_vec()));
         Ok(())
     }
 
     fn remove(&mut self, key: &[u8]) -> Result<(), NotAllowed> {
-        let key = lower(key);
-        self.pairs.retain(|(k, _)| *k != key);
+        count(Counted::RemoveHeaderMapValue);
+        self.delete(key);
         Ok(())
     }
 
     fn replace_all(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), NotAllowed> {
+        count(Counted::SetHeaderMapPairs);
         self.pairs = pairs.iter().map(|(k, v)| (lower(k), v.to_vec())).collect();
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! `proxy-wasm-host` crate) that serves Kong's declarative kong.yml, runs filter chains with
 //! real concurrency, reaches real upstreams, and serves RESP tunnels to real Redis natively.
 
+pub mod call_counts;
 pub mod callouts;
 pub mod cli;
 pub mod credentials;

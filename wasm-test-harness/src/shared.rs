@@ -2,6 +2,7 @@
 //! which has Envoy's compare-and-swap semantics), plus a record of metric names so the harness
 //! can print them (`GET /__harness/metrics`).
 
+use crate::call_counts::{count, Counted};
 use proxy_wasm_host::abi::v0_2_1::types::{MetricType, Status};
 use proxy_wasm_host::abi::v0_2_1::{
     InMemoryStore, Invocation, MetricId, QueueId, SharedServices, SharedValue,
@@ -37,6 +38,7 @@ impl SharedServices for SharedStore {
         vm_id: &[u8],
         key: &[u8],
     ) -> Result<SharedValue, Status> {
+        count(Counted::GetSharedData);
         self.inner.get_shared_data(call, vm_id, key)
     }
     fn set_shared_data(
@@ -47,6 +49,7 @@ impl SharedServices for SharedStore {
         value: &[u8],
         cas: Option<u32>,
     ) -> Result<(), Status> {
+        count(Counted::SetSharedData);
         self.inner.set_shared_data(call, vm_id, key, value, cas)
     }
     fn register_shared_queue(
@@ -83,6 +86,7 @@ impl SharedServices for SharedStore {
         kind: MetricType,
         name: &[u8],
     ) -> Result<MetricId, Status> {
+        count(Counted::DefineMetric);
         let id = self.inner.define_metric(call, vm_id, kind, name)?;
         if let Ok(mut names) = self.names.lock() {
             names.insert(String::from_utf8_lossy(name).into_owned(), id);
@@ -90,6 +94,7 @@ impl SharedServices for SharedStore {
         Ok(id)
     }
     fn record_metric(&self, call: Invocation, metric: MetricId, value: u64) -> Result<(), Status> {
+        count(Counted::RecordMetric);
         self.inner.record_metric(call, metric, value)
     }
     fn increment_metric(
@@ -98,9 +103,11 @@ impl SharedServices for SharedStore {
         metric: MetricId,
         delta: i64,
     ) -> Result<(), Status> {
+        count(Counted::IncrementMetric);
         self.inner.increment_metric(call, metric, delta)
     }
     fn get_metric(&self, call: Invocation, metric: MetricId) -> Result<u64, Status> {
+        count(Counted::GetMetric);
         self.inner.get_metric(call, metric)
     }
 }

@@ -1,6 +1,7 @@
 //! The request state of one worker, lent to its guests during every callback. Each filter of a
 //! request has its own context in its own guest; they all read and write the same request.
 
+use crate::call_counts::{count, Counted};
 use crate::headers::Headers;
 use proxy_wasm_host::abi::v0_2_1::types::{BufferType, MapType, Status, StreamType};
 use proxy_wasm_host::abi::v0_2_1::{
@@ -79,9 +80,13 @@ impl StreamState for Streams {
     fn buffer(
         &mut self,
         call: Invocation,
-        _access: Access,
+        access: Access,
         buffer: BufferType,
     ) -> Result<&mut dyn Buffer, Status> {
+        count(match access {
+            Access::Read => Counted::GetBufferBytes,
+            Access::Write => Counted::SetBufferBytes,
+        });
         let (_, r) = self.request_of(&call)?;
         match buffer {
             BufferType::HttpRequestBody => Ok(&mut r.request_body),
@@ -96,6 +101,7 @@ impl StreamState for Streams {
         path: &[&[u8]],
         value: &[u8],
     ) -> Result<(), Status> {
+        count(Counted::SetProperty);
         let (_, r) = self.request_of(&call)?;
         let key: Vec<String> = path
             .iter()
@@ -106,6 +112,7 @@ impl StreamState for Streams {
     }
 
     fn continue_stream(&mut self, call: Invocation, _stream: StreamType) -> Result<(), Status> {
+        count(Counted::ContinueStream);
         let (id, _) = self.request_of(&call)?;
         self.events
             .push(Event::Resumed(id, call.guest, call.context));
@@ -124,6 +131,7 @@ impl StreamState for Streams {
         call: Invocation,
         response: LocalResponse<'_>,
     ) -> Result<(), Status> {
+        count(Counted::SendLocalResponse);
         let (id, r) = self.request_of(&call)?;
         r.local_response = Some(response.into_owned());
         self.events.push(Event::LocalResponse(id));
@@ -136,6 +144,7 @@ impl StreamState for Streams {
         path: &[&[u8]],
         out: &mut Vec<u8>,
     ) -> Result<(), Status> {
+        count(Counted::GetProperty);
         let (_, r) = self.request_of(&call)?;
         let segments: Vec<&str> = path
             .iter()

@@ -6,7 +6,8 @@ use crate::profile::Profile;
 use crate::shared::SharedStore;
 use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
 use proxy_wasm_host::abi::v0_2_1::{
-    ContextId, Guest, GuestError, Host, LogContext, LogSink, PluginConfig, Started, VmServices,
+    Clock, ContextId, Guest, GuestError, Host, LogContext, LogSink, PluginConfig, Started,
+    SystemClock, VmServices,
 };
 use proxy_wasm_host::{Limits, Module};
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ pub struct StderrLog {
 
 impl LogSink for StderrLog {
     fn log(&self, context: LogContext<'_>, level: LogLevel, message: &[u8]) {
+        crate::call_counts::count(crate::call_counts::Counted::Log);
         if (level as u32) < (self.min as u32) {
             return;
         }
@@ -28,6 +30,20 @@ impl LogSink for StderrLog {
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
         eprintln!("[{name}] {level:?}: {}", String::from_utf8_lossy(message));
+    }
+}
+
+/// The system's clock, its reads counted (`proxy_get_current_time_nanoseconds`).
+struct CountedClock;
+
+impl Clock for CountedClock {
+    fn realtime_nanos(&self) -> u64 {
+        crate::call_counts::count(crate::call_counts::Counted::GetCurrentTime);
+        SystemClock.realtime_nanos()
+    }
+
+    fn monotonic_nanos(&self) -> u64 {
+        SystemClock.monotonic_nanos()
     }
 }
 
@@ -81,7 +97,8 @@ fn start(spec: &VmSpec) -> Result<(Guest, HashMap<String, RootState>), String> {
     let services = VmServices::new(spec.log.clone())
         .with_vm_id(Vec::new())
         .with_shared(spec.store.clone())
-        .with_callouts(spec.dispatches.clone());
+        .with_callouts(spec.dispatches.clone())
+        .with_clock(Arc::new(CountedClock));
     let mut guest = Guest::new(&spec.host, &spec.module, services, &Limits::default())
         .map_err(|e| format!("filter {}: cannot instantiate: {e}", spec.name))?;
     let mut roots = HashMap::new();

@@ -2,6 +2,7 @@
 //! connections. A request runs each filter of its chain through Kong's phases, pausing where a
 //! filter pauses, and is proxied to its service over HTTP/1.1 with keep-alive.
 
+use crate::call_counts::{count, Counted};
 use crate::dispatch::Upstreams;
 use crate::headers::Headers;
 use crate::http_client::{is_hop_by_hop, HttpClient};
@@ -192,7 +193,10 @@ impl Worker {
         if self.vms[vm].borrow().guest.id() != guest {
             return; // the instance was recycled since the call
         }
-        if let Err(e) = self.call_vm(vm, |s| s.on_http_call_response(context, callout, response)) {
+        if let Err(e) = self.call_vm(vm, |s| {
+            count(Counted::OnHttpCallResponse);
+            s.on_http_call_response(context, callout, response)
+        }) {
             if !matches!(e, GuestError::Callout { .. } | GuestError::Context { .. }) {
                 eprintln!("[harness] on_http_call_response failed: {}", describe(&e));
             }
@@ -217,7 +221,10 @@ impl Worker {
                 if worker.vms[vm].borrow().guest.id() != guest {
                     return;
                 }
-                if let Err(e) = worker.call_vm(vm, |s| s.on_tick(root)) {
+                if let Err(e) = worker.call_vm(vm, |s| {
+                    count(Counted::OnTick);
+                    s.on_tick(root)
+                }) {
                     eprintln!("[harness] on_tick failed: {}", describe(&e));
                 }
             }
@@ -254,6 +261,7 @@ impl Worker {
         if path == "/__harness/metrics" {
             return self.metrics_response();
         }
+        count(Counted::Requests);
         let host = req
             .headers()
             .get("host")
@@ -346,9 +354,11 @@ impl Worker {
             let guest = self.vms[vm].borrow().guest.id();
             let run_headers = matches!(end, PhaseEnd::Done);
             let result = self.call_vm(vm, |s| {
+                count(Counted::OnContextCreate);
                 let ctx = s.on_context_create(Some(root))?;
                 s.stream_mut().contexts.insert((guest, ctx), id);
                 let action = if run_headers {
+                    count(Counted::OnRequestHeaders);
                     Some(s.on_request_headers(ctx, headers_len, body_len == 0))
                 } else {
                     None
@@ -375,6 +385,7 @@ impl Worker {
         if matches!(end, PhaseEnd::Done) && body_len > 0 {
             end = self
                 .phase(id, &ctxs, notify, |s, c| {
+                    count(Counted::OnRequestBody);
                     s.on_request_body(c, body_len, true)
                 })
                 .await;
@@ -411,8 +422,11 @@ impl Worker {
                 continue;
             }
             let ended = self.call_vm(c.vm, |s| {
+                count(Counted::OnDone);
                 s.on_done(c.id)?;
+                count(Counted::OnLog);
                 s.on_log(c.id)?;
+                count(Counted::OnDelete);
                 s.on_delete(c.id).map(|_| ())
             });
             if let Err(e) = ended {
@@ -497,8 +511,10 @@ impl Worker {
                     .unwrap_or(0);
                 let result = self.call_vm(c.vm, |s| {
                     if !headers_phase {
+                        count(Counted::OnResponseBody);
                         return s.on_response_body(c.id, len, true).map(|a| (a, false));
                     }
+                    count(Counted::OnResponseHeaders);
                     let action = s.on_response_headers(c.id, n, false)?;
                     let local = s
                         .stream()
@@ -506,6 +522,7 @@ impl Worker {
                         .get(&id)
                         .is_some_and(|r| r.local_response.is_some());
                     if single && action == Action::Continue && !local {
+                        count(Counted::OnResponseBody);
                         return s.on_response_body(c.id, len, true).map(|a| (a, true));
                     }
                     Ok((action, false))
@@ -627,6 +644,7 @@ impl Worker {
             "harness.http_calls".into(),
             calls.http_calls.load(std::sync::atomic::Ordering::Relaxed),
         );
+        metrics.extend(crate::call_counts::snapshot());
         let body = serde_json::to_vec(&metrics).unwrap_or_default();
         json_response(200, body)
     }
