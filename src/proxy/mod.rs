@@ -10,7 +10,7 @@ mod guest_host;
 mod higress;
 pub mod host;
 mod host_calls;
-mod pairs;
+pub mod pairs;
 pub mod redis;
 pub mod respond;
 mod runtime;
