@@ -98,6 +98,25 @@ rate_limit_routes() {
 YAML
 }
 
+# baseline_rate_limit_routes: the same three routes served by the baseline's filter
+# (/base-local, /base-realtime, /base-sync; after baseline_build).
+baseline_rate_limit_routes() {
+  local rl='{"year": 1000000000, "limit_by": "ip", '
+  local mode policy
+  for mode in local realtime sync; do
+    case $mode in
+      local) policy='"policy": "local"' ;;
+      realtime) policy="\"policy\": \"redis\", \"redis_port\": $redis_port" ;;
+      sync) policy="\"policy\": \"redis\", \"sync_rate\": 0.1, \"redis_port\": $redis_port" ;;
+    esac
+    cat <<YAML
+  - name: base-$mode
+    paths: [/base-$mode]
+    filter_chains: [{filters: [{name: base-redis-rate-limiting, config: '$rl$policy}'}]}]
+YAML
+  done
+}
+
 # median_rps URL CONNECTIONS SECONDS ROUNDS: the median "RPS P50" of ROUNDS runs.
 median_rps() {
   local i
