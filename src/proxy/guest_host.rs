@@ -16,7 +16,7 @@ pub struct GuestHost;
 
 impl FilterHost for GuestHost {
     fn now_ms(&self) -> u64 {
-        super::runtime::now_ms()
+        host::now_ms()
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -31,7 +31,7 @@ impl FilterHost for GuestHost {
         host::property(path)
             .ok()
             .flatten()
-            .map(super::host::utf8)
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
             .filter(|s| !s.is_empty())
     }
 
