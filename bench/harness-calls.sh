@@ -8,12 +8,9 @@
 # proxy_on_memory_allocate (one more entry for each value the host hands to the guest), the reads
 # of a call's answer, proxy_set_effective_context.
 source "$(dirname "$0")/lib.sh"
-build_native
-bash "$root/scripts/build-wasm.sh" >/dev/null
-bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
-filters="$WORK/filters"; mkdir -p "$filters"
-ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
-start_upstreams
+# The same start as the Envoy benchmarks (harness, filters and test filters in $filters, Redis and
+# the echo upstream); Envoy itself is not started.
+envoy_bench_setup
 {
   echo_service
   cat <<YAML
