@@ -271,6 +271,43 @@ fn renewal_and_the_absolute_timeout() {
     }
 }
 
+/// Times are whole seconds, so a session begun late in a second and touched early in the next
+/// must still live its whole rolling period: its Redis key may not expire before the checks
+/// would end it (the key once lived up to a second less, and a request 7.3 s into an 8 s
+/// period found no session).
+#[test]
+fn a_session_begun_late_in_a_second_lives_its_whole_rolling_period() {
+    let dir = filters();
+    for host in all_hosts("a_session_begun_late_in_a_second_lives_its_whole_rolling_period") {
+        let redis = RedisServer::start(&[]);
+        let kong_yml = yaml(&redis, r#", "idling_timeout": 0"#)
+            .replace(r#""cookie_lifetime": 3600"#, r#""cookie_lifetime": 3"#);
+        let gw = Gateway::start(host, &kong_yml, &dir.0);
+        // Warm up the gateway so that the timed requests below are quick.
+        let warm = session_cookie(&get(gw.addr(), "/", &[("apikey", "k-alice")]));
+        eventually_authenticated(host, &gw, &warm);
+        sleep_to_fraction(0.9);
+        let begun = Instant::now();
+        let cookie = session_cookie(&get(gw.addr(), "/", &[("apikey", "k-alice")]));
+        sleep_to_fraction(0.05);
+        eventually_authenticated(host, &gw, &cookie);
+        std::thread::sleep(
+            (begun + Duration::from_millis(2600)).saturating_duration_since(Instant::now()),
+        );
+        eventually_authenticated(host, &gw, &cookie);
+    }
+}
+
+/// Sleeps until the wall clock's fraction of a second is `at` (within the next second).
+fn sleep_to_fraction(at: f64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let frac = f64::from(now.subsec_millis()) / 1000.0;
+    let wait = (at - frac).rem_euclid(1.0);
+    std::thread::sleep(Duration::from_secs_f64(wait));
+}
+
 /// Sessions through Redis Sentinel (the master it names holds the hash) and on a Redis Cluster
 /// (the hash on its slot's master), on every host.
 #[test]

@@ -29,7 +29,7 @@ local function sooner(t) if ends == 0 or t < ends then ends = t end end
 if absolute > 0 then sooner(auth + absolute) end
 if rolling > 0 then sooner(rs + rolling) end
 if idling > 0 then sooner(now + idling) end
-if ends > now then redis.call('EXPIRE', KEYS[1], ends - now) end
+if ends >= now then redis.call('EXPIRE', KEYS[1], ends - now + 1) end
 return {1, f[1], tostring(auth), tostring(rs), f[6] or ''}
 "#;
 
@@ -148,7 +148,10 @@ pub fn session(outcome: Outcome) -> Result<Option<Session>, String> {
     }))
 }
 
-/// The seconds until the first timeout ends a session, from its times.
+/// The seconds the session's key lives, from its times: until the first timeout ends the
+/// session. Times are whole seconds and a session is live through the second its timeout ends
+/// in (`now - start > timeout` ends it), so the key lives one second past `end - now`: a
+/// session begun late in a second and touched early in the next keeps its whole period.
 pub fn ttl(t: Timeouts, auth_time: u64, rolling_start: u64, now_s: u64) -> Option<u64> {
     [
         (t.absolute > 0).then(|| auth_time + t.absolute),
@@ -158,7 +161,7 @@ pub fn ttl(t: Timeouts, auth_time: u64, rolling_start: u64, now_s: u64) -> Optio
     .into_iter()
     .flatten()
     .min()
-    .map(|ends| ends.saturating_sub(now_s).max(1))
+    .map(|ends| (ends + 1).saturating_sub(now_s).max(1))
 }
 
 /// One session to write.
@@ -262,13 +265,13 @@ mod tests {
         assert_eq!(key(&c, Kind::Remember, "abc"), "remember:abc");
         let t = Timeouts::of(&c, Kind::Main);
         // idling 900 from now is the soonest.
-        assert_eq!(ttl(t, 1000, 1000, 1100), Some(900));
+        assert_eq!(ttl(t, 1000, 1000, 1100), Some(901));
         // rolling: 3600 from 1000 ends at 4600, sooner than now + 900.
-        assert_eq!(ttl(t, 1000, 1000, 4000), Some(600));
+        assert_eq!(ttl(t, 1000, 1000, 4000), Some(601));
         // A remember session: 7 days rolling, no idling.
         assert_eq!(
             ttl(Timeouts::of(&c, Kind::Remember), 0, 0, 0),
-            Some(604_800)
+            Some(604_801)
         );
     }
 
