@@ -41,7 +41,7 @@ pub fn update(
         }
         let before = parse(value);
         let after = f(before);
-        match data.set(key, after.to_string().as_bytes(), cas) {
+        match data.set(key, crate::decimal::string(after).as_bytes(), cas) {
             Ok(()) => return Ok((before, after)),
             Err(SetError::CasMismatch) => continue,
             Err(SetError::Refused) => {

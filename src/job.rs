@@ -7,6 +7,7 @@ use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
 use crate::script::Script;
 use crate::slot;
 use crate::target::Target;
+use std::sync::Arc;
 
 /// What a job wants next.
 #[derive(Debug)]
@@ -46,12 +47,12 @@ pub trait Job {
     }
 }
 
-/// One command of a pipeline, with the command that replaces it if Redis does not know the
-/// script (EVALSHA -> EVAL), and the cluster slot of its keys.
+/// One command of a pipeline, with the script source that turns it into EVAL if Redis does not
+/// know the script (EVALSHA -> EVAL, built only then), and the cluster slot of its keys.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub command: Command,
-    pub on_noscript: Option<Command>,
+    pub on_noscript: Option<Arc<str>>,
     /// The slot of the keys it touches (None: keyless, or keys in several slots).
     pub slot: Option<u16>,
 }
@@ -84,9 +85,22 @@ impl Request {
         args: &[A],
     ) -> Self {
         Self {
-            command: script.evalsha(keys, args),
-            on_noscript: Some(script.eval(keys, args)),
             slot: slot::common_slot(keys),
+            ..Self::script_unslotted(script, keys, args)
+        }
+    }
+
+    /// `script` where the topology has no slots (a standalone node, Sentinel's master): the
+    /// same command, without working out the keys' slot.
+    pub fn script_unslotted<K: crate::resp::Arg, A: crate::resp::Arg>(
+        script: &Script,
+        keys: &[K],
+        args: &[A],
+    ) -> Self {
+        Self {
+            command: script.evalsha(keys, args),
+            on_noscript: Some(script.shared_source()),
+            slot: None,
         }
     }
 
@@ -95,13 +109,15 @@ impl Request {
     }
 }
 
-/// A command waiting to go: which request, where, and whether it needs `ASKING` first.
+/// A command waiting to go: which request, where, whether it needs `ASKING` first, and the EVAL
+/// that replaces the request's EVALSHA after NOSCRIPT (else the request's own command goes, not
+/// copied until it is sent).
 #[derive(Debug, Clone)]
 struct Pending {
     index: usize,
     target: Target,
     asking: bool,
-    command: Command,
+    eval: Option<Command>,
 }
 
 /// A pipeline of requests that follows NOSCRIPT (once per request) and MOVED / ASK redirects
@@ -140,12 +156,17 @@ impl Pipeline {
         let request = self.requests.get_mut(sent.index)?;
         let kind = &reply.error()?.kind;
         let redirect = |addr: &str| NodeAddr::parse(addr).map(Target::Node);
-        let (target, asking, command) = match kind {
-            ServerErrorKind::NoScript => (sent.target, sent.asking, request.on_noscript.take()?),
-            ServerErrorKind::Moved { addr, .. } => {
-                (redirect(addr)?, false, request.command.clone())
+        let (target, asking, eval) = match kind {
+            ServerErrorKind::NoScript => {
+                let source = request.on_noscript.take()?;
+                (
+                    sent.target,
+                    sent.asking,
+                    Some(request.command.as_eval(&source)),
+                )
             }
-            ServerErrorKind::Ask { addr, .. } => (redirect(addr)?, true, request.command.clone()),
+            ServerErrorKind::Moved { addr, .. } => (redirect(addr)?, false, None),
+            ServerErrorKind::Ask { addr, .. } => (redirect(addr)?, true, None),
             _ => return None,
         };
         if matches!(
@@ -162,7 +183,7 @@ impl Pipeline {
             index: sent.index,
             target,
             asking,
-            command,
+            eval,
         })
     }
 
@@ -188,11 +209,18 @@ impl Pipeline {
         for (target, list) in groups {
             let mut commands = Vec::with_capacity(list.len());
             for p in list {
+                let command = match &p.eval {
+                    Some(eval) => eval.clone(),
+                    None => match self.requests.get(p.index) {
+                        Some(r) => r.command.clone(),
+                        None => continue,
+                    },
+                };
                 if p.asking {
                     commands.push(Command::new("ASKING"));
                     self.in_flight.push(None);
                 }
-                commands.push(p.command.clone());
+                commands.push(command);
                 self.in_flight.push(Some(p));
             }
             parts.push(Part { target, commands });
@@ -211,7 +239,7 @@ impl Job for Pipeline {
                 index,
                 target: r.first_target(),
                 asking: false,
-                command: r.command.clone(),
+                eval: None,
             })
             .collect();
         self.next_step()

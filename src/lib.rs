@@ -8,7 +8,9 @@
 pub mod base64;
 pub mod config;
 pub mod counters;
+pub mod decimal;
 pub mod failure_log;
+pub mod fast_hash;
 pub mod filter_host;
 pub mod hmac;
 pub mod identity;

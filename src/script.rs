@@ -1,20 +1,30 @@
 //! Lua scripts run with EVALSHA, and the EVAL that replaces it when Redis answers NOSCRIPT.
 
 use crate::resp::{Arg, Command};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
-    source: String,
+    /// Shared with the requests that may need it (`Request::script`), not copied into each.
+    source: Arc<str>,
     sha1: String,
 }
 
 impl Script {
     pub fn new(source: impl Into<String>) -> Self {
-        let source = source.into();
+        let source: String = source.into();
         let sha1 = sha1_smol::Sha1::from(source.as_bytes())
             .digest()
             .to_string();
-        Self { source, sha1 }
+        Self {
+            source: source.into(),
+            sha1,
+        }
+    }
+
+    /// The source, shared.
+    pub fn shared_source(&self) -> Arc<str> {
+        self.source.clone()
     }
 
     pub fn sha1(&self) -> &str {
@@ -66,5 +76,6 @@ mod tests {
         let eval = s.eval(&["k1", "k2"], &[5]);
         assert_eq!(eval.arguments()[1], b"return KEYS[1]");
         assert_eq!(eval.arguments()[3..], sha.arguments()[3..]);
+        assert_eq!(sha.as_eval(s.source()), eval);
     }
 }

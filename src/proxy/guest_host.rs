@@ -16,7 +16,7 @@ pub struct GuestHost;
 
 impl FilterHost for GuestHost {
     fn now_ms(&self) -> u64 {
-        host::now_ms()
+        super::runtime::now_ms()
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -31,7 +31,7 @@ impl FilterHost for GuestHost {
         host::property(path)
             .ok()
             .flatten()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .map(super::host::utf8)
             .filter(|s| !s.is_empty())
     }
 

@@ -84,6 +84,12 @@ fn take(ptr: *mut u8, size: usize) -> Option<Vec<u8>> {
     Some(unsafe { Vec::from_raw_parts(ptr, size, size) })
 }
 
+/// Bytes from the host as text: kept as they are when valid UTF-8 (no copy), invalid sequences
+/// replaced otherwise.
+pub fn utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 pub fn buffer(kind: Buffer, start: usize, max: usize) -> Result<Option<Vec<u8>>, Status> {
     raw_buffer(kind as u32, start, max)
 }
@@ -119,7 +125,7 @@ pub fn header(map: HeaderMap, name: &str) -> Result<Option<String>, Status> {
         sys::proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut ptr, &mut size)
     };
     match check(code) {
-        Ok(()) => Ok(take(ptr, size).map(|v| String::from_utf8_lossy(&v).into_owned())),
+        Ok(()) => Ok(take(ptr, size).map(utf8)),
         Err(Status::NOT_FOUND) => Ok(None),
         Err(e) => Err(e),
     }

@@ -2,7 +2,6 @@
 //! The guest's registry (`runtime`) keeps a weak reference per root and routes each call's
 //! answer to the client whose multiplexer made the call.
 
-use super::host;
 use super::host_calls::Transport;
 use super::runtime::{self, CallOwner};
 use crate::config::{RedisConfig, DEFAULT_TUNNEL};
@@ -57,7 +56,7 @@ impl RedisClient {
     pub fn submit(&mut self, context_id: u32, tag: u32, job: Box<dyn Job>) -> Submitted {
         let mut host = self.host();
         let waiter = Waiter { context_id, tag };
-        self.mux.submit(&mut host, host::now_ms(), waiter, job)
+        self.mux.submit(&mut host, runtime::now_ms(), waiter, job)
     }
 
     pub fn stats(&self) -> &MuxStats {
@@ -77,12 +76,12 @@ impl CallOwner for RedisClient {
     fn on_response(&mut self, token: u32, response: &CallResponse) {
         let mut host = self.host();
         self.mux
-            .on_response(&mut host, host::now_ms(), token, response);
+            .on_response(&mut host, runtime::now_ms(), token, response);
     }
 
     fn tick(&mut self) {
         let mut host = self.host();
-        self.mux.on_tick(&mut host, host::now_ms());
+        self.mux.on_tick(&mut host, runtime::now_ms());
     }
 
     fn cancel(&mut self, context_id: u32) {
@@ -91,5 +90,9 @@ impl CallOwner for RedisClient {
 
     fn take_finished(&mut self) -> Vec<Finished> {
         self.mux.take_finished()
+    }
+
+    fn has_finished(&self) -> bool {
+        self.mux.has_finished()
     }
 }

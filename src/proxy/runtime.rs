@@ -5,9 +5,9 @@
 
 use super::context::{Action, HttpContext, RootContext};
 use super::host::{self, LogLevel, Stream};
+use crate::fast_hash::FastMap;
 use crate::transport::{Affinity, CallResponse, Finished};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 pub type RootFactory = fn(u32) -> Box<dyn RootContext>;
@@ -23,6 +23,8 @@ pub trait CallOwner {
     /// The context went away: its work goes, and its calls where only it could hear them.
     fn cancel(&mut self, context_id: u32);
     fn take_finished(&mut self) -> Vec<Finished>;
+    /// Whether `take_finished` has anything (asked after every callback, so it costs nothing).
+    fn has_finished(&self) -> bool;
 }
 
 type SharedOwner = Rc<RefCell<dyn CallOwner>>;
@@ -42,12 +44,14 @@ struct HttpEntry {
 #[derive(Default)]
 struct Runtime {
     factory: Option<RootFactory>,
-    roots: HashMap<u32, RootEntry>,
-    https: HashMap<u32, HttpEntry>,
+    roots: FastMap<u32, RootEntry>,
+    https: FastMap<u32, HttpEntry>,
     current: u32,
     /// Whether the running callback is a call's answer.
     in_call_response: bool,
     affinity: Option<Affinity>,
+    /// The host's time, read once per callback (`now_ms`).
+    now_ms: Option<u64>,
 }
 
 thread_local! {
@@ -71,7 +75,20 @@ pub(super) fn enter(context_id: u32) {
     with(|r| {
         r.current = context_id;
         r.in_call_response = false;
+        r.now_ms = None;
     });
+}
+
+/// The host's time in milliseconds, asked of the host once per callback: a filter's request
+/// and the Redis client it submits to read the clock in the same callback, and one host call
+/// serves both.
+pub fn now_ms() -> u64 {
+    if let Some(now) = with(|r| r.now_ms) {
+        return now;
+    }
+    let now = host::now_ms();
+    with(|r| r.now_ms = Some(now));
+    now
 }
 
 /// Whether the running callback may dispatch a call for `root` (its own work). ngx_wasm_module
@@ -313,6 +330,9 @@ fn deliver_finished() {
     let current = current_context();
     let mut effective = current;
     loop {
+        if !any_finished() {
+            break;
+        }
         let finished: Vec<Finished> = clients_of(None)
             .iter()
             .filter_map(|c| c.try_borrow_mut().ok().map(|mut c| c.take_finished()))
@@ -345,6 +365,19 @@ fn deliver_finished() {
         let _ = host::set_effective_context(current);
     }
     switch_to(current);
+}
+
+/// Whether a client has finished jobs to deliver, without collecting the clients (this runs
+/// after every callback, and nearly always finds nothing).
+fn any_finished() -> bool {
+    with(|r| {
+        r.roots.values().any(|e| {
+            e.clients.iter().any(|c| {
+                c.upgrade()
+                    .is_some_and(|c| c.try_borrow().is_ok_and(|c| c.has_finished()))
+            })
+        })
+    })
 }
 
 /// The context the running callback acts for now (delivery to another context, where allowed).

@@ -41,7 +41,17 @@ macro_rules! int_arg {
         }
     )*};
 }
-int_arg!(i32, i64, u32, u64, usize, f64);
+int_arg!(i32, i64, f64);
+macro_rules! unsigned_arg {
+    ($($t:ty),*) => {$(
+        impl Arg for $t {
+            fn to_arg(&self) -> Cow<'_, [u8]> {
+                Cow::Owned(crate::decimal::string(*self as u64).into_bytes())
+            }
+        }
+    )*};
+}
+unsigned_arg!(u32, u64, usize);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
@@ -78,6 +88,19 @@ impl Command {
         &self.args
     }
 
+    /// This EVALSHA as the EVAL of `source`: the name and the digest replaced, keys and
+    /// arguments kept.
+    pub fn as_eval(&self, source: &str) -> Command {
+        let mut eval = self.clone();
+        if let Some(name) = eval.args.get_mut(0) {
+            *name = b"EVAL".to_vec();
+        }
+        if let Some(body) = eval.args.get_mut(1) {
+            *body = source.as_bytes().to_vec();
+        }
+        eval
+    }
+
     /// Appends the RESP encoding: an array of bulk strings, any byte allowed.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         push_header(out, b'*', self.args.len());
@@ -95,7 +118,7 @@ impl Command {
 
 fn push_header(out: &mut Vec<u8>, kind: u8, n: usize) {
     out.push(kind);
-    out.extend_from_slice(n.to_string().as_bytes());
+    out.extend_from_slice(crate::decimal::string(n as u64).as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 

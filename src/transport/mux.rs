@@ -8,11 +8,12 @@
 
 use super::{Backoff, CallResponse, Framing, TlsAsk};
 use crate::config::{NodeAddr, RedisConfig};
+use crate::fast_hash::{FastMap, FastSet};
 use crate::job::{Job, Outcome, Part, Step};
 use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
 use crate::shared_data::SharedData;
 use crate::topology::{Kind, Route, Target, Topology};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// Whether one context's callback may send calls for, and resume, another context. A host
 /// capability, learnt at run time.
@@ -169,13 +170,13 @@ pub struct Mux {
     /// The root context that owns this multiplexer (its lookups and background work).
     root: u32,
     /// Contexts with a lookup of their own in flight (`PerContext`).
-    own_lookups: HashSet<u32>,
+    own_lookups: FastSet<u32>,
     framing: Framing,
     sentinel_framing: Framing,
     topology: Box<dyn Topology>,
-    entries: HashMap<u64, Entry>,
-    nodes: HashMap<NodeKey, Node>,
-    calls: HashMap<u32, Call>,
+    entries: FastMap<u64, Entry>,
+    nodes: FastMap<NodeKey, Node>,
+    calls: FastMap<u32, Call>,
     /// Parts waiting for the topology's lookup.
     parked: Vec<(Ticket, Target)>,
     finished: Vec<Finished>,
@@ -192,13 +193,13 @@ impl Mux {
             config,
             affinity: Affinity::Shared,
             root: 0,
-            own_lookups: HashSet::new(),
+            own_lookups: FastSet::default(),
             framing,
             sentinel_framing: Framing::bare(),
             topology,
-            entries: HashMap::new(),
-            nodes: HashMap::new(),
-            calls: HashMap::new(),
+            entries: FastMap::default(),
+            nodes: FastMap::default(),
+            calls: FastMap::default(),
             parked: Vec::new(),
             finished: Vec::new(),
             next_id: 1,
@@ -249,6 +250,10 @@ impl Mux {
     /// Jobs that finished during the last calls, for the caller to deliver.
     pub fn take_finished(&mut self) -> Vec<Finished> {
         std::mem::take(&mut self.finished)
+    }
+
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
     }
 
     /// Starts a job. Its own outcome is returned at once if it finished without a call.

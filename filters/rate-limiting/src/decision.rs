@@ -2,6 +2,7 @@
 //! `RateLimit-*` headers, `Retry-After`.
 
 use crate::periods::Period;
+use redis_filter_core::decimal;
 
 /// The usage of one period before this request.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,20 +61,17 @@ pub fn decide(usages: &[Usage], now_ms: u64, hide_client_headers: bool) -> Decis
             chosen = Some((u.limit, left, reset));
             chosen_window = window;
         }
+        headers.push((u.period.limit_header().into(), decimal::string(u.limit)));
         headers.push((
-            format!("X-RateLimit-Limit-{}", u.period.title()),
-            u.limit.to_string(),
-        ));
-        headers.push((
-            format!("X-RateLimit-Remaining-{}", u.period.title()),
-            left.to_string(),
+            u.period.remaining_header().into(),
+            decimal::string(left as u64),
         ));
     }
     let mut retry_after = None;
     if let Some((limit, left, reset)) = chosen {
-        headers.push(("RateLimit-Limit".into(), limit.to_string()));
-        headers.push(("RateLimit-Remaining".into(), left.to_string()));
-        headers.push(("RateLimit-Reset".into(), reset.to_string()));
+        headers.push(("RateLimit-Limit".into(), decimal::string(limit)));
+        headers.push(("RateLimit-Remaining".into(), decimal::string(left as u64)));
+        headers.push(("RateLimit-Reset".into(), decimal::string(reset)));
         if stop.is_some() {
             retry_after = Some(reset);
         }

@@ -21,14 +21,29 @@ impl Default for Scope {
 }
 
 pub fn key(scope: &Scope, identifier: &str, period: Period, period_start_ms: u64) -> String {
-    format!(
-        "ratelimit:{}:{}:{}:{}:{}",
-        scope.route_id,
-        scope.service_id,
+    let mut key = String::with_capacity(
+        "ratelimit::::::".len()
+            + scope.route_id.len()
+            + scope.service_id.len()
+            + identifier.len()
+            + 20
+            + period.name().len(),
+    );
+    for part in [
+        "ratelimit:",
+        &scope.route_id,
+        ":",
+        &scope.service_id,
+        ":",
         identifier,
-        period_start_ms,
-        period.name()
-    )
+        ":",
+    ] {
+        key.push_str(part);
+    }
+    redis_filter_core::decimal::push(&mut key, period_start_ms);
+    key.push(':');
+    key.push_str(period.name());
+    key
 }
 
 #[cfg(test)]

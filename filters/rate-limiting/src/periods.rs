@@ -45,6 +45,30 @@ impl Period {
         }
     }
 
+    /// `X-RateLimit-Limit-<Title>`, written out (no formatting on every request).
+    pub fn limit_header(self) -> &'static str {
+        match self {
+            Period::Second => "X-RateLimit-Limit-Second",
+            Period::Minute => "X-RateLimit-Limit-Minute",
+            Period::Hour => "X-RateLimit-Limit-Hour",
+            Period::Day => "X-RateLimit-Limit-Day",
+            Period::Month => "X-RateLimit-Limit-Month",
+            Period::Year => "X-RateLimit-Limit-Year",
+        }
+    }
+
+    /// `X-RateLimit-Remaining-<Title>`.
+    pub fn remaining_header(self) -> &'static str {
+        match self {
+            Period::Second => "X-RateLimit-Remaining-Second",
+            Period::Minute => "X-RateLimit-Remaining-Minute",
+            Period::Hour => "X-RateLimit-Remaining-Hour",
+            Period::Day => "X-RateLimit-Remaining-Day",
+            Period::Month => "X-RateLimit-Remaining-Month",
+            Period::Year => "X-RateLimit-Remaining-Year",
+        }
+    }
+
     /// Kong's EXPIRATION table: the key TTL and the window length of `RateLimit-Reset`
     /// (a month is 30 days, a year 365, whatever the calendar says).
     pub fn seconds(self) -> u64 {
@@ -108,6 +132,18 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn written_out_header_names_are_the_titled_ones() {
+        for p in Period::ALL {
+            assert_eq!(p.limit_header(), format!("X-RateLimit-Limit-{}", p.title()));
+            assert_eq!(
+                p.remaining_header(),
+                format!("X-RateLimit-Remaining-{}", p.title())
+            );
+        }
+    }
+
     use super::*;
 
     // 2024-02-29T13:45:30.250Z, a leap day.

@@ -29,16 +29,18 @@ pub fn script() -> &'static Script {
     SCRIPT.get_or_init(|| Script::new(SOURCE))
 }
 
-/// `current` are (key, ttl seconds) for each period; `previous` the previous window's keys.
+/// `current` are (key, ttl seconds) for each period; `previous` the previous window's keys. For
+/// a standalone node or Sentinel's master (no cluster slot is worked out).
 pub fn request(current: &[(String, u64)], previous: &[String]) -> Request {
     let keys: Vec<&str> = current
         .iter()
         .map(|(k, _)| k.as_str())
         .chain(previous.iter().map(String::as_str))
         .collect();
-    let mut args: Vec<String> = vec![current.len().to_string()];
-    args.extend(current.iter().map(|(_, ttl)| ttl.to_string()));
-    Request::script(script(), &keys, &args)
+    let mut args: Vec<u64> = Vec::with_capacity(current.len() + 1);
+    args.push(current.len() as u64);
+    args.extend(current.iter().map(|(_, ttl)| *ttl));
+    Request::script_unslotted(script(), &keys, &args)
 }
 
 /// The same counting as `request`, one script per key (for Redis Cluster); the replies, in
