@@ -178,9 +178,11 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
         writeln!(wasm, "    module {m} {};", path.display()).map_err(|e| e.to_string())?;
     }
     wasm.push_str("    shm_kv * 12m;\n}\nhttp {\n    access_log off;\n");
+    // `reuseport`, as Kong's default `proxy_listen` has it: the kernel spreads connections
+    // over the workers, rather than whichever worker wakes first taking runs of them.
     let _ = writeln!(
         wasm,
-        "    client_body_temp_path {prefix}/body;\n    proxy_temp_path {prefix}/proxy;\n    server {{\n        listen {}:{};",
+        "    client_body_temp_path {prefix}/body;\n    proxy_temp_path {prefix}/proxy;\n    server {{\n        listen {}:{} reuseport;",
         opts.listen.0, opts.listen.1
     );
     // nginx picks the longest matching prefix, as Kong's router does.
