@@ -59,10 +59,11 @@ build_native() {
 }
 
 # start_upstreams: redis-server and the harness' echo upstream on free ports
-# ($redis_port, $echo_port), waited for.
+# ($redis_port, $echo_port; redis-server's pid in $redis_pid), waited for.
 start_upstreams() {
   echo_port=$(free_port); redis_port=$(free_port)
   start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
+  redis_pid=${PIDS[-1]}
   start echo "$HARNESS" echo --listen "127.0.0.1:$echo_port"
   wait_port "$echo_port"; wait_port "$redis_port"
 }
