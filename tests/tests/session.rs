@@ -308,6 +308,26 @@ fn sleep_to_fraction(at: f64) {
     std::thread::sleep(Duration::from_secs_f64(wait));
 }
 
+/// A Redis that refuses writes (full, with `noeviction`) still serves the sessions it holds:
+/// the read's touch is best effort, as Kong's read is a plain GET.
+#[test]
+fn a_redis_that_refuses_writes_still_serves_its_sessions() {
+    let dir = filters();
+    for host in all_hosts("a_redis_that_refuses_writes_still_serves_its_sessions") {
+        let redis = RedisServer::start(&[]);
+        let gw = Gateway::start(host, &yaml(&redis, ""), &dir.0);
+        let cookie = session_cookie(&get(gw.addr(), "/", &[("apikey", "k-alice")]));
+        eventually_authenticated(host, &gw, &cookie);
+        redis
+            .request(&["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+            .unwrap();
+        redis.request(&["CONFIG", "SET", "maxmemory", "1"]).unwrap();
+        let set = redis.request(&["SET", "x", "y"]).unwrap();
+        assert!(set.error().is_some_and(|e| e.starts_with("OOM")), "{set:?}");
+        eventually_authenticated(host, &gw, &cookie);
+    }
+}
+
 /// Sessions through Redis Sentinel (the master it names holds the hash) and on a Redis Cluster
 /// (the hash on its slot's master), on every host.
 #[test]

@@ -12,7 +12,9 @@ use redis_filter_core::{Command, Outcome, Reply, Script};
 use std::sync::OnceLock;
 
 /// Reads the session, checks its timeouts and audience, and touches it: the session, or why
-/// it is none.
+/// it is none. The touch is best effort (`pcall`): a Redis that refuses writes (`maxmemory`
+/// with `noeviction`, a replica's `READONLY`) still serves the session, as Kong's read does;
+/// only its idling clock and TTL are not moved.
 const READ: &str = r#"local f = redis.call('HMGET', KEYS[1], 'credential', 'auth_time', 'rolling_start', 'last_seen', 'audience', 'subject')
 if not f[1] then return {0, 'missing'} end
 local now, idling, rolling, absolute = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -23,13 +25,13 @@ if f[5] ~= ARGV[5] then return {0, 'audience'} end
 if absolute > 0 and now - auth > absolute then return {0, 'absolute'} end
 if rolling > 0 and now - rs > rolling then return {0, 'rolling'} end
 if idling > 0 and now - seen > idling then return {0, 'idling'} end
-redis.call('HSET', KEYS[1], 'last_seen', now)
+redis.pcall('HSET', KEYS[1], 'last_seen', now)
 local ends = 0
 local function sooner(t) if ends == 0 or t < ends then ends = t end end
 if absolute > 0 then sooner(auth + absolute) end
 if rolling > 0 then sooner(rs + rolling) end
 if idling > 0 then sooner(now + idling) end
-if ends >= now then redis.call('EXPIRE', KEYS[1], ends - now + 1) end
+if ends >= now then redis.pcall('EXPIRE', KEYS[1], ends - now + 1) end
 return {1, f[1], tostring(auth), tostring(rs), f[6] or ''}
 "#;
 
