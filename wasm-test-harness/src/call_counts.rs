@@ -1,6 +1,7 @@
 //! How often the guests are entered and how often they call the host, by ABI name, since the
 //! process started: `GET /__harness/metrics` reports them as `harness.guest.<callback>` and
-//! `harness.host.<function>` beside `harness.requests`, so a benchmark divides one by the other
+//! `harness.host.<function>` beside `harness.requests` (and `harness.recycles`, instances
+//! replaced after a trap), so a benchmark divides one by the other
 //! (`bench/harness-calls.sh`). Counted where the harness serves each call; what
 //! proxy-wasm-host answers on its own is not seen here: `proxy_on_memory_allocate` (one entry
 //! per value handed to the guest), the headers and body of a call's answer,
@@ -45,10 +46,12 @@ pub enum Counted {
     HttpCall,
     Log,
     GetCurrentTime,
+    /// A filter instance replaced after a trap (a panic) or an ABI violation.
+    Recycles,
 }
 
 /// The names, in the order of `Counted`.
-const NAMES: [&str; 32] = [
+const NAMES: [&str; 33] = [
     "harness.requests",
     "harness.guest.proxy_on_context_create",
     "harness.guest.proxy_on_request_headers",
@@ -81,6 +84,7 @@ const NAMES: [&str; 32] = [
     "harness.host.proxy_http_call",
     "harness.host.proxy_log",
     "harness.host.proxy_get_current_time_nanoseconds",
+    "harness.recycles",
 ];
 
 static COUNTS: [AtomicU64; NAMES.len()] = [const { AtomicU64::new(0) }; NAMES.len()];
@@ -108,7 +112,7 @@ mod tests {
 
     #[test]
     fn every_variant_has_its_own_name() {
-        assert_eq!(Counted::GetCurrentTime as usize, NAMES.len() - 1);
+        assert_eq!(Counted::Recycles as usize, NAMES.len() - 1);
         let mut sorted = NAMES.to_vec();
         sorted.sort_unstable();
         sorted.dedup();

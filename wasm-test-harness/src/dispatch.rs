@@ -102,6 +102,12 @@ impl Upstreams {
                 text("x-redis-tls").as_deref(),
                 text("x-redis-server-name").as_deref(),
             );
+            // The call's own budget, as Kong's bridge keeps it: the filter gives the host a
+            // longer timeout on Kong (a last resort) and counts on the tunnel to answer at this
+            // one.
+            let timeout = text("x-redis-timeout")
+                .and_then(|t| t.parse().ok())
+                .map_or(timeout, |ms| timeout.min(Duration::from_millis(ms)));
             return match tunnel.call(&node, &call.body, timeout, tls.as_ref()).await {
                 Ok(body) => {
                     HttpCallResponse::received(vec![pair(":status", "200")]).with_body(body)

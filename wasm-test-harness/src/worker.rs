@@ -172,6 +172,7 @@ impl Worker {
     }
 
     fn recycle(self: &Rc<Self>, vm: usize) {
+        count(Counted::Recycles);
         let result = self.vms[vm].borrow_mut().recycle();
         if let Err(e) = result {
             eprintln!("[harness] cannot recycle filter instance: {e}");

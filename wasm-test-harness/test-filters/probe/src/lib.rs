@@ -57,6 +57,13 @@ impl RootContext for Root {
 fn incr(ctx: &dyn Context, key: &str) -> Result<u64, Status> {
     loop {
         let (value, cas) = ctx.get_shared_data(key);
+        if value.is_none() {
+            // An absent key can only be written unconditionally (Envoy's semantics): two
+            // workers doing their first increment at once would both write 1. Create it as 0,
+            // then count with compare-and-swap (as redis-filter-core's counters do).
+            ctx.set_shared_data(key, Some(b"0"), None)?;
+            continue;
+        }
         let n = value
             .and_then(|v| String::from_utf8(v).ok())
             .and_then(|s| s.parse::<u64>().ok())
