@@ -1,0 +1,7 @@
+//! Fuzzing for every parser that attackers or broken peers feed (issue 19): Redis replies, each
+//! filter's config, JWTs, session cookies, cached entries, cache-key inputs and the harness'
+//! kong.yml. The engine needs no nightly compiler: the same targets run as plain tests (a few
+//! thousand inputs each) and from `scripts/fuzz.sh` (millions).
+
+pub mod engine;
+pub mod targets;
