@@ -1,0 +1,455 @@
+//! The fault matrix of issue 19: every filter against Redis failing in each way it can, on each
+//! host, with real servers. For each filter and fault: what the client gets on the first
+//! request during the fault and on the following ones (and how long each waits), how long
+//! service takes to come back once the fault ends, and whether a filter instance was replaced
+//! (a panic). Prints a Markdown table (`scripts/faults.sh` runs it).
+//!
+//! `cargo run -p e2e-tests --example fault_matrix -- [--hosts harness,envoy,kong] [--faults
+//! killed,paused,...]`, with `dist/` and the test filters built.
+
+use e2e_tests::gateway::{Gateway, Host};
+use e2e_tests::harness::dist_and_test_filters;
+use e2e_tests::http::{try_request, Response};
+use e2e_tests::RedisServer;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Every filter's Redis timeout, ms.
+const TIMEOUT_MS: u64 = 1000;
+/// Requests during a fault: the first, then these many more.
+const FOLLOWING: usize = 4;
+/// How long service may take to come back before the cell says it did not.
+const RECOVERY: Duration = Duration::from_secs(20);
+
+/// One filter's route and what a normal answer looks like.
+struct Probe {
+    filter: &'static str,
+    path: &'static str,
+    headers: Vec<(String, String)>,
+    normal: fn(&Response) -> bool,
+    /// The answer in a few words (status and what matters of it).
+    seen: fn(&Response) -> String,
+}
+
+fn consumer(r: &Response) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(&r.body)
+        .ok()?
+        .pointer("/headers/x-consumer-id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn message(r: &Response) -> String {
+    serde_json::from_slice::<serde_json::Value>(&r.body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .map(|m| format!(" \"{m}\""))
+        .unwrap_or_default()
+}
+
+fn kong_yml(redis: u16) -> String {
+    let block = format!(r#""redis": {{"port": {redis}, "timeout": {TIMEOUT_MS}}}"#);
+    format!(
+        r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://{{echo}}
+  routes:
+  - name: rate-limiting
+    paths: [/rl]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {{"minute": 1000000, "policy": "redis", {block}}}
+  - name: proxy-cache
+    paths: [/cache]
+    filter_chains:
+    - filters:
+      - name: redis-proxy-cache
+        config: {{"strategy": "redis", {block}}}
+  - name: session
+    paths: [/session]
+    filter_chains:
+    - filters:
+      - name: consumer-stub
+        config: {{"keys": {{"k": {{"id": "c-1"}}}}}}
+      - name: redis-session
+        config: {{"storage": "redis", "secret": "s", {block}}}
+  - name: jwt
+    paths: [/jwt]
+    filter_chains:
+    - filters:
+      - name: redis-jwt
+        config: {{"credentials_in_redis": true, "credential_cache_ttl": 1, "credential_negative_ttl": 1, {block}}}
+  - name: jwt-blacklist
+    paths: [/bl]
+    filter_chains:
+    - filters:
+      - name: redis-jwt
+        config: {{"consumers": [{{"id": "c-2", "jwt_secrets": [{{"key": "k-bl", "secret": "bl"}}]}}]}}
+      - name: redis-jwt-blacklist
+        config: {{"storage": "redis", {block}}}
+"#
+    )
+}
+
+fn probes(gw: &Gateway, redis: &RedisServer) -> Vec<Probe> {
+    use wasm_test_harness::credentials::{self, Action, Redis};
+    let mut admin = Redis::connect(&redis.addr(), None, None).expect("redis");
+    credentials::run(
+        &mut admin,
+        credentials::DEFAULT_PREFIX,
+        "k-jwt",
+        Action::Put {
+            consumer: serde_json::json!({"id": "c-3"}),
+            secret: serde_json::json!({"secret": "jwt"}),
+        },
+    )
+    .expect("credential");
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 86_400)
+        .unwrap_or(0);
+    let sign = redis_filter_core::jwt::testing::sign;
+    let bearer = |iss: &str, secret: &[u8]| {
+        let claims = format!(r#"{{"iss":"{iss}","exp":{exp}}}"#);
+        format!("Bearer {}", sign("HS256", &claims, secret))
+    };
+    let login = try_request(gw.addr(), "GET", "/session", &[("apikey", "k")], b"").expect("login");
+    let cookie = login
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("session="))
+        .and_then(|(_, v)| v.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {:?}", login.headers))
+        .to_string();
+    let header = |k: &str, v: String| vec![(k.to_string(), v)];
+    vec![
+        Probe {
+            filter: "rate-limiting (realtime, fault_tolerant)",
+            path: "/rl",
+            headers: Vec::new(),
+            normal: |r| r.status == 200 && r.header("x-ratelimit-remaining-minute").is_some(),
+            seen: |r| match r.header("x-ratelimit-remaining-minute") {
+                Some(_) => format!("{}, counted", r.status),
+                None => format!("{}, not counted{}", r.status, message(r)),
+            },
+        },
+        Probe {
+            filter: "proxy-cache",
+            path: "/cache",
+            headers: Vec::new(),
+            normal: |r| {
+                r.status == 200 && matches!(r.header("x-cache-status"), Some("Hit" | "Miss"))
+            },
+            seen: |r| match r.header("x-cache-status") {
+                Some(s) => format!("{} {s}", r.status),
+                None => format!("{}{}", r.status, message(r)),
+            },
+        },
+        Probe {
+            filter: "session (a session made before)",
+            path: "/session",
+            headers: header("cookie", cookie),
+            normal: |r| r.status == 200 && consumer(r).as_deref() == Some("c-1"),
+            seen: |r| match consumer(r) {
+                Some(_) => format!("{}, in session", r.status),
+                None => format!("{}, no session{}", r.status, message(r)),
+            },
+        },
+        Probe {
+            filter: "jwt (credential in Redis, cache 1 s)",
+            path: "/jwt",
+            headers: header("authorization", bearer("k-jwt", b"jwt")),
+            normal: |r| r.status == 200,
+            seen: |r| format!("{}{}", r.status, message(r)),
+        },
+        Probe {
+            filter: "jwt-blacklist",
+            path: "/bl",
+            headers: header("authorization", bearer("k-bl", b"bl")),
+            normal: |r| r.status == 200,
+            seen: |r| format!("{}{}", r.status, message(r)),
+        },
+    ]
+}
+
+/// Commands on a fresh connection, authenticating first when `password` is set.
+fn redis_do(port: u16, password: Option<&str>, commands: &[&[&str]]) -> String {
+    use std::io::{Read, Write};
+    let mut body = Vec::new();
+    let mut push = |args: &[&str]| {
+        body.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            body.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    };
+    if let Some(p) = password {
+        push(&["AUTH", p]);
+    }
+    for c in commands {
+        push(c);
+    }
+    push(&["QUIT"]);
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(&body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The Redis servers a fault acts on: the one every filter uses, and a spare that becomes its
+/// master for the READONLY case.
+struct Servers {
+    redis: RedisServer,
+    spare: RedisServer,
+}
+
+/// A fault in force; `heal` ends it.
+enum Active {
+    None,
+    /// Until when the pause lasts (`CLIENT UNPAUSE` would itself wait for the pause to end).
+    Paused(Instant),
+    Slow(Arc<AtomicBool>, std::thread::JoinHandle<()>),
+}
+
+/// How long `CLIENT PAUSE` lasts: longer than the requests made during it.
+const PAUSE: Duration = Duration::from_secs(7);
+
+const FAULTS: &[(&str, &str)] = &[
+    ("killed", "Redis killed (SIGKILL), then started again"),
+    ("paused", "`CLIENT PAUSE ALL` for 7 s"),
+    ("slow", "Redis slow: `DEBUG SLEEP 0.3` back to back"),
+    (
+        "password",
+        "wrong password: `requirepass` set, clients dropped",
+    ),
+    ("maxmemory", "`maxmemory` reached with `noeviction`"),
+    ("readonly", "the node turned into a replica (`READONLY`)"),
+];
+
+fn apply(fault: &str, s: &Servers) -> Active {
+    let port = s.redis.port;
+    match fault {
+        "killed" => s.redis.kill(),
+        "paused" => {
+            // Not `redis_do`: its QUIT would wait out the pause.
+            use std::io::{Read, Write};
+            let ms = PAUSE.as_millis().to_string();
+            let command = format!(
+                "*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n${}\r\n{ms}\r\n$3\r\nALL\r\n",
+                ms.len()
+            );
+            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = c.write_all(command.as_bytes());
+                let _ = c.read(&mut [0u8; 16]);
+            }
+            return Active::Paused(Instant::now() + PAUSE);
+        }
+        "slow" => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let thread = std::thread::spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    redis_do(port, None, &[&["DEBUG", "SLEEP", "0.3"]]);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            return Active::Slow(stop, thread);
+        }
+        "password" => {
+            redis_do(
+                port,
+                None,
+                &[
+                    &["CONFIG", "SET", "requirepass", "not-the-filters"],
+                    &["CLIENT", "KILL", "TYPE", "normal"],
+                ],
+            );
+        }
+        "maxmemory" => {
+            redis_do(
+                port,
+                None,
+                &[
+                    &["CONFIG", "SET", "maxmemory-policy", "noeviction"],
+                    &["CONFIG", "SET", "maxmemory", "1"],
+                ],
+            );
+        }
+        "readonly" => {
+            let spare = s.spare.port.to_string();
+            let redis = port.to_string();
+            redis_do(s.spare.port, None, &[&["REPLICAOF", "127.0.0.1", &redis]]);
+            wait_link(s.spare.port);
+            redis_do(s.spare.port, None, &[&["REPLICAOF", "NO", "ONE"]]);
+            redis_do(port, None, &[&["REPLICAOF", "127.0.0.1", &spare]]);
+            wait_link(port);
+        }
+        other => panic!("no fault {other}"),
+    }
+    Active::None
+}
+
+fn wait_link(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if redis_do(port, None, &[&["INFO", "replication"]]).contains("master_link_status:up") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn heal(fault: &str, s: &Servers, active: Active) {
+    let port = s.redis.port;
+    match fault {
+        "killed" => s.redis.restart(),
+        "paused" => {
+            if let Active::Paused(until) = active {
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            }
+        }
+        "slow" => {
+            if let Active::Slow(stop, thread) = active {
+                stop.store(true, Ordering::Relaxed);
+                let _ = thread.join();
+            }
+        }
+        "password" => {
+            redis_do(
+                port,
+                Some("not-the-filters"),
+                &[&["CONFIG", "SET", "requirepass", ""]],
+            );
+        }
+        "maxmemory" => {
+            redis_do(port, None, &[&["CONFIG", "SET", "maxmemory", "0"]]);
+        }
+        "readonly" => {
+            redis_do(port, None, &[&["REPLICAOF", "NO", "ONE"]]);
+        }
+        _ => {}
+    }
+}
+
+/// One request, its answer in words, and how long it took.
+fn ask(gw: &Gateway, probe: &Probe) -> (String, Duration, bool) {
+    let headers: Vec<(&str, &str)> = probe
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let start = Instant::now();
+    let r = try_request(gw.addr(), "GET", probe.path, &headers, b"");
+    let took = start.elapsed();
+    match r {
+        Ok(r) => ((probe.seen)(&r), took, (probe.normal)(&r)),
+        Err(e) => (format!("no answer ({e})"), took, false),
+    }
+}
+
+fn eventually_normal(gw: &Gateway, probe: &Probe) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < RECOVERY {
+        if ask(gw, probe).2 {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Filter instances replaced so far (a trap, that is a panic): the harness counts them; Envoy
+/// creates a new VM; Kong's engine logs the worker's crash.
+fn replaced(gw: &Gateway) -> u64 {
+    match gw {
+        Gateway::Harness(g) => g.metrics()["harness.recycles"].as_u64().unwrap_or(0),
+        Gateway::Envoy(g) => g.stat("wasm.envoy.wasm.runtime.v8.created").unwrap_or(0),
+        Gateway::Kong(g) => g.crashes().len() as u64,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let list = |flag: &str, default: &str| -> Vec<String> {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default, String::as_str)
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let hosts = list("--hosts", "harness,envoy");
+    let faults = list("--faults", "killed,paused,slow,password,maxmemory,readonly");
+    let dir = dist_and_test_filters();
+    println!("| host | fault | filter | first request | following {FOLLOWING} (slowest) | service back after the fault | instance replaced |");
+    println!("|---|---|---|---|---|---|---|");
+    for host in &hosts {
+        let host = match host.as_str() {
+            "harness" => Host::Harness,
+            "envoy" => Host::Envoy,
+            "kong" => Host::Kong,
+            other => panic!("no host {other}"),
+        };
+        let servers = Servers {
+            redis: RedisServer::start(&[
+                "appendonly yes",
+                "appendfsync always",
+                "enable-debug-command yes",
+            ]),
+            spare: RedisServer::start(&[]),
+        };
+        let gw = Gateway::start(host, &kong_yml(servers.redis.port), &dir.0);
+        let probes = probes(&gw, &servers.redis);
+        for fault in &faults {
+            let label = FAULTS
+                .iter()
+                .find(|(name, _)| name == fault)
+                .map_or(fault.as_str(), |(_, l)| l);
+            for probe in &probes {
+                if eventually_normal(&gw, probe).is_none() {
+                    println!(
+                        "| {host:?} | {label} | {} | not normal before the fault | | | |",
+                        probe.filter
+                    );
+                    continue;
+                }
+                let before = replaced(&gw);
+                let active = apply(fault, &servers);
+                let (first, first_took, _) = ask(&gw, probe);
+                let mut answers = Vec::new();
+                let mut slowest = Duration::ZERO;
+                for _ in 0..FOLLOWING {
+                    let (seen, took, _) = ask(&gw, probe);
+                    slowest = slowest.max(took);
+                    if !answers.contains(&seen) {
+                        answers.push(seen);
+                    }
+                }
+                heal(fault, &servers, active);
+                let back =
+                    eventually_normal(&gw, probe).map_or(format!("not within {RECOVERY:?}"), ms);
+                let after = replaced(&gw);
+                println!(
+                    "| {host:?} | {label} | {} | {first} ({}) | {} ({}) | {back} | {} |",
+                    probe.filter,
+                    ms(first_took),
+                    answers.join("; "),
+                    ms(slowest),
+                    if after > before { "yes" } else { "no" }
+                );
+            }
+        }
+    }
+}
