@@ -159,7 +159,8 @@ impl Framing {
             let snippet =
                 String::from_utf8_lossy(response.body.get(..120).unwrap_or(&response.body));
             return Err(RedisError::Transport(format!(
-                "tunnel answered {status}: {snippet}"
+                "tunnel answered {status}: {}",
+                snippet.trim_end()
             )));
         }
         let pre = self.preamble().count();

@@ -7,6 +7,7 @@
 //! `cargo run -p e2e-tests --example fault_matrix -- [--hosts harness,envoy,kong] [--faults
 //! killed,paused,...]`, with `dist/` and the test filters built.
 
+use e2e_tests::cluster::{ClusterOptions, RedisCluster};
 use e2e_tests::gateway::{Gateway, Host};
 use e2e_tests::harness::dist_and_test_filters;
 use e2e_tests::http::{try_request, Response};
@@ -30,6 +31,14 @@ struct Probe {
     normal: fn(&Response) -> bool,
     /// The answer in a few words (status and what matters of it).
     seen: fn(&Response) -> String,
+    /// The Redis key its request reads or writes.
+    key: Key,
+}
+
+/// Where a probe's Redis key is: known, or found by pattern after a request.
+enum Key {
+    Exact(String),
+    Pattern(&'static str),
 }
 
 fn consumer(r: &Response) -> Option<String> {
@@ -48,8 +57,9 @@ fn message(r: &Response) -> String {
         .unwrap_or_default()
 }
 
-fn kong_yml(redis: u16) -> String {
-    let block = format!(r#""redis": {{"port": {redis}, "timeout": {TIMEOUT_MS}}}"#);
+/// The five routes, each filter's `redis` block holding `redis` (the node or the cluster).
+fn kong_yml(redis: &str) -> String {
+    let block = format!(r#""redis": {{{redis}, "timeout": {TIMEOUT_MS}}}"#);
     format!(
         r#"
 _format_version: "3.0"
@@ -95,9 +105,11 @@ services:
     )
 }
 
-fn probes(gw: &Gateway, redis: &RedisServer) -> Vec<Probe> {
+/// The probes of `gw`; redis-jwt's credential is written to `credential_node` (`host:port`, the
+/// node that holds its key).
+fn probes(gw: &Gateway, credential_node: &str) -> Vec<Probe> {
     use wasm_test_harness::credentials::{self, Action, Redis};
-    let mut admin = Redis::connect(&redis.addr(), None, None).expect("redis");
+    let mut admin = Redis::connect(credential_node, None, None).expect("redis");
     credentials::run(
         &mut admin,
         credentials::DEFAULT_PREFIX,
@@ -126,6 +138,15 @@ fn probes(gw: &Gateway, redis: &RedisServer) -> Vec<Probe> {
         .unwrap_or_else(|| panic!("no session cookie: {:?}", login.headers))
         .to_string();
     let header = |k: &str, v: String| vec![(k.to_string(), v)];
+    let sid = cookie
+        .trim_start_matches("session=")
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let blacklisted = bearer("k-bl", b"bl");
+    let revocation_id =
+        redis_filter_core::hmac::sha256_hex(blacklisted.trim_start_matches("Bearer "));
     vec![
         Probe {
             filter: "rate-limiting (realtime, fault_tolerant)",
@@ -136,6 +157,7 @@ fn probes(gw: &Gateway, redis: &RedisServer) -> Vec<Probe> {
                 Some(_) => format!("{}, counted", r.status),
                 None => format!("{}, not counted{}", r.status, message(r)),
             },
+            key: Key::Pattern("ratelimit:*"),
         },
         Probe {
             filter: "proxy-cache",
@@ -148,6 +170,7 @@ fn probes(gw: &Gateway, redis: &RedisServer) -> Vec<Probe> {
                 Some(s) => format!("{} {s}", r.status),
                 None => format!("{}{}", r.status, message(r)),
             },
+            key: Key::Pattern("proxy-cache:*"),
         },
         Probe {
             filter: "session (a session made before)",
@@ -158,6 +181,7 @@ fn probes(gw: &Gateway, redis: &RedisServer) -> Vec<Probe> {
                 Some(_) => format!("{}, in session", r.status),
                 None => format!("{}, no session{}", r.status, message(r)),
             },
+            key: Key::Exact(format!("session:{sid}")),
         },
         Probe {
             filter: "jwt (credential in Redis, cache 1 s)",
@@ -165,13 +189,15 @@ fn probes(gw: &Gateway, redis: &RedisServer) -> Vec<Probe> {
             headers: header("authorization", bearer("k-jwt", b"jwt")),
             normal: |r| r.status == 200,
             seen: |r| format!("{}{}", r.status, message(r)),
+            key: Key::Exact(format!("{}k-jwt", credentials::DEFAULT_PREFIX)),
         },
         Probe {
             filter: "jwt-blacklist",
             path: "/bl",
-            headers: header("authorization", bearer("k-bl", b"bl")),
+            headers: header("authorization", blacklisted),
             normal: |r| r.status == 200,
             seen: |r| format!("{}{}", r.status, message(r)),
+            key: Key::Exact(format!("jwt_blacklist:{revocation_id}")),
         },
     ]
 }
@@ -349,7 +375,12 @@ fn ask(gw: &Gateway, probe: &Probe) -> (String, Duration, bool) {
     let r = try_request(gw.addr(), "GET", probe.path, &headers, b"");
     let took = start.elapsed();
     match r {
-        Ok(r) => ((probe.seen)(&r), took, (probe.normal)(&r)),
+        // One line, for the table.
+        Ok(r) => (
+            (probe.seen)(&r).replace(['\r', '\n'], " "),
+            took,
+            (probe.normal)(&r),
+        ),
         Err(e) => (format!("no answer ({e})"), took, false),
     }
 }
@@ -379,6 +410,115 @@ fn ms(d: Duration) -> String {
     format!("{} ms", d.as_millis())
 }
 
+/// One cell: the fault applied by `apply`, requests, the fault ended by `heal`, service back.
+fn cell(
+    host: Host,
+    label: &str,
+    gw: &Gateway,
+    probe: &Probe,
+    apply: impl FnOnce() -> Active,
+    heal: impl FnOnce(Active),
+) {
+    if eventually_normal(gw, probe).is_none() {
+        println!(
+            "| {host:?} | {label} | {} | not normal before the fault | | | |",
+            probe.filter
+        );
+        return;
+    }
+    let before = replaced(gw);
+    let active = apply();
+    let (first, first_took, _) = ask(gw, probe);
+    let mut answers = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..FOLLOWING {
+        let (seen, took, _) = ask(gw, probe);
+        slowest = slowest.max(took);
+        if !answers.contains(&seen) {
+            answers.push(seen);
+        }
+    }
+    heal(active);
+    let back = eventually_normal(gw, probe).map_or(format!("not within {RECOVERY:?}"), ms);
+    let after = replaced(gw);
+    if after > before {
+        eprintln!(
+            "{host:?}, {label}, {}: an instance was replaced: {:?}\n{}",
+            probe.filter,
+            gw.crashes(),
+            gw.log()
+        );
+    }
+    println!(
+        "| {host:?} | {label} | {} | {first} ({}) | {} ({}) | {back} | {} |",
+        probe.filter,
+        ms(first_took),
+        answers.join("; "),
+        ms(slowest),
+        if after > before { "yes" } else { "no" }
+    );
+}
+
+/// The slot of `probe`'s key in `cluster`, and the master holding it.
+fn owner(cluster: &RedisCluster, probe: &Probe) -> Option<(u16, u16)> {
+    let key = match &probe.key {
+        Key::Exact(k) => k.clone(),
+        Key::Pattern(p) => cluster
+            .masters()
+            .into_iter()
+            .find_map(|port| cluster.cmd_on(port, &["KEYS", p]).items().first()?.text())?,
+    };
+    let slot = cluster.key_slot(&key);
+    Some((slot, cluster.master_for_slot(slot)))
+}
+
+/// A Cluster of three masters, each with a replica: the master holding the probe's key killed;
+/// the fault ends when its replica has taken over (after the node timeout), and the old master
+/// is started again (it rejoins as a replica).
+fn cluster_cells(host: Host, dir: &std::path::Path) {
+    let cluster = RedisCluster::start_with(ClusterOptions {
+        masters: 3,
+        replicas_per_master: 1,
+        ..ClusterOptions::default()
+    });
+    let nodes = format!(
+        r#""cluster_nodes": [{{"ip": "127.0.0.1", "port": {}}}]"#,
+        cluster.seed()
+    );
+    let gw = Gateway::start(host, &kong_yml(&nodes), dir);
+    let credential = format!("{}k-jwt", wasm_test_harness::credentials::DEFAULT_PREFIX);
+    let holder = cluster.master_for_slot(cluster.key_slot(&credential));
+    let label = "a Cluster master gone, until its replica is promoted (1 s node timeout)";
+    for probe in &probes(&gw, &format!("127.0.0.1:{holder}")) {
+        let _ = eventually_normal(&gw, probe);
+        let Some((slot, port)) = owner(&cluster, probe) else {
+            println!(
+                "| {host:?} | {label} | {} | its key not found | | | |",
+                probe.filter
+            );
+            continue;
+        };
+        cell(
+            host,
+            label,
+            &gw,
+            probe,
+            || {
+                cluster.kill_node(port);
+                Active::None
+            },
+            |_| {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while cluster.master_for_slot(slot) == port && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                cluster.restart_node(port);
+                cluster.wait_ready(Duration::from_secs(30));
+            },
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let list = |flag: &str, default: &str| -> Vec<String> {
@@ -391,7 +531,10 @@ fn main() {
             .collect()
     };
     let hosts = list("--hosts", "harness,envoy");
-    let faults = list("--faults", "killed,paused,slow,password,maxmemory,readonly");
+    let faults = list(
+        "--faults",
+        "killed,paused,slow,password,maxmemory,readonly,cluster",
+    );
     let dir = dist_and_test_filters();
     println!("| host | fault | filter | first request | following {FOLLOWING} (slowest) | service back after the fault | instance replaced |");
     println!("|---|---|---|---|---|---|---|");
@@ -410,46 +553,28 @@ fn main() {
             ]),
             spare: RedisServer::start(&[]),
         };
-        let gw = Gateway::start(host, &kong_yml(servers.redis.port), &dir.0);
-        let probes = probes(&gw, &servers.redis);
-        for fault in &faults {
+        let node = format!(r#""port": {}"#, servers.redis.port);
+        let gw = Gateway::start(host, &kong_yml(&node), &dir.0);
+        let probes = probes(&gw, &servers.redis.addr());
+        for fault in faults.iter().filter(|f| *f != "cluster") {
             let label = FAULTS
                 .iter()
                 .find(|(name, _)| name == fault)
                 .map_or(fault.as_str(), |(_, l)| l);
             for probe in &probes {
-                if eventually_normal(&gw, probe).is_none() {
-                    println!(
-                        "| {host:?} | {label} | {} | not normal before the fault | | | |",
-                        probe.filter
-                    );
-                    continue;
-                }
-                let before = replaced(&gw);
-                let active = apply(fault, &servers);
-                let (first, first_took, _) = ask(&gw, probe);
-                let mut answers = Vec::new();
-                let mut slowest = Duration::ZERO;
-                for _ in 0..FOLLOWING {
-                    let (seen, took, _) = ask(&gw, probe);
-                    slowest = slowest.max(took);
-                    if !answers.contains(&seen) {
-                        answers.push(seen);
-                    }
-                }
-                heal(fault, &servers, active);
-                let back =
-                    eventually_normal(&gw, probe).map_or(format!("not within {RECOVERY:?}"), ms);
-                let after = replaced(&gw);
-                println!(
-                    "| {host:?} | {label} | {} | {first} ({}) | {} ({}) | {back} | {} |",
-                    probe.filter,
-                    ms(first_took),
-                    answers.join("; "),
-                    ms(slowest),
-                    if after > before { "yes" } else { "no" }
+                cell(
+                    host,
+                    label,
+                    &gw,
+                    probe,
+                    || apply(fault, &servers),
+                    |active| heal(fault, &servers, active),
                 );
             }
+        }
+        drop(gw);
+        if faults.iter().any(|f| f == "cluster") {
+            cluster_cells(host, &dir.0);
         }
     }
 }
