@@ -15,7 +15,12 @@ pub fn kong_error_body(message: &str, request_id: Option<&str>) -> String {
     serde_json::Value::Object(body).to_string()
 }
 
+/// The request's id, when the host has one. On Kong's engine an answer given from a call's
+/// answer goes without it (see `runtime::request_properties_readable`).
 fn request_id(host: &dyn FilterHost) -> Option<String> {
+    if !super::runtime::request_properties_readable() {
+        return None;
+    }
     host.property(&["request", "id"])
         .or_else(|| host.request_header("x-request-id"))
         .filter(|s| !s.is_empty())

@@ -100,6 +100,16 @@ pub(super) fn root_may_dispatch(root: u32) -> bool {
     with(|r| !(r.in_call_response && r.current == root && r.affinity == Some(Affinity::PerContext)))
 }
 
+/// Whether the running callback may read the request's own properties (`request.id`,
+/// `request.headers.*`, ...). Not in the answer of a call on Kong's engine: there ngx_wasm_module
+/// looks them up through the chain's current filter index, which points at the chain's first
+/// filter while a later one's call is answered, and once that first filter's instance has
+/// served a tick or another request the lookup reads freed memory (the worker dies on signal 11:
+/// engine bug 10 of docs/kong-engine.md).
+pub fn request_properties_readable() -> bool {
+    with(|r| !(r.in_call_response && r.affinity == Some(Affinity::PerContext)))
+}
+
 /// Whether the host lets one context act for another. Asked of the host once, from the first
 /// root callback: `proxy_set_effective_context` with an id no context has is refused by a host
 /// that honours the call (Envoy) and accepted by one that ignores it (ngx_wasm_module, where

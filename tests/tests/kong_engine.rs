@@ -343,3 +343,39 @@ fn kong_properties_absent_the_keys_use_the_configured_scope() {
         "{keys}"
     );
 }
+
+/// Engine bug 10 (docs/kong-engine.md): redis-jwt (an inline credential, never waiting) then
+/// redis-rate-limiting answering 429 after its Redis call, under load. The 429 once read
+/// `request.id` from the call's answer, which the engine looks up through the chain's first
+/// filter (freed memory once that filter's instance served a tick or another request): workers
+/// died on signal 11, 4 to 6 times per run.
+#[test]
+fn a_chain_whose_second_filter_rejects_after_its_redis_call_crashes_no_worker() {
+    if !available("a_chain_whose_second_filter_rejects_after_its_redis_call_crashes_no_worker") {
+        return;
+    }
+    let redis = RedisServer::start(&[]);
+    let jwt = r#"{"consumers": [{"id": "c-1", "jwt_secrets": [{"key": "k", "secret": "s"}]}]}"#;
+    let limit = format!(
+        r#"{{"second": 2, "policy": "redis", "redis": {}}}"#,
+        redis_block(&redis, "")
+    );
+    let kong_yml = format!(
+        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  - name: chain\n    paths: [/chain]\n    filter_chains:\n    - filters:\n      - name: redis-jwt\n        config: {jwt}\n      - name: redis-rate-limiting\n        config: {limit}\n"
+    );
+    let gw = KongGateway::start(&kong_yml, &dist_dir(), 2);
+    let claims = r#"{"iss":"k","exp":4102444800}"#;
+    let token = redis_filter_core::jwt::testing::sign("HS256", claims, b"s");
+    let out = Command::new("wrk")
+        .args(["-t2", "-c32", "-d5s", "--timeout", "5s"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("http://{}/chain", gw.addr))
+        .output()
+        .expect("wrk");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("Non-2xx"),
+        "nearly every request is rejected: {text}"
+    );
+    assert!(gw.crashes().is_empty(), "{:?}\n{text}", gw.crashes());
+}
