@@ -11,6 +11,7 @@ use e2e_tests::cluster::{ClusterOptions, RedisCluster};
 use e2e_tests::gateway::{Gateway, Host};
 use e2e_tests::harness::dist_and_test_filters;
 use e2e_tests::http::{try_request, Response};
+use e2e_tests::redis_server::{pipeline, Resp};
 use e2e_tests::RedisServer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -202,31 +203,11 @@ fn probes(gw: &Gateway, credential_node: &str) -> Vec<Probe> {
     ]
 }
 
-/// Commands on a fresh connection, authenticating first when `password` is set.
-fn redis_do(port: u16, password: Option<&str>, commands: &[&[&str]]) -> String {
-    use std::io::{Read, Write};
-    let mut body = Vec::new();
-    let mut push = |args: &[&str]| {
-        body.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            body.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
-    };
-    if let Some(p) = password {
-        push(&["AUTH", p]);
-    }
-    for c in commands {
-        push(c);
-    }
-    push(&["QUIT"]);
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(&body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+/// Commands pipelined on a fresh connection (after `AUTH` when `password` is set), their
+/// replies; none when Redis cannot be reached.
+fn redis_do(port: u16, password: Option<&str>, commands: &[&[&str]]) -> Vec<Resp> {
+    let commands: Vec<Vec<&str>> = commands.iter().map(|c| c.to_vec()).collect();
+    pipeline(port, password, &commands).unwrap_or_default()
 }
 
 /// The Redis servers a fault acts on: the one every filter uses, and a spare that becomes its
@@ -264,17 +245,8 @@ fn apply(fault: &str, s: &Servers) -> Active {
     match fault {
         "killed" => s.redis.kill(),
         "paused" => {
-            // Not `redis_do`: its QUIT would wait out the pause.
-            use std::io::{Read, Write};
             let ms = PAUSE.as_millis().to_string();
-            let command = format!(
-                "*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n${}\r\n{ms}\r\n$3\r\nALL\r\n",
-                ms.len()
-            );
-            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                let _ = c.write_all(command.as_bytes());
-                let _ = c.read(&mut [0u8; 16]);
-            }
+            redis_do(port, None, &[&["CLIENT", "PAUSE", &ms, "ALL"]]);
             return Active::Paused(Instant::now() + PAUSE);
         }
         "slow" => {
@@ -325,7 +297,11 @@ fn apply(fault: &str, s: &Servers) -> Active {
 fn wait_link(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if redis_do(port, None, &[&["INFO", "replication"]]).contains("master_link_status:up") {
+        let info = redis_do(port, None, &[&["INFO", "replication"]]);
+        if info.iter().any(|r| {
+            r.text()
+                .is_some_and(|t| t.contains("master_link_status:up"))
+        }) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
