@@ -5,7 +5,10 @@
 //! (a panic). Prints a Markdown table (`scripts/faults.sh` runs it).
 //!
 //! `cargo run -p e2e-tests --example fault_matrix -- [--hosts harness,envoy,kong] [--faults
-//! killed,paused,...]`, with `dist/` and the test filters built.
+//! killed,paused,...]`, with `dist/` and the test filters built. The faults: Redis killed,
+//! paused, slow, behind a wrong password, full, turned into a replica, a Cluster master gone,
+//! and the tunnel gone (Kong's bridge stopped; on the harness and in Envoy the tunnel is part of
+//! the gateway's process, so that fault is Kong's only).
 
 use e2e_tests::cluster::{ClusterOptions, RedisCluster};
 use e2e_tests::gateway::{Gateway, Host};
@@ -238,9 +241,23 @@ const FAULTS: &[(&str, &str)] = &[
     ),
     ("maxmemory", "`maxmemory` reached with `noeviction`"),
     ("readonly", "the node turned into a replica (`READONLY`)"),
+    (
+        "tunnel",
+        "the tunnel gone: Kong's bridge stopped (SIGTERM), then started again",
+    ),
 ];
 
-fn apply(fault: &str, s: &Servers) -> Active {
+/// Why `fault` cannot happen on `host`, if it cannot: its cells are one row saying so.
+fn not_applicable(fault: &str, host: Host) -> Option<&'static str> {
+    match (fault, host) {
+        ("tunnel", Host::Harness | Host::Envoy) => {
+            Some("not applicable: the tunnel is part of the gateway process")
+        }
+        _ => None,
+    }
+}
+
+fn apply(fault: &str, s: &Servers, gw: &Gateway) -> Active {
     let port = s.redis.port;
     match fault {
         "killed" => s.redis.kill(),
@@ -289,6 +306,9 @@ fn apply(fault: &str, s: &Servers) -> Active {
             redis_do(port, None, &[&["REPLICAOF", "127.0.0.1", &spare]]);
             wait_link(port);
         }
+        "tunnel" => {
+            assert!(gw.stop_tunnel(), "{:?} has no tunnel to stop", gw.host());
+        }
         other => panic!("no fault {other}"),
     }
     Active::None
@@ -308,7 +328,7 @@ fn wait_link(port: u16) {
     }
 }
 
-fn heal(fault: &str, s: &Servers, active: Active) {
+fn heal(fault: &str, s: &Servers, gw: &Gateway, active: Active) {
     let port = s.redis.port;
     match fault {
         "killed" => s.redis.restart(),
@@ -335,6 +355,9 @@ fn heal(fault: &str, s: &Servers, active: Active) {
         }
         "readonly" => {
             redis_do(port, None, &[&["REPLICAOF", "NO", "ONE"]]);
+        }
+        "tunnel" => {
+            gw.start_tunnel();
         }
         _ => {}
     }
@@ -509,7 +532,7 @@ fn main() {
     let hosts = list("--hosts", "harness,envoy");
     let faults = list(
         "--faults",
-        "killed,paused,slow,password,maxmemory,readonly,cluster",
+        "killed,paused,slow,password,maxmemory,readonly,tunnel,cluster",
     );
     let dir = dist_and_test_filters();
     println!("| host | fault | filter | first request | following {FOLLOWING} (slowest) | service back after the fault | instance replaced |");
@@ -537,14 +560,18 @@ fn main() {
                 .iter()
                 .find(|(name, _)| name == fault)
                 .map_or(fault.as_str(), |(_, l)| l);
+            if let Some(why) = not_applicable(fault, host) {
+                println!("| {host:?} | {label} | every filter | {why} | | | |");
+                continue;
+            }
             for probe in &probes {
                 cell(
                     host,
                     label,
                     &gw,
                     probe,
-                    || apply(fault, &servers),
-                    |active| heal(fault, &servers, active),
+                    || apply(fault, &servers, &gw),
+                    |active| heal(fault, &servers, &gw, active),
                 );
             }
         }

@@ -147,6 +147,31 @@ impl Gateway {
         }
     }
 
+    /// Stops the tunnel while the gateway keeps running: Kong's bridge process; true when
+    /// stopped. False on the harness and in Envoy, where the tunnel is part of the gateway's own
+    /// process (it cannot go while the gateway serves).
+    pub fn stop_tunnel(&self) -> bool {
+        match self {
+            Gateway::Kong(g) => {
+                g.stop_bridge();
+                true
+            }
+            Gateway::Harness(_) | Gateway::Envoy(_) => false,
+        }
+    }
+
+    /// Starts the tunnel stopped by `stop_tunnel` again, with the same config, once it accepts
+    /// connections; false where there is no separate tunnel (see `stop_tunnel`).
+    pub fn start_tunnel(&self) -> bool {
+        match self {
+            Gateway::Kong(g) => {
+                g.start_bridge();
+                true
+            }
+            Gateway::Harness(_) | Gateway::Envoy(_) => false,
+        }
+    }
+
     /// Tunnelled calls to Redis so far (harness: counted by the host; Envoy: requests on the
     /// tunnel's internal listener).
     pub fn tunnel_calls(&self) -> Option<u64> {

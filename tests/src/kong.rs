@@ -1,12 +1,15 @@
 //! Kong's engine for real: nginx built with Kong's ngx_wasm_module (`nginx-wasm`, found through
 //! `NGINX_WASM` or at `../shared/hosts/nginx-wasm`) serving a kong.yml rendered by
 //! `wasm_test_harness::nginx_config`, and the project's RESP bridge (kong/redis_bridge.lua) in
-//! Debian's nginx with the Lua module, on a unix socket. Both stopped (by pid) when dropped.
+//! Debian's nginx with the Lua module, on a unix socket. Both stopped (by pid) when dropped; the
+//! bridge can also be stopped and started again while the engine runs (`stop_bridge`,
+//! `start_bridge`: the tunnel gone).
 
 use crate::harness::TempDir;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use wasm_test_harness::kong_config::KongConfig;
 use wasm_test_harness::nginx_config::{render, running_as_root, NginxOptions};
@@ -56,7 +59,9 @@ pub struct KongGateway {
     pub addr: SocketAddr,
     pub echo: SocketAddr,
     engine: Child,
-    bridge: Child,
+    /// The bridge's nginx (its master), None while stopped.
+    bridge: Mutex<Option<Child>>,
+    bridge_bin: PathBuf,
     echo_server: Option<EchoServer>,
     pub dir: TempDir,
 }
@@ -104,33 +109,66 @@ impl KongGateway {
         let rendered = render(&config, &opts).expect("render nginx");
         std::fs::write(dir.0.join("nginx.conf"), &rendered.wasm).unwrap();
         std::fs::write(dir.0.join("bridge.conf"), &rendered.bridge).unwrap();
-        let spawn = |bin: &Path, conf: &str| {
-            Command::new(bin)
-                .args(["-p", &format!("{}/", dir.0.display()), "-c"])
-                .arg(dir.0.join(conf))
-                .args([
-                    "-e",
-                    &format!("{}/logs/startup-{conf}.log", dir.0.display()),
-                ])
-                .args(["-g", "daemon off;"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("nginx")
-        };
-        let bridge = spawn(&bridge_bin, "bridge.conf");
-        let engine = spawn(&engine_bin, "nginx.conf");
+        let bridge = spawn(&bridge_bin, &dir.0, "bridge.conf");
+        let engine = spawn(&engine_bin, &dir.0, "nginx.conf");
         let gw = Self {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             echo,
             engine,
-            bridge,
+            bridge: Mutex::new(Some(bridge)),
+            bridge_bin,
             echo_server: Some(echo_server),
             dir,
         };
         gw.wait_ready(&socket);
         gw
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.0.join("bridge.sock")
+    }
+
+    fn bridge(&self) -> MutexGuard<'_, Option<Child>> {
+        self.bridge.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops the bridge while the engine keeps running: the tunnel gone. Its nginx master is sent
+    /// SIGTERM by pid (as when dropped; a SIGKILL would leave its worker serving the socket) and
+    /// waited for, and a socket file left behind is removed, so the engine's calls find nothing
+    /// to connect to.
+    pub fn stop_bridge(&self) {
+        if let Some(mut child) = self.bridge().take() {
+            terminate(&mut child);
+        }
+        let _ = std::fs::remove_file(self.socket());
+    }
+
+    /// Starts the bridge again with the config it started with (after `stop_bridge`; nothing
+    /// when it runs), and waits until its socket accepts connections.
+    pub fn start_bridge(&self) {
+        let socket = self.socket();
+        {
+            let mut bridge = self.bridge();
+            if bridge.is_some() {
+                return;
+            }
+            // nginx does not replace a unix socket file left behind: its bind would fail.
+            let _ = std::fs::remove_file(&socket);
+            *bridge = Some(spawn(&self.bridge_bin, &self.dir.0, "bridge.conf"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let startup = std::fs::read_to_string(self.dir.0.join("logs/startup-bridge.conf.log"))
+            .unwrap_or_default();
+        panic!(
+            "Kong's bridge did not start again:\n{startup}{}",
+            self.log()
+        );
     }
 
     fn wait_ready(&self, socket: &Path) {
@@ -166,6 +204,21 @@ impl KongGateway {
     }
 }
 
+/// nginx (`bin`) in the foreground with `dir` as its prefix and `dir/conf` as its config, its
+/// startup errors in `dir/logs/startup-<conf>.log`.
+fn spawn(bin: &Path, dir: &Path, conf: &str) -> Child {
+    Command::new(bin)
+        .args(["-p", &format!("{}/", dir.display()), "-c"])
+        .arg(dir.join(conf))
+        .args(["-e", &format!("{}/logs/startup-{conf}.log", dir.display())])
+        .args(["-g", "daemon off;"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx")
+}
+
 fn terminate(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -184,7 +237,9 @@ fn terminate(child: &mut Child) {
 impl Drop for KongGateway {
     fn drop(&mut self) {
         terminate(&mut self.engine);
-        terminate(&mut self.bridge);
+        if let Some(mut bridge) = self.bridge().take() {
+            terminate(&mut bridge);
+        }
         if let Some(e) = self.echo_server.take() {
             e.stop();
         }
