@@ -7,7 +7,6 @@
 
 pub mod base64;
 pub mod config;
-pub mod counters;
 pub mod decimal;
 pub mod failure_log;
 pub mod fast_hash;
@@ -21,6 +20,7 @@ pub mod query;
 pub mod resp;
 pub mod script;
 pub mod shared_data;
+pub mod shared_table;
 pub mod slot;
 pub mod target;
 pub mod topology;

@@ -19,7 +19,8 @@ pub trait SharedData {
 }
 
 /// Shared data in memory with the hosts' CAS rules, for tests of the logic above it;
-/// `conflicts` forces that many mismatches.
+/// `conflicts` forces that many mismatches. An empty value reads as absent, as the guest's
+/// reads of Envoy's and the harness' shared data do.
 #[derive(Default)]
 pub struct Memory {
     pub map: std::cell::RefCell<std::collections::HashMap<String, (Vec<u8>, u32)>>,
@@ -28,7 +29,11 @@ pub struct Memory {
 
 impl SharedData for Memory {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.map.borrow().get(key).cloned()
+        self.map
+            .borrow()
+            .get(key)
+            .filter(|(v, _)| !v.is_empty())
+            .cloned()
     }
 
     fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {

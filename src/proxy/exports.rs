@@ -40,7 +40,9 @@ pub extern "C" fn proxy_on_vm_start(context_id: u32, size: usize) -> u32 {
 #[no_mangle]
 pub extern "C" fn proxy_on_configure(context_id: u32, size: usize) -> u32 {
     let config = config(Buffer::PluginConfiguration, size);
-    with_root(context_id, false, |r| r.on_configure(config)) as u32
+    let accepted = with_root(context_id, false, |r| r.on_configure(config));
+    super::memory_gauge::define();
+    accepted as u32
 }
 
 #[no_mangle]
@@ -115,6 +117,7 @@ pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
 #[no_mangle]
 pub extern "C" fn proxy_on_delete(context_id: u32) {
     runtime::delete(context_id);
+    super::memory_gauge::observe();
 }
 
 #[no_mangle]

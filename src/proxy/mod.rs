@@ -10,6 +10,7 @@ mod guest_host;
 mod higress;
 pub mod host;
 mod host_calls;
+mod memory_gauge;
 pub mod pairs;
 pub mod redis;
 pub mod respond;
@@ -25,9 +26,11 @@ pub use host_calls::HostSharedData;
 pub use redis::{RedisClient, SharedClient};
 pub use runtime::{affinity, current_context, set_root_factory, RootFactory};
 
-/// Sets the root context factory and a panic hook that logs through the host before the VM
-/// dies (a panic is a bug: filters return errors as values).
-pub fn install(factory: RootFactory) {
+/// Sets the root context factory, the filter's name for its memory gauge (`memory_gauge`) and a
+/// panic hook that logs through the host before the VM dies (a panic is a bug: filters return
+/// errors as values).
+pub fn install(crate_name: &'static str, factory: RootFactory) {
+    memory_gauge::name(crate_name);
     std::panic::set_hook(Box::new(|info| {
         host::log(
             host::LogLevel::Critical,
@@ -56,7 +59,7 @@ macro_rules! filter_main {
             unsafe {
                 __wasm_call_ctors();
             }
-            $crate::proxy::install($factory);
+            $crate::proxy::install(env!("CARGO_PKG_NAME"), $factory);
         }
     };
 }

@@ -114,6 +114,11 @@ impl EnvoyGateway {
     }
 
     /// A counter or gauge from Envoy's stats (`wasmcustom.` prefix for filter metrics).
+    /// Envoy's process id (to read its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stat(&self, name: &str) -> Option<u64> {
         let body = crate::http::get(self.admin, "/stats?format=json", &[]).json();
         body["stats"]

@@ -6,6 +6,7 @@ pub mod envoy;
 pub mod gateway;
 pub mod harness;
 pub mod http;
+pub mod keep_alive;
 pub mod kong;
 pub mod load;
 pub mod redis_server;

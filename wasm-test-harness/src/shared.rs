@@ -1,24 +1,38 @@
 //! Shared data, queues and metrics for every worker's guests (proxy-wasm-host's in-memory store,
 //! which has Envoy's compare-and-swap semantics), plus a record of metric names so the harness
-//! can print them (`GET /__harness/metrics`).
+//! can print them (`GET /__harness/metrics`), and what the shared data holds
+//! (`harness.shared_data.entries` and `.bytes`, keys and values: issue 19's memory bounds).
 
 use crate::call_counts::{count, Counted};
 use proxy_wasm_host::abi::v0_2_1::types::{MetricType, Status};
 use proxy_wasm_host::abi::v0_2_1::{
-    InMemoryStore, Invocation, MetricId, QueueId, SharedServices, SharedValue,
+    InMemoryStore, InMemoryStoreLimits, Invocation, MetricId, QueueId, SharedServices, SharedValue,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+
+/// The size of every shared data entry (key and value), by VM and key.
+type Sizes = HashMap<(Vec<u8>, Vec<u8>), usize>;
 
 #[derive(Default)]
 pub struct SharedStore {
     inner: InMemoryStore,
     names: Mutex<BTreeMap<String, MetricId>>,
+    sizes: Mutex<Sizes>,
 }
 
 impl SharedStore {
+    /// Shared data bounded as Envoy's is, by nothing of its own (proxy-wasm-host's default is
+    /// 4096 keys of at most 64 KiB): what a filter keeps there is bounded by the filter, and
+    /// `harness.shared_data.*` shows it.
     pub fn new() -> Self {
-        Self::default()
+        let limits = InMemoryStoreLimits::new()
+            .with_keys(usize::MAX)
+            .with_value_bytes(usize::MAX);
+        Self {
+            inner: InMemoryStore::new().with_limits(limits),
+            ..Self::default()
+        }
     }
 
     /// Every metric by name with its current value.
@@ -27,7 +41,19 @@ impl SharedStore {
         names
             .into_iter()
             .filter_map(|(name, id)| self.inner.get_metric(call, id).ok().map(|v| (name, v)))
+            .chain(self.shared_data_size())
             .collect()
+    }
+
+    fn shared_data_size(&self) -> [(String, u64); 2] {
+        let (entries, bytes) = self
+            .sizes
+            .lock()
+            .map_or((0, 0), |sizes| (sizes.len(), sizes.values().sum::<usize>()));
+        [
+            ("harness.shared_data.entries".into(), entries as u64),
+            ("harness.shared_data.bytes".into(), bytes as u64),
+        ]
     }
 }
 
@@ -50,7 +76,11 @@ impl SharedServices for SharedStore {
         cas: Option<u32>,
     ) -> Result<(), Status> {
         count(Counted::SetSharedData);
-        self.inner.set_shared_data(call, vm_id, key, value, cas)
+        self.inner.set_shared_data(call, vm_id, key, value, cas)?;
+        if let Ok(mut sizes) = self.sizes.lock() {
+            sizes.insert((vm_id.to_vec(), key.to_vec()), key.len() + value.len());
+        }
+        Ok(())
     }
     fn register_shared_queue(
         &self,

@@ -25,9 +25,13 @@ pub enum Counted {
     Coalesced,
     /// Served a stale entry (`stale-while-revalidate`, `stale-if-error`).
     Stale,
+    /// `memory`: a response not kept because the entries' byte budget was spent (`memory`).
+    NotKept,
+    /// `memory`: a live entry gave way to a new one in the full table (`memory`).
+    Evicted,
 }
 
-pub struct Metrics([Option<u32>; 8]);
+pub struct Metrics([Option<u32>; 10]);
 
 impl Metrics {
     fn define(host: &dyn FilterHost) -> Self {
@@ -40,6 +44,8 @@ impl Metrics {
             "redis_errors",
             "coalesced",
             "stale",
+            "not_kept",
+            "evictions",
         ];
         Self(names.map(|n| host.counter(&format!("redis_proxy_cache.{n}"))))
     }

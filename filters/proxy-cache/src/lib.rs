@@ -7,6 +7,7 @@ pub mod cache_control;
 pub mod cache_key;
 pub mod config;
 pub mod entry;
+pub mod memory;
 pub mod stale;
 pub mod store;
 

@@ -7,7 +7,7 @@ use crate::config::Strategy;
 use crate::entry::{Entry, VERSION};
 use crate::filter::{Counted, Filter, LOOKUP, NAME};
 use crate::stale::{self, Windows};
-use crate::store;
+use crate::{memory, store};
 use redis_filter_core::filter_host::LogLevel;
 use redis_filter_core::proxy::respond;
 use redis_filter_core::proxy::{Action, HttpContext};
@@ -134,7 +134,7 @@ impl CacheRequest {
         let filter = self.filter.clone();
         match filter.config.strategy {
             Strategy::Memory => {
-                let raw = store::memory_get(filter.host.shared_data(), &self.keys.entry);
+                let raw = memory::get(filter.host.shared_data(), &self.keys.entry, self.now_ms);
                 self.on_fetched(Ok(raw))
             }
             Strategy::Redis => {

@@ -5,10 +5,9 @@
 //! fetches, `SET NX PX`) and `...:done` (a list the waiters block on); the braces keep all
 //! three in one slot on a Cluster. A lookup is one GET (one EVALSHA with coalescing), a write one
 //! SET with EX (in the same call as the lock's release), a purge one DEL. `memory`: the host's
-//! shared data under the same key, the expiry kept in the entry.
+//! shared data, named by the same key (`memory`).
 
 use redis_filter_core::job::{Pipeline, Request};
-use redis_filter_core::shared_data::SharedData;
 use redis_filter_core::{Command, Outcome, Reply, Script};
 use std::sync::OnceLock;
 
@@ -213,28 +212,10 @@ pub fn deleted(outcome: Outcome) -> Result<bool, String> {
         .ok_or_else(|| "unexpected reply to DEL".to_string())
 }
 
-/// `memory`: the stored bytes (empty means purged).
-pub fn memory_get(data: &dyn SharedData, key: &str) -> Option<Vec<u8>> {
-    data.get(key).map(|(v, _)| v).filter(|v| !v.is_empty())
-}
-
-pub fn memory_set(data: &dyn SharedData, key: &str, value: &[u8]) -> Result<(), String> {
-    data.set(key, value, 0).map_err(|e| format!("{e:?}"))
-}
-
-/// `memory`: purges an entry; whether there was one.
-pub fn memory_delete(data: &dyn SharedData, key: &str) -> Result<bool, String> {
-    if memory_get(data, key).is_none() {
-        return Ok(false);
-    }
-    memory_set(data, key, b"").map(|_| true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use redis_filter_core::resp::RedisError;
-    use redis_filter_core::shared_data::Memory;
 
     #[test]
     fn replies_read() {
@@ -263,15 +244,5 @@ mod tests {
         let keys = Keys::new("r", "k");
         assert_eq!(keys.lock, "proxy-cache:r:{k}:lock");
         assert_eq!(keys.done, "proxy-cache:r:{k}:done");
-    }
-
-    #[test]
-    fn memory_entries_purge() {
-        let m = Memory::default();
-        assert_eq!(memory_delete(&m, "k"), Ok(false));
-        memory_set(&m, "k", b"v").unwrap();
-        assert_eq!(memory_get(&m, "k"), Some(b"v".to_vec()));
-        assert_eq!(memory_delete(&m, "k"), Ok(true));
-        assert_eq!(memory_get(&m, "k"), None);
     }
 }

@@ -14,6 +14,7 @@ pub struct Metrics {
     allowed_redis_down: Option<u32>,
     limited: Option<u32>,
     redis_errors: Option<u32>,
+    evictions: Option<u32>,
 }
 
 impl Metrics {
@@ -23,6 +24,7 @@ impl Metrics {
             allowed_redis_down: host.counter("redis_rate_limiting.allowed_redis_down"),
             limited: host.counter("redis_rate_limiting.limited"),
             redis_errors: host.counter("redis_rate_limiting.redis_errors"),
+            evictions: host.counter("redis_rate_limiting.evictions"),
         }
     }
 }
@@ -65,6 +67,11 @@ impl Filter {
         if let Some(id) = id {
             self.host.increment(id, 1);
         }
+    }
+
+    /// A live counter of another window gave up its slot in the full table (`slots`).
+    pub fn evicted(&self) {
+        self.bump(self.metrics.evictions);
     }
 
     pub fn allowed(&self) {

@@ -8,6 +8,7 @@ pub mod identifier;
 pub mod keys;
 pub mod periods;
 pub mod script;
+pub mod slots;
 pub mod sync;
 
 mod filter;

@@ -7,8 +7,8 @@ use crate::filter::Filter;
 use crate::identifier::{identifier, strip_port, RequestInfo};
 use crate::keys::{key, Scope, EMPTY_UUID};
 use crate::periods::Period;
+use crate::slots::{self, Slot};
 use crate::{script, sync};
-use redis_filter_core::counters;
 use redis_filter_core::proxy::respond::{self, OnRedisFailure};
 use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::transport::Submitted;
@@ -26,6 +26,8 @@ struct Window {
     key: String,
     /// The previous window's key, for a sliding window.
     previous: Option<String>,
+    /// Where this gateway counts the window and the previous one (`local` and `sync_rate`).
+    slots: Option<(Slot, Option<Slot>)>,
 }
 
 pub struct RateLimit {
@@ -111,6 +113,8 @@ impl RateLimit {
 
     fn windows(&self, scope: &Scope, ident: &str) -> Vec<Window> {
         let sliding = self.filter.config.window_type == WindowType::Sliding;
+        let config = &self.filter.config;
+        let in_shared_data = config.policy == Policy::Local || config.sync_rate.is_some();
         self.filter
             .config
             .limits
@@ -129,12 +133,19 @@ impl RateLimit {
                         start_ms.saturating_sub(period.seconds() * 1000),
                     )
                 });
+                let slots = in_shared_data.then(|| {
+                    let live = self.slot_life_ms(period);
+                    let before = start_ms.saturating_sub(period.seconds() * 1000);
+                    let previous = sliding.then(|| Slot::new(scope, ident, period, before, live));
+                    (Slot::new(scope, ident, period, start_ms, live), previous)
+                });
                 Window {
                     period,
                     limit,
                     start_ms,
                     key: key(scope, ident, period, start_ms),
                     previous,
+                    slots,
                 }
             })
             .collect()
@@ -146,6 +157,22 @@ impl RateLimit {
             // The previous window is read for a whole window after it ends.
             WindowType::Sliding => period.seconds() * 2,
         }
+    }
+
+    /// How long a window's slot is kept: its TTL, a day more for calendar months and years
+    /// (longer than the 30 and 365 days of their TTL), and with `sync_rate` two syncs more so
+    /// its last deltas still reach Redis.
+    fn slot_life_ms(&self, period: Period) -> u64 {
+        let calendar = match period {
+            Period::Month | Period::Year => 86_400_000,
+            _ => 0,
+        };
+        let sync = self
+            .filter
+            .config
+            .sync_rate
+            .map_or(0, |r| (r * 2000.0) as u64 + 1000);
+        self.ttl(period) * 1000 + calendar + sync
     }
 
     fn usages(&self, current: &[u64], previous: &[u64]) -> Vec<Usage> {
@@ -176,22 +203,32 @@ impl RateLimit {
         let mut previous = Vec::new();
         let synced = self.filter.config.sync_rate.is_some();
         let data = self.filter.host.shared_data();
+        let now = self.now_ms;
         for w in &self.windows {
-            if synced {
-                current.push(sync::count(data, &w.key)?);
+            let Some((slot, before)) = &w.slots else {
+                continue;
+            };
+            let (count, evicted) = if synced {
                 let end = w.start_ms + self.ttl(w.period) * 1000;
+                let ttl = self.ttl(w.period);
                 self.filter
                     .syncer
                     .borrow_mut()
-                    .touch(&w.key, self.ttl(w.period), end);
-                if let Some(p) = &w.previous {
-                    previous.push(sync::known(data, p));
-                }
+                    .touch(&w.key, slot, ttl, end);
+                sync::count(data, slot, now)?
             } else {
-                current.push(counters::add(data, &w.key, 1)?);
-                if let Some(p) = &w.previous {
-                    previous.push(counters::read(data, p));
-                }
+                slots::add(data, slot, now)?
+            };
+            current.push(count);
+            if evicted {
+                self.filter.evicted();
+            }
+            if let Some(p) = before {
+                previous.push(if synced {
+                    sync::known(data, p, now)
+                } else {
+                    slots::read(data, p, now)
+                });
             }
         }
         Ok((current, previous))

@@ -93,11 +93,11 @@ impl RootContext for Root {
         let Some(filter) = &self.filter else {
             return;
         };
-        if let Err(e) = filter
-            .syncer
-            .borrow_mut()
-            .done(filter.host.shared_data(), outcome)
-        {
+        if let Err(e) = filter.syncer.borrow_mut().done(
+            filter.host.shared_data(),
+            filter.host.now_ms(),
+            outcome,
+        ) {
             filter.redis_error();
             self.host.log(LogLevel::Error, &e.to_string());
         }

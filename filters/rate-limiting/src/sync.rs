@@ -1,12 +1,13 @@
-//! `sync_rate` mode: requests count in shared data (a pending delta and the last total read from
-//! Redis, per counter key); every `sync_rate` seconds each worker flushes the deltas of the keys
-//! it touched to Redis in one pipeline and reads the totals back.
+//! `sync_rate` mode: requests count in shared data (pending deltas and the last total read from
+//! Redis, in the window's slot of the bounded table, `slots`); every `sync_rate` seconds each
+//! worker flushes the deltas of the keys it touched to Redis in one pipeline and reads the
+//! totals back.
 
-use redis_filter_core::counters;
+use crate::slots::{self, Slot};
 use redis_filter_core::job::{Pipeline, Request};
 use redis_filter_core::SharedData;
 use redis_filter_core::{Outcome, Reply, Script};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
 
 const FLUSH: &str = r#"local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -16,77 +17,126 @@ end
 return v
 "#;
 
+/// The most keys one flush carries (its pipeline and the tunnel's body stay a few hundred KiB).
+const MAX_FLUSH: usize = 1000;
+
 fn flush_script() -> &'static Script {
     static SCRIPT: OnceLock<Script> = OnceLock::new();
     SCRIPT.get_or_init(|| Script::new(FLUSH))
 }
 
-pub fn delta_key(key: &str) -> String {
-    format!("{key}|delta")
+/// A slot's counts in `sync_rate` mode: the last total read from Redis, the deltas in flight
+/// to Redis (taken by a flush whose answer has not come back) and the pending deltas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    total: u64,
+    in_flight: u64,
+    pending: u64,
 }
 
-pub fn total_key(key: &str) -> String {
-    format!("{key}|total")
-}
-
-/// Deltas taken by a flush whose answer has not come back yet.
-pub fn in_flight_key(key: &str) -> String {
-    format!("{key}|inflight")
-}
-
-/// Moves a key's pending deltas into flight for this worker's flush; returns how many it got.
-/// In flight first, then out of pending (see `count`), and the taking itself atomic: the
-/// workers of a gateway share the pending counter, and each unit must leave in exactly one
-/// worker's flush (another worker racing for the same units gets none and gives its claim back).
-fn claim(data: &dyn SharedData, key: &str) -> u64 {
-    let seen = counters::read(data, &delta_key(key));
-    if seen == 0 || counters::add(data, &in_flight_key(key), seen).is_err() {
-        return 0; // nothing, or not recorded as in flight: it stays pending
+impl Counts {
+    fn of(payload: Option<&[u8]>, slot: &Slot) -> Option<Self> {
+        let c = slots::counts(payload, slot)?;
+        let at = |i: usize| c.get(i).copied().unwrap_or(0);
+        Some(Self {
+            total: at(0),
+            in_flight: at(1),
+            pending: at(2),
+        })
     }
-    let taken = counters::update(data, &delta_key(key), |v| v.saturating_sub(seen))
-        .map_or(0, |(before, after)| before - after);
-    if taken < seen {
-        let _ = counters::update(data, &in_flight_key(key), |v| {
-            v.saturating_sub(seen - taken)
-        });
+
+    fn sum(self) -> u64 {
+        self.total + self.in_flight + self.pending
     }
-    taken
+
+    fn entry(self, slot: &Slot) -> Vec<u8> {
+        slots::bytes(&[slot.start_ms, self.total, self.in_flight, self.pending])
+    }
 }
 
-/// Counts a request; returns the usage before it: the last known total, the deltas in flight
-/// to Redis, and the pending deltas.
-///
-/// A flush moves counts pending -> in flight (added there before they leave pending) and in
-/// flight -> total (the total stored before they leave in flight). Read in that same order, a
-/// count another worker is moving is seen once or twice for a moment, never missed.
-pub fn count(data: &dyn SharedData, key: &str) -> Result<u64, String> {
-    let pending = counters::add(data, &delta_key(key), 1)?;
-    let in_flight = counters::read(data, &in_flight_key(key));
-    let total = counters::read(data, &total_key(key));
-    Ok(total + in_flight + pending)
+/// Changes the slot's counts if it still holds its window (`f` answers `None` to leave them);
+/// returns what `f` gave, `None` when the slot holds another window or nothing.
+fn change<T>(
+    data: &dyn SharedData,
+    slot: &Slot,
+    now_ms: u64,
+    f: impl Fn(Counts) -> Option<(Counts, T)>,
+) -> Result<Option<T>, String> {
+    let updated = slots::TABLE.update(data, &slot.name, now_ms, |cur, _| {
+        let (counts, value) = f(Counts::of(cur, slot)?)?;
+        Some((counts.entry(slot), slot.expires_ms, value))
+    })?;
+    Ok(updated.map(|u| u.value))
 }
 
-/// The usage of a key as known here (for the previous window of a sliding window).
-pub fn known(data: &dyn SharedData, key: &str) -> u64 {
-    [total_key(key), in_flight_key(key), delta_key(key)]
-        .iter()
-        .map(|k| counters::read(data, k))
-        .sum()
+/// Counts a request; returns the usage before it (the last known total, the deltas in flight
+/// to Redis and the pending deltas) and whether a live slot of another window was taken.
+/// One compare-and-swap on the slot's one entry moves every count, so the workers of a gateway
+/// never see a count twice or miss one.
+pub fn count(data: &dyn SharedData, slot: &Slot, now_ms: u64) -> Result<(u64, bool), String> {
+    let updated = slots::TABLE.update(data, &slot.name, now_ms, |cur, _| {
+        let before = Counts::of(cur, slot).unwrap_or_default();
+        let after = Counts {
+            pending: before.pending + 1,
+            ..before
+        };
+        Some((after.entry(slot), slot.expires_ms, before.sum()))
+    })?;
+    Ok(updated.map_or((0, false), |u| (u.value, u.evicted)))
 }
 
-/// A key this worker counted in, kept until its window is over and flushed.
+/// The usage of a window as known here (for the previous window of a sliding window).
+pub fn known(data: &dyn SharedData, slot: &Slot, now_ms: u64) -> u64 {
+    slots::TABLE
+        .get(data, &slot.name, now_ms)
+        .and_then(|p| Counts::of(Some(&p), slot))
+        .map_or(0, Counts::sum)
+}
+
+/// Moves a slot's pending deltas into flight for this worker's flush: how many it took, or
+/// `None` when the slot no longer holds the window (its counts were given up to make room).
+fn claim(data: &dyn SharedData, slot: &Slot, now_ms: u64) -> Option<u64> {
+    let present = std::cell::Cell::new(false);
+    let taken = change(data, slot, now_ms, |c| {
+        present.set(true);
+        (c.pending > 0).then(|| {
+            let moved = Counts {
+                in_flight: c.in_flight + c.pending,
+                pending: 0,
+                ..c
+            };
+            (moved, c.pending)
+        })
+    });
+    match taken {
+        Ok(Some(n)) => Some(n),
+        _ if present.get() => Some(0),
+        _ => None,
+    }
+}
+
+/// A key this worker counted in, kept while requests come for it (until its window is over).
 #[derive(Debug, Clone)]
 struct Touched {
     ttl: u64,
-    expires_ms: u64,
+    ends_ms: u64,
+    slot: Slot,
+    /// Counted in since the last flush.
+    active: bool,
 }
 
-/// One worker's record of the keys to flush and the flush in flight.
+/// One worker's record of the keys to flush and the flush in flight. A flush carries only the
+/// keys counted in since the one before (so its size follows the traffic of one interval, not
+/// every identifier seen in the window); a key idle for a whole interval is forgotten until it
+/// is counted in again, and the next flush then reads its total anew.
 #[derive(Debug, Default)]
 pub struct Syncer {
     touched: HashMap<String, Touched>,
-    /// The keys and deltas of the flush in flight, in pipeline order.
-    in_flight: Option<Vec<(String, u64)>>,
+    /// The touched keys in turn: a flush takes them from the front, up to `MAX_FLUSH`, and
+    /// puts the ones it keeps at the back, so that every key gets its turn.
+    order: VecDeque<String>,
+    /// The keys, slots and deltas of the flush in flight, in pipeline order.
+    in_flight: Option<Vec<(String, Slot, u64)>>,
     last_flush_ms: u64,
     /// MOVED / ASK redirects a flushed command follows (Redis Cluster).
     max_redirections: u32,
@@ -100,14 +150,28 @@ impl Syncer {
         }
     }
 
-    pub fn touch(&mut self, key: &str, ttl: u64, expires_ms: u64) {
-        self.touched
-            .entry(key.to_string())
-            .or_insert(Touched { ttl, expires_ms });
+    /// Records that this worker counted in `key` (Kong's Redis key), held in `slot` until
+    /// `ends_ms`, its window's end.
+    pub fn touch(&mut self, key: &str, slot: &Slot, ttl: u64, ends_ms: u64) {
+        if let Some(t) = self.touched.get_mut(key) {
+            t.active = true;
+            return;
+        }
+        let touched = Touched {
+            ttl,
+            ends_ms,
+            slot: slot.clone(),
+            active: true,
+        };
+        self.touched.insert(key.to_string(), touched);
+        self.order.push_back(key.to_string());
     }
 
     /// The flush to send now, if one is due and none is in flight: one pipeline with an
-    /// INCRBY-and-expire per key holding a delta and a GET per other key.
+    /// INCRBY-and-expire per key holding a delta and a GET per other key counted in since the
+    /// last flush, for at most `MAX_FLUSH` keys (more wait for the next tick's flush, in turn).
+    /// A key idle since its last flush, or whose slot went to another window, or whose window
+    /// is over once flushed, is forgotten.
     pub fn due(&mut self, data: &dyn SharedData, now_ms: u64, every_ms: u64) -> Option<Pipeline> {
         if self.in_flight.is_some()
             || now_ms < self.last_flush_ms + every_ms
@@ -118,21 +182,48 @@ impl Syncer {
         self.last_flush_ms = now_ms;
         let mut batch = Vec::new();
         let mut requests = Vec::new();
-        for (key, t) in &self.touched {
-            let delta = claim(data, key);
+        let mut kept = Vec::new();
+        while batch.len() < MAX_FLUSH {
+            let Some(key) = self.order.pop_front() else {
+                break;
+            };
+            let Some(t) = self.touched.get_mut(&key) else {
+                continue;
+            };
+            let delta = match claim(data, &t.slot, now_ms) {
+                Some(0) if !t.active => None,
+                claimed => claimed,
+            };
+            t.active = false;
+            let Some(delta) = delta else {
+                self.touched.remove(&key);
+                continue;
+            };
             let request = if delta > 0 {
                 Request::script(flush_script(), &[key.as_str()], &[delta, t.ttl])
             } else {
                 Request::keyed(
                     redis_filter_core::Command::new("GET").arg(key.as_str()),
-                    key,
+                    &key,
                 )
             };
             requests.push(request);
-            batch.push((key.clone(), delta));
+            batch.push((key.clone(), t.slot.clone(), delta));
+            // Windows that are over need no more flushes once this one is done.
+            if t.ends_ms > now_ms {
+                kept.push(key);
+            } else {
+                self.touched.remove(&key);
+            }
         }
-        // Windows that are over need no more flushes once this one is done.
-        self.touched.retain(|_, t| t.expires_ms > now_ms);
+        if !self.order.is_empty() {
+            // Keys still waiting: the next tick flushes again.
+            self.last_flush_ms = now_ms.saturating_sub(every_ms);
+        }
+        self.order.extend(kept);
+        if batch.is_empty() {
+            return None;
+        }
         self.in_flight = Some(batch);
         Some(Pipeline::new(requests, self.max_redirections))
     }
@@ -140,20 +231,38 @@ impl Syncer {
     /// Applies the flush's outcome: totals read back; on failure the deltas go back to be sent
     /// with the next flush. Returns an error to log. (Each step errs on the side of counting a
     /// request twice for a moment, never on not counting it.)
-    pub fn done(&mut self, data: &dyn SharedData, outcome: Outcome) -> Result<(), String> {
+    pub fn done(
+        &mut self,
+        data: &dyn SharedData,
+        now_ms: u64,
+        outcome: Outcome,
+    ) -> Result<(), String> {
         let batch = self.in_flight.take().unwrap_or_default();
-        let requeue = |key: &str, delta: u64| -> Result<(), String> {
-            if delta > 0 {
-                counters::add(data, &delta_key(key), delta)?;
-                counters::update(data, &in_flight_key(key), |v| v.saturating_sub(delta))?;
-            }
-            Ok(())
+        let settle = |slot: &Slot, delta: u64, total: Option<u64>| -> Result<(), String> {
+            change(data, slot, now_ms, |c| {
+                let in_flight = c.in_flight.saturating_sub(delta);
+                let settled = match total {
+                    // Another worker may have stored a newer total meanwhile: keep the larger.
+                    Some(t) => Counts {
+                        total: c.total.max(t),
+                        in_flight,
+                        ..c
+                    },
+                    None => Counts {
+                        in_flight,
+                        pending: c.pending + delta,
+                        ..c
+                    },
+                };
+                Some((settled, ()))
+            })
+            .map(|_| ())
         };
         let replies = match outcome {
             Ok(replies) if replies.len() == batch.len() => replies,
             other => {
-                for (key, delta) in &batch {
-                    requeue(key, *delta)?;
+                for (_, slot, delta) in &batch {
+                    settle(slot, *delta, None)?;
                 }
                 return Err(match other {
                     Err(e) => format!("sync with redis failed: {e}"),
@@ -161,19 +270,15 @@ impl Syncer {
                 });
             }
         };
-        for ((key, delta), reply) in batch.iter().zip(replies) {
+        for ((key, slot, delta), reply) in batch.iter().zip(replies) {
             match reply {
                 Reply::Error(e) => {
-                    requeue(key, *delta)?;
+                    settle(slot, *delta, None)?;
                     return Err(format!("sync of {key}: {e}"));
                 }
                 reply => {
                     let total = reply.as_int().unwrap_or(0).max(0) as u64;
-                    // Another worker may have stored a newer total meanwhile: keep the larger.
-                    counters::update(data, &total_key(key), |old| old.max(total))?;
-                    if *delta > 0 {
-                        counters::update(data, &in_flight_key(key), |v| v.saturating_sub(*delta))?;
-                    }
+                    settle(slot, *delta, Some(total))?;
                 }
             }
         }
@@ -184,72 +289,125 @@ impl Syncer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::Scope;
+    use crate::periods::Period;
     use redis_filter_core::job::{Job, Step};
     use redis_filter_core::shared_data::Memory;
     use redis_filter_core::RedisError;
+
+    fn slot(ident: &str) -> Slot {
+        Slot::new(&Scope::default(), ident, Period::Minute, 0, 120_000)
+    }
 
     #[test]
     fn counts_locally_and_flushes_deltas_in_one_pipeline() {
         let data = Memory::default();
         let mut s = Syncer::default();
-        assert_eq!(count(&data, "k1").unwrap(), 0);
-        assert_eq!(count(&data, "k1").unwrap(), 1);
-        s.touch("k1", 60, 60_000);
-        s.touch("k2", 60, 60_000);
+        let (k1, k2) = (slot("1"), slot("2"));
+        assert_eq!(count(&data, &k1, 0).unwrap().0, 0);
+        assert_eq!(count(&data, &k1, 0).unwrap().0, 1);
+        count(&data, &k2, 0).unwrap();
+        s.touch("k1", &k1, 60, 60_000);
+        s.touch("k2", &k2, 60, 60_000);
         let mut job = s.due(&data, 1000, 500).unwrap();
         let Step::Send(parts) = job.start() else {
             panic!()
         };
-        let names: Vec<String> = parts
-            .iter()
-            .flat_map(|p| p.commands.iter().map(|c| c.name()))
-            .collect();
-        assert_eq!(names.len(), 2);
-        assert!(names.contains(&"EVALSHA".to_string()) && names.contains(&"GET".to_string()));
+        assert_eq!(parts.iter().map(|p| p.commands.len()).sum::<usize>(), 2);
         assert!(
             s.due(&data, 2000, 500).is_none(),
             "one flush in flight at a time"
         );
         // Redis says k1 is now 7 (other gateways counted too), k2 is 3.
-        let replies = names
+        let totals = s
+            .in_flight
+            .as_ref()
+            .unwrap()
             .iter()
-            .map(|name| {
-                if name == "GET" {
-                    Reply::Int(3)
-                } else {
-                    Reply::Int(7)
-                }
-            })
-            .collect();
-        s.done(&data, Ok(replies)).unwrap();
-        assert_eq!(count(&data, "k1").unwrap(), 7);
+            .map(|(key, ..)| Reply::Int(if key == "k1" { 7 } else { 3 }));
+        s.done(&data, 2000, Ok(totals.collect())).unwrap();
+        assert_eq!(count(&data, &k1, 2000).unwrap().0, 7);
+        assert_eq!(known(&data, &k2, 2000), 3);
     }
 
     #[test]
     fn a_failed_flush_keeps_the_deltas() {
         let data = Memory::default();
         let mut s = Syncer::default();
-        count(&data, "k").unwrap();
-        count(&data, "k").unwrap();
-        s.touch("k", 60, 60_000);
+        let k = slot("k");
+        count(&data, &k, 0).unwrap();
+        count(&data, &k, 0).unwrap();
+        s.touch("k", &k, 60, 60_000);
         s.due(&data, 1000, 500).unwrap();
         assert_eq!(
-            count(&data, "k").unwrap(),
+            count(&data, &k, 0).unwrap().0,
             2,
             "deltas in flight still count"
         );
-        assert!(s.done(&data, Err(RedisError::Timeout)).is_err());
-        assert_eq!(counters::read(&data, &delta_key("k")), 3);
-        assert_eq!(counters::read(&data, &in_flight_key("k")), 0);
+        assert!(s.done(&data, 1000, Err(RedisError::Timeout)).is_err());
+        let c = Counts::of(slots::TABLE.get(&data, &k.name, 1000).as_deref(), &k).unwrap();
+        assert_eq!((c.pending, c.in_flight), (3, 0));
     }
 
     #[test]
     fn finished_windows_are_dropped_after_their_last_flush() {
         let data = Memory::default();
         let mut s = Syncer::default();
-        s.touch("k", 1, 1000);
+        let k = slot("k");
+        count(&data, &k, 0).unwrap();
+        s.touch("k", &k, 1, 1000);
         assert!(s.due(&data, 2000, 500).is_some());
-        s.done(&data, Ok(vec![Reply::Nil])).unwrap();
+        s.done(&data, 2000, Ok(vec![Reply::Int(1)])).unwrap();
         assert!(s.due(&data, 5000, 500).is_none());
+    }
+
+    #[test]
+    fn a_key_idle_for_an_interval_leaves_the_flush_until_counted_again() {
+        let data = Memory::default();
+        let mut s = Syncer::default();
+        let k = slot("k");
+        count(&data, &k, 0).unwrap();
+        s.touch("k", &k, 60, 60_000);
+        assert!(s.due(&data, 1000, 500).is_some());
+        s.done(&data, 1000, Ok(vec![Reply::Int(1)])).unwrap();
+        assert!(s.due(&data, 2000, 500).is_none(), "idle: nothing to send");
+        assert!(s.touched.is_empty());
+        count(&data, &k, 2500).unwrap();
+        s.touch("k", &k, 60, 60_000);
+        assert!(s.due(&data, 3000, 500).is_some());
+    }
+
+    #[test]
+    fn a_flush_carries_at_most_max_flush_keys_and_every_key_gets_its_turn() {
+        let data = Memory::default();
+        let mut s = Syncer::default();
+        let keys: Vec<(String, Slot)> = (0..MAX_FLUSH + 10)
+            .map(|i| (format!("k{i}"), slot(&i.to_string())))
+            .collect();
+        for (key, k) in &keys {
+            count(&data, k, 0).unwrap();
+            s.touch(key, k, 60, 60_000);
+        }
+        let sizes = |s: &Syncer| s.in_flight.as_ref().map_or(0, Vec::len);
+        assert!(s.due(&data, 1000, 500).is_some());
+        assert_eq!(sizes(&s), MAX_FLUSH);
+        s.done(&data, 1000, Ok(vec![Reply::Int(1); MAX_FLUSH]))
+            .unwrap();
+        // The rest go at the next tick, not a whole interval later.
+        assert!(s.due(&data, 1100, 500).is_some());
+        assert_eq!(sizes(&s), 10);
+        let last = &s.in_flight.as_ref().unwrap()[9].0;
+        assert_eq!(last, &format!("k{}", MAX_FLUSH + 9));
+    }
+
+    #[test]
+    fn a_window_whose_slot_was_taken_is_forgotten() {
+        let data = Memory::default();
+        let mut s = Syncer::default();
+        let k = slot("k");
+        s.touch("k", &k, 60, 60_000);
+        // Never counted here (or its slot given to another window): nothing to send.
+        assert!(s.due(&data, 1000, 500).is_none());
+        assert!(s.touched.is_empty());
     }
 }

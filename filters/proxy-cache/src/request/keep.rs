@@ -84,9 +84,16 @@ impl CacheRequest {
             stale: keeping.stale,
         };
         let value = entry.encode();
-        if memory {
-            match store::memory_set(filter.host.shared_data(), &self.keys.entry, &value) {
-                Ok(()) => filter.count(Counted::Stored),
+        if let (true, Some(expires_ms)) = (memory, entry.expires_at_ms) {
+            let data = filter.host.shared_data();
+            match memory::set(data, &self.keys.entry, &value, expires_ms, self.now_ms) {
+                Ok(Some(evicted)) => {
+                    filter.count(Counted::Stored);
+                    if evicted {
+                        filter.count(Counted::Evicted);
+                    }
+                }
+                Ok(None) => filter.count(Counted::NotKept),
                 Err(e) => filter.storage_failed(&format!("[proxy-cache] {e}")),
             }
             return;

@@ -20,7 +20,7 @@ impl CacheRequest {
         self.keys = store::Keys::new(&scope, key);
         match filter.config.strategy {
             Strategy::Memory => {
-                let deleted = store::memory_delete(host.shared_data(), &self.keys.entry);
+                let deleted = memory::delete(host.shared_data(), &self.keys.entry, host.now_ms());
                 self.purged(deleted)
             }
             Strategy::Redis => {

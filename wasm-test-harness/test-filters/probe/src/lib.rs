@@ -60,7 +60,7 @@ fn incr(ctx: &dyn Context, key: &str) -> Result<u64, Status> {
         if value.is_none() {
             // An absent key can only be written unconditionally (Envoy's semantics): two
             // workers doing their first increment at once would both write 1. Create it as 0,
-            // then count with compare-and-swap (as redis-filter-core's counters do).
+            // then count with compare-and-swap.
             ctx.set_shared_data(key, Some(b"0"), None)?;
             continue;
         }
