@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (fuzz/: the RESP decoder and each filter's reply readers, each filter's
-# config, JWTs, session cookies, cached entries, cache-key inputs, the harness' kong.yml) for
-# INPUTS inputs each (10 million by default), optimised. Arguments name targets (`--list`);
-# SEED changes the inputs. The tests run the same targets for a few thousand inputs each.
+# config, JWTs, session cookies, cached entries, cache-key inputs, the harness' kong.yml, what
+# the tables read back from shared data) for INPUTS inputs each (10 million by default),
+# optimised. Arguments name targets (`--list`); SEED changes the inputs. The tests run the same
+# targets for a few thousand inputs each.
 # Panicking inputs are saved under target/fuzz-out/fuzz-crashes/ and the script exits 1.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -8,6 +8,7 @@ mod kong_yml;
 mod proxy_cache;
 mod resp;
 mod session;
+mod shared_table;
 
 /// Every target.
 pub fn all() -> Vec<Target> {
@@ -19,6 +20,7 @@ pub fn all() -> Vec<Target> {
         proxy_cache::ENTRY,
         proxy_cache::KEY,
         kong_yml::TARGET,
+        shared_table::TARGET,
     ]);
     all
 }
