@@ -23,6 +23,7 @@ struct Window {
     period: Period,
     limit: u64,
     start_ms: u64,
+    /// Kong's Redis key (empty for `local`, which counts only in its slot).
     key: String,
     /// The previous window's key, for a sliding window.
     previous: Option<String>,
@@ -135,15 +136,19 @@ impl RateLimit {
                 });
                 let slots = in_shared_data.then(|| {
                     let live = self.slot_life_ms(period);
+                    let ring = slots::ring(period, config.sync_rate);
                     let before = start_ms.saturating_sub(period.seconds() * 1000);
-                    let previous = sliding.then(|| Slot::new(scope, ident, period, before, live));
-                    (Slot::new(scope, ident, period, start_ms, live), previous)
+                    let slot = |start| Slot::new(scope, ident, period, start, live, ring);
+                    (slot(start_ms), sliding.then(|| slot(before)))
                 });
                 Window {
                     period,
                     limit,
                     start_ms,
-                    key: key(scope, ident, period, start_ms),
+                    key: match config.policy {
+                        Policy::Local => String::new(),
+                        Policy::Redis => key(scope, ident, period, start_ms),
+                    },
                     previous,
                     slots,
                 }

@@ -1,9 +1,10 @@
 //! Where this gateway keeps its counts (the `local` policy, and `sync_rate`'s counts not yet in
 //! Redis): one bounded table in shared data (`redis_filter_core::shared_table`), at most
 //! `CAPACITY` keys however many identifiers come. A window's slot is named for its Kong key with
-//! the window's parity (0 or 1) in place of its start, so a window and the one before it (which
-//! a sliding window reads, and whose last deltas a sync may still send) have a slot each, and
-//! later windows reuse them. The entry holds the window's start: a slot found holding an older
+//! the window's place in a ring of `ring` windows (0, 1, ...) in place of its start, so a window
+//! and the one before it (which a sliding window reads) have a slot each, and later windows
+//! reuse them; with `sync_rate` the ring is longer by the windows one sync takes, so a window's
+//! last deltas are sent before a later window takes its slot. The entry holds the window's start: a slot found holding an older
 //! window counts as empty. Values are little-endian u64 words, the window's start first.
 
 use crate::keys::{key, Scope};
@@ -27,11 +28,25 @@ pub struct Slot {
     pub expires_ms: u64,
 }
 
+/// How many windows of `period` take turns in the slots of one identifier: two, and with
+/// `sync_rate` the windows a sync interval (and a tick) spans.
+pub fn ring(period: Period, sync_rate: Option<f64>) -> u64 {
+    let sync = sync_rate.map_or(0.0, |r| ((r + 0.2) / period.seconds() as f64).ceil());
+    2 + sync as u64
+}
+
 impl Slot {
-    pub fn new(scope: &Scope, ident: &str, period: Period, start_ms: u64, live_ms: u64) -> Self {
-        let parity = (start_ms / (period.seconds() * 1000)) % 2;
+    pub fn new(
+        scope: &Scope,
+        ident: &str,
+        period: Period,
+        start_ms: u64,
+        live_ms: u64,
+        ring: u64,
+    ) -> Self {
+        let place = (start_ms / (period.seconds() * 1000)) % ring.max(1);
         Self {
-            name: key(scope, ident, period, parity),
+            name: key(scope, ident, period, place),
             start_ms,
             expires_ms: start_ms + live_ms,
         }
@@ -85,9 +100,9 @@ mod tests {
     fn a_window_counts_in_its_slot_and_the_next_but_one_reuses_it() {
         let data = Memory::default();
         let scope = Scope::default();
-        let w0 = Slot::new(&scope, "a", Period::Minute, 0, 120_000);
-        let w1 = Slot::new(&scope, "a", Period::Minute, 60_000, 120_000);
-        let w2 = Slot::new(&scope, "a", Period::Minute, 120_000, 120_000);
+        let w0 = Slot::new(&scope, "a", Period::Minute, 0, 120_000, 2);
+        let w1 = Slot::new(&scope, "a", Period::Minute, 60_000, 120_000, 2);
+        let w2 = Slot::new(&scope, "a", Period::Minute, 120_000, 120_000, 2);
         assert_eq!(add(&data, &w0, 0).unwrap(), (0, false));
         assert_eq!(add(&data, &w0, 1).unwrap(), (1, false));
         assert_eq!(add(&data, &w1, 60_000).unwrap(), (0, false));
@@ -97,5 +112,19 @@ mod tests {
         assert_eq!(read(&data, &w0, 120_001), 0);
         assert_eq!(data.map.borrow().len(), 2);
         assert!(w0.name.ends_with(":0:minute") && w1.name.ends_with(":1:minute"));
+    }
+
+    #[test]
+    fn with_sync_rate_the_ring_spans_the_windows_of_one_sync() {
+        assert_eq!(ring(Period::Minute, None), 2);
+        assert_eq!(ring(Period::Minute, Some(1.0)), 3);
+        assert_eq!(ring(Period::Second, Some(1.0)), 4);
+        assert_eq!(ring(Period::Second, Some(0.1)), 3);
+        let scope = Scope::default();
+        let names: Vec<String> = (0..5)
+            .map(|i| Slot::new(&scope, "a", Period::Second, i * 1000, 5000, 4).name)
+            .collect();
+        assert_eq!(names[0], names[4]);
+        assert!(names[1..4].iter().all(|n| n != &names[0]));
     }
 }

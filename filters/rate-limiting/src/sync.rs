@@ -296,7 +296,7 @@ mod tests {
     use redis_filter_core::RedisError;
 
     fn slot(ident: &str) -> Slot {
-        Slot::new(&Scope::default(), ident, Period::Minute, 0, 120_000)
+        Slot::new(&Scope::default(), ident, Period::Minute, 0, 120_000, 3)
     }
 
     #[test]

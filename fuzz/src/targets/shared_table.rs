@@ -12,7 +12,7 @@ use redis_rate_limiting::slots::{self, Slot};
 const TABLE: Table = Table::new("t|", 4, 4);
 
 fn slot() -> Slot {
-    Slot::new(&Scope::default(), "a", Period::Second, 1000, 2000)
+    Slot::new(&Scope::default(), "a", Period::Second, 1000, 2000, 2)
 }
 
 /// The table's keys, each holding `value`.
