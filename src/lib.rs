@@ -7,6 +7,7 @@
 
 pub mod base64;
 pub mod config;
+pub mod counters;
 pub mod decimal;
 pub mod failure_log;
 pub mod fast_hash;

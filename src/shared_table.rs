@@ -137,8 +137,9 @@ impl Table {
                 });
                 continue;
             };
-            let held = decode(&value).map_or(0, |(_, _, payload)| payload.len());
-            match decode(&value) {
+            let decoded = decode(&value);
+            let held = decoded.map_or(0, |(_, _, payload)| payload.len());
+            match decoded {
                 Some((expires, n, payload)) if n == &name[..] => {
                     let current = (expires > now_ms).then(|| payload.to_vec());
                     return Some(Chosen {

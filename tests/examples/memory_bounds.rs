@@ -303,6 +303,26 @@ fn run(host: Host, case: &Case, asked: u64, filters: &std::path::Path) {
         cells.join(" | "),
     );
     eprintln!("{host:?} {}: log tail:\n{}", case.name, tail(&gw.log()));
+    if std::env::var_os("MEMORY_DEBUG").is_some() {
+        let log = gw.log();
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| {
+                l.contains("[error]")
+                    || l.contains("[crit]")
+                    || l.contains("[alert]")
+                    || l.contains("[emerg]")
+            })
+            .collect();
+        eprintln!(
+            "{} error lines, first: {:#?}",
+            errors.len(),
+            &errors[..errors.len().min(8)]
+        );
+    }
+    for crash in gw.crashes() {
+        eprintln!("{host:?} {}: worker crashed: {crash}", case.name);
+    }
 }
 
 fn tail(log: &str) -> String {

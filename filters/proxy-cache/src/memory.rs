@@ -7,7 +7,8 @@
 //! an entry whose time is over: Kong's dictionary would drop its least recently used entries
 //! instead, which shared data cannot do.
 
-use redis_filter_core::shared_data::{SetError, SharedData};
+use redis_filter_core::counters;
+use redis_filter_core::shared_data::SharedData;
 use redis_filter_core::shared_table::Table;
 
 pub const CAPACITY: u64 = 16_384;
@@ -55,29 +56,15 @@ pub fn delete(data: &dyn SharedData, key: &str, now_ms: u64) -> Result<bool, Str
 
 /// The bytes of entries held now (as last counted).
 pub fn held(data: &dyn SharedData) -> usize {
-    data.get(BYTES)
-        .and_then(|(v, _)| String::from_utf8(v).ok()?.parse().ok())
-        .unwrap_or(0)
+    counters::read(data, BYTES) as usize
 }
 
-/// Counts `added` bytes in and `removed` out, by compare-and-swap.
+/// Counts `added` bytes in and `removed` out.
 fn account(data: &dyn SharedData, added: usize, removed: usize) -> Result<(), String> {
-    for _ in 0..64 {
-        let (value, cas) = data.get(BYTES).unwrap_or_default();
-        let before: usize = String::from_utf8(value)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let after = (before + added).saturating_sub(removed);
-        match data.set(BYTES, after.to_string().as_bytes(), cas) {
-            Ok(()) => return Ok(()),
-            Err(SetError::CasMismatch) => continue,
-            Err(SetError::Refused) => {
-                return Err(format!("shared data {BYTES:?} could not be written"))
-            }
-        }
-    }
-    Err(format!("shared data {BYTES:?}: too much contention"))
+    counters::update(data, BYTES, |before| {
+        (before + added as u64).saturating_sub(removed as u64)
+    })
+    .map(|_| ())
 }
 
 #[cfg(test)]

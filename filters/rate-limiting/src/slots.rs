@@ -4,8 +4,9 @@
 //! the window's place in a ring of `ring` windows (0, 1, ...) in place of its start, so a window
 //! and the one before it (which a sliding window reads) have a slot each, and later windows
 //! reuse them; with `sync_rate` the ring is longer by the windows one sync takes, so a window's
-//! last deltas are sent before a later window takes its slot. The entry holds the window's start: a slot found holding an older
-//! window counts as empty. Values are little-endian u64 words, the window's start first.
+//! last deltas are sent before a later window takes its slot. The entry holds the window's
+//! start: a slot found holding an older window counts as empty. Values are little-endian u64
+//! words, the window's start first.
 
 use crate::keys::{key, Scope};
 use crate::periods::Period;

@@ -84,7 +84,8 @@ impl CacheRequest {
             stale: keeping.stale,
         };
         let value = entry.encode();
-        if let (true, Some(expires_ms)) = (memory, entry.expires_at_ms) {
+        // Only a `memory` entry has an expiry of its own.
+        if let Some(expires_ms) = entry.expires_at_ms {
             let data = filter.host.shared_data();
             match memory::set(data, &self.keys.entry, &value, expires_ms, self.now_ms) {
                 Ok(Some(evicted)) => {
