@@ -3,6 +3,7 @@
 //! multiplexer) resolves where each step goes, so node discovery slots in beneath the jobs.
 
 use crate::config::NodeAddr;
+use crate::fast_hash::FastMap;
 use crate::resp::{Command, RedisError, Reply, ServerErrorKind};
 use crate::script::Script;
 use crate::slot;
@@ -198,10 +199,14 @@ impl Pipeline {
             return Step::Done(Ok(replies));
         }
         let mut groups: Vec<(Target, Vec<Pending>)> = Vec::new();
+        let mut index: FastMap<Target, usize> = FastMap::default();
         for p in self.queued.drain(..) {
-            match groups.iter_mut().find(|(t, _)| *t == p.target) {
-                Some((_, list)) => list.push(p),
-                None => groups.push((p.target.clone(), vec![p])),
+            let at = *index.entry(p.target.clone()).or_insert_with(|| {
+                groups.push((p.target.clone(), Vec::new()));
+                groups.len() - 1
+            });
+            if let Some((_, list)) = groups.get_mut(at) {
+                list.push(p);
             }
         }
         self.in_flight.clear();

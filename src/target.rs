@@ -4,7 +4,7 @@
 use crate::config::NodeAddr;
 
 /// Where a job asks its commands to go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     /// Wherever the topology says (the master; any master of a cluster).
     Default,

@@ -180,6 +180,11 @@ pub struct Mux {
     /// Parts waiting for the topology's lookup.
     parked: Vec<(Ticket, Target)>,
     finished: Vec<Finished>,
+    /// While above 0, parts being routed are queued without being sent: their nodes wait in
+    /// `held` and are pumped once every part of the step is queued, so a step leaves as one
+    /// call per node (with `PerContext` nothing else would batch its parts).
+    holding: u32,
+    held: Vec<NodeKey>,
     next_id: u64,
     stats: MuxStats,
 }
@@ -202,6 +207,8 @@ impl Mux {
             calls: FastMap::default(),
             parked: Vec::new(),
             finished: Vec::new(),
+            holding: 0,
+            held: Vec::new(),
             next_id: 1,
             stats: MuxStats::default(),
         }
@@ -408,9 +415,8 @@ impl Mux {
             if self.parked.is_empty() || self.topology.waiting_for_discovery() {
                 return;
             }
-            for (ticket, target) in std::mem::take(&mut self.parked) {
-                self.route(host, now_ms, ticket, &target);
-            }
+            let parked = std::mem::take(&mut self.parked);
+            self.route_all(host, now_ms, parked);
         }
     }
 
@@ -441,9 +447,7 @@ impl Mux {
             if mine.is_empty() {
                 return;
             }
-            for (ticket, target) in mine {
-                self.route(host, now_ms, ticket, &target);
-            }
+            self.route_all(host, now_ms, mine);
         }
     }
 
@@ -566,8 +570,25 @@ impl Mux {
                 RedisError::Protocol("empty step".into()),
             );
         }
-        for (part, target) in targets.iter().enumerate() {
-            self.route(host, now_ms, Ticket { id, step, part }, target);
+        let parts = targets
+            .into_iter()
+            .enumerate()
+            .map(|(part, target)| (Ticket { id, step, part }, target))
+            .collect();
+        self.route_all(host, now_ms, parts);
+    }
+
+    /// Routes parts together: each node they go to is pumped once they are all queued.
+    fn route_all(&mut self, host: &mut dyn Dispatcher, now_ms: u64, parts: Vec<(Ticket, Target)>) {
+        self.holding += 1;
+        for (ticket, target) in parts {
+            self.route(host, now_ms, ticket, &target);
+        }
+        self.holding -= 1;
+        if self.holding == 0 {
+            for node in std::mem::take(&mut self.held) {
+                self.pump(host, now_ms, &node);
+            }
         }
     }
 
@@ -612,7 +633,11 @@ impl Mux {
             return self.fail(host, now_ms, ticket, RedisError::Overloaded);
         }
         state.queue.push_back(ticket);
-        self.pump(host, now_ms, &node);
+        if self.holding == 0 {
+            self.pump(host, now_ms, &node);
+        } else if !self.held.contains(&node) {
+            self.held.push(node);
+        }
     }
 
     /// A part failed: the job hears it once for its current step (a lookup tries another

@@ -2,7 +2,7 @@
 //! Kong's engine): each context's work leaves in calls it dispatches from its own callbacks,
 //! and finishes only there.
 
-use super::tests::{incr, ok, w, FakeHost};
+use super::tests::{incr, many_keys, ok, w, FakeHost};
 use super::*;
 use crate::job::Pipeline;
 use crate::topology;
@@ -52,6 +52,20 @@ fn concurrent_requests_each_send_their_own_call_and_finish_in_their_own_callback
     assert_eq!(answer(&mut m, &mut h, 10, 1, ":1\r\n+OK\r\n"), vec![10]);
     assert_eq!(m.calls_in_flight(), 0);
     assert_eq!(m.jobs_pending(), 0);
+}
+
+#[test]
+fn a_job_of_many_slots_leaves_as_one_call_not_one_per_slot() {
+    // rate limiting's sync_rate flush: 1,000 keys, one part per slot; one call per part made
+    // 1,000 connections to Kong's bridge every flush.
+    let (mut m, mut h) = (mux(json!({})), FakeHost::default());
+    submit(&mut m, &mut h, 0, ROOT, many_keys(1000));
+    assert_eq!(h.sent.len(), 1);
+    let body: String = (1..=1000).map(|i| format!(":{i}\r\n")).collect();
+    assert_eq!(
+        answer(&mut m, &mut h, ROOT, 1, &format!("{body}+OK\r\n")),
+        vec![ROOT]
+    );
 }
 
 #[test]

@@ -340,3 +340,29 @@ fn empty_job_finishes_without_a_call() {
     assert!(matches!(r, Submitted::Done(Ok(v)) if v.is_empty()));
     assert!(h.sent.is_empty());
 }
+
+/// A pipeline of keys in many slots: one part per slot, one call for them all.
+pub(super) fn many_keys(n: usize) -> Box<dyn Job> {
+    let requests = (0..n)
+        .map(|i| {
+            let key = format!("key-{i}");
+            Request::keyed(Command::new("INCR").arg(key.as_str()), &key)
+        })
+        .collect();
+    Box::new(Pipeline::new(requests, 0))
+}
+
+#[test]
+fn a_job_of_many_slots_leaves_as_one_call() {
+    let (mut m, mut h) = (mux(json!({})), FakeHost::default());
+    m.submit(&mut h, 0, w(1), many_keys(50));
+    assert_eq!(
+        h.sent.len(),
+        1,
+        "every part queued before the node is pumped"
+    );
+    let body: String = (1..=50).map(|i| format!(":{i}\r\n")).collect();
+    m.on_response(&mut h, 1, 1, &ok(&format!("{body}+OK\r\n")));
+    let done = outcomes(&mut m);
+    assert!(matches!(&done[..], [(1, Ok(r))] if r.len() == 50 && r[49] == Reply::Int(50)));
+}

@@ -1,11 +1,13 @@
 //! The memory bounds of issue 19: every filter fed 100,000 distinct identifiers, cache keys,
-//! sessions or tokens, on the harness and in Envoy, with its guest's linear memory (the
-//! filter's `<name>.memory_bytes` gauge), the host's shared data (the harness counts its entries
-//! and bytes) and Envoy's resident memory read as the count goes up. Prints a Markdown table
-//! (`scripts/memory.sh` runs it).
+//! sessions or tokens, on the harness, in Envoy and in Kong's engine, with its guest's linear
+//! memory (the filter's `<name>.memory_bytes` gauge, where the host shows metrics), the host's
+//! shared data (the harness counts its entries and bytes) and the gateway's resident memory read
+//! as the count goes up. Prints a Markdown table (`scripts/memory.sh` runs it). With
+//! `MEMORY_DEBUG` set it also prints each case's kong.yml and error lines, and writes the
+//! gateway's whole log to `target/memory-<host>-<case>.log`.
 //!
-//! `cargo run -p e2e-tests --example memory_bounds -- [--hosts harness,envoy] [--count 100000]
-//! [--cases rl-local,...]`, with `dist/` and the test filters built.
+//! `cargo run -p e2e-tests --example memory_bounds -- [--hosts harness,envoy,kong]
+//! [--count 100000] [--cases rl-local,...]`, with `dist/` and the test filters built.
 
 use e2e_tests::gateway::{Gateway, Host};
 use e2e_tests::harness::dist_and_test_filters;
@@ -289,7 +291,7 @@ fn run(host: Host, case: &Case, asked: u64, filters: &std::path::Path) {
     let lost: Vec<String> = case
         .lost
         .iter()
-        .map(|m| gw.metric(m).unwrap_or(0).to_string())
+        .map(|m| gw.metric(m).map_or("-".into(), |n| n.to_string()))
         .collect();
     let lost = if lost.is_empty() {
         "-".into()
@@ -305,6 +307,7 @@ fn run(host: Host, case: &Case, asked: u64, filters: &std::path::Path) {
     eprintln!("{host:?} {}: log tail:\n{}", case.name, tail(&gw.log()));
     if std::env::var_os("MEMORY_DEBUG").is_some() {
         let log = gw.log();
+        let _ = std::fs::write(format!("target/memory-{host:?}-{}.log", case.name), &log);
         let errors: Vec<&str> = log
             .lines()
             .filter(|l| {
@@ -339,12 +342,12 @@ fn arg(name: &str) -> Option<String> {
 
 fn main() {
     let hosts: Vec<Host> = arg("--hosts")
-        .unwrap_or_else(|| "harness,envoy".into())
+        .unwrap_or_else(|| "harness,envoy,kong".into())
         .split(',')
-        .map(|h| match h {
-            "harness" => Host::Harness,
-            "envoy" => Host::Envoy,
-            "kong" => Host::Kong,
+        .filter_map(|h| match h {
+            "harness" => Some(Host::Harness),
+            "envoy" => Some(Host::Envoy),
+            "kong" => e2e_tests::kong::available("memory bounds").then_some(Host::Kong),
             other => panic!("unknown host {other}"),
         })
         .collect();
@@ -357,7 +360,8 @@ fn main() {
         .collect();
     println!(
         "Each cell: the filter's guest memory (MiB) / shared data entries / shared data (MiB, keys \
-         and values) / Envoy's resident memory (MiB); `-` where the host does not tell. Given \
+         and values) / the gateway's resident memory (MiB: Envoy's process; Kong's engine's \
+         master and workers, proportional set size); `-` where the host does not tell. Given \
          up: counters that gave up their place in the full table (rate limiting), entries that \
          gave way + responses not kept for the byte budget (proxy-cache `memory`).\n"
     );

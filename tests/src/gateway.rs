@@ -139,22 +139,15 @@ impl Gateway {
         }
     }
 
-    /// The resident memory of the gateway's own process, bytes (Envoy's; the harness runs in
-    /// the test's process and Kong's engine in several, so none for them).
+    /// The gateway's resident memory, bytes: Envoy's process; Kong's engine's master and
+    /// workers (proportional set size); none for the harness, which runs in the test's process.
     pub fn resident_bytes(&self) -> Option<u64> {
-        let Gateway::Envoy(g) = self else {
-            return None;
+        let g = match self {
+            Gateway::Envoy(g) => g,
+            Gateway::Kong(g) => return g.resident_bytes(),
+            Gateway::Harness(_) => return None,
         };
-        let status = std::fs::read_to_string(format!("/proc/{}/status", g.pid())).ok()?;
-        let kb = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse::<u64>()
-            .ok()?;
-        Some(kb * 1024)
+        crate::procfs::kb_field(g.pid(), "status", "VmRSS:")
     }
 
     /// Worker crashes the host logged (Kong's engine; the others would fail the test outright).

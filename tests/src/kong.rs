@@ -194,6 +194,17 @@ impl KongGateway {
         )
     }
 
+    /// The engine's memory: the proportional set size of its master and workers (each shared
+    /// page, as the `shm_kv` zone's, counted once across them), from `/proc`.
+    pub fn resident_bytes(&self) -> Option<u64> {
+        let master = self.engine.id();
+        let mut pids = crate::procfs::children(master);
+        pids.push(master);
+        pids.into_iter()
+            .map(|pid| crate::procfs::kb_field(pid, "smaps_rollup", "Pss:"))
+            .sum()
+    }
+
     /// Worker crashes and workers that could not start, from the engine's log.
     pub fn crashes(&self) -> Vec<String> {
         self.log()

@@ -9,6 +9,7 @@ pub mod http;
 pub mod keep_alive;
 pub mod kong;
 pub mod load;
+pub mod procfs;
 pub mod redis_server;
 pub mod sentinel;
 pub mod tls;
