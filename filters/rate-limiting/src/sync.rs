@@ -8,6 +8,7 @@ use redis_filter_core::job::{Pipeline, Request};
 use redis_filter_core::SharedData;
 use redis_filter_core::{Outcome, Reply, Script};
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 const FLUSH: &str = r#"local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -131,12 +132,12 @@ struct Touched {
 /// is counted in again, and the next flush then reads its total anew.
 #[derive(Debug, Default)]
 pub struct Syncer {
-    touched: HashMap<String, Touched>,
+    touched: HashMap<Rc<str>, Touched>,
     /// The touched keys in turn: a flush takes them from the front, up to `MAX_FLUSH`, and
     /// puts the ones it keeps at the back, so that every key gets its turn.
-    order: VecDeque<String>,
+    order: VecDeque<Rc<str>>,
     /// The keys, slots and deltas of the flush in flight, in pipeline order.
-    in_flight: Option<Vec<(String, Slot, u64)>>,
+    in_flight: Option<Vec<(Rc<str>, Slot, u64)>>,
     last_flush_ms: u64,
     /// MOVED / ASK redirects a flushed command follows (Redis Cluster).
     max_redirections: u32,
@@ -163,8 +164,9 @@ impl Syncer {
             slot: slot.clone(),
             active: true,
         };
-        self.touched.insert(key.to_string(), touched);
-        self.order.push_back(key.to_string());
+        let key: Rc<str> = Rc::from(key);
+        self.touched.insert(key.clone(), touched);
+        self.order.push_back(key);
     }
 
     /// The flush to send now, if one is due and none is in flight: one pipeline with an
@@ -200,12 +202,9 @@ impl Syncer {
                 continue;
             };
             let request = if delta > 0 {
-                Request::script(flush_script(), &[key.as_str()], &[delta, t.ttl])
+                Request::script(flush_script(), &[&*key], &[delta, t.ttl])
             } else {
-                Request::keyed(
-                    redis_filter_core::Command::new("GET").arg(key.as_str()),
-                    &key,
-                )
+                Request::keyed(redis_filter_core::Command::new("GET").arg(&*key), &*key)
             };
             requests.push(request);
             batch.push((key.clone(), t.slot.clone(), delta));
@@ -324,7 +323,7 @@ mod tests {
             .as_ref()
             .unwrap()
             .iter()
-            .map(|(key, ..)| Reply::Int(if key == "k1" { 7 } else { 3 }));
+            .map(|(key, ..)| Reply::Int(if &**key == "k1" { 7 } else { 3 }));
         s.done(&data, 2000, Ok(totals.collect())).unwrap();
         assert_eq!(count(&data, &k1, 2000).unwrap().0, 7);
         assert_eq!(known(&data, &k2, 2000), 3);
@@ -397,7 +396,7 @@ mod tests {
         assert!(s.due(&data, 1100, 500).is_some());
         assert_eq!(sizes(&s), 10);
         let last = &s.in_flight.as_ref().unwrap()[9].0;
-        assert_eq!(last, &format!("k{}", MAX_FLUSH + 9));
+        assert_eq!(&**last, format!("k{}", MAX_FLUSH + 9));
     }
 
     #[test]
