@@ -201,12 +201,12 @@ impl Pipeline {
         let mut groups: Vec<(Target, Vec<Pending>)> = Vec::new();
         let mut index: FastMap<Target, usize> = FastMap::default();
         for p in self.queued.drain(..) {
-            let at = *index.entry(p.target.clone()).or_insert_with(|| {
-                groups.push((p.target.clone(), Vec::new()));
-                groups.len() - 1
-            });
-            if let Some((_, list)) = groups.get_mut(at) {
-                list.push(p);
+            match index.get(&p.target).and_then(|at| groups.get_mut(*at)) {
+                Some((_, list)) => list.push(p),
+                None => {
+                    index.insert(p.target.clone(), groups.len());
+                    groups.push((p.target.clone(), vec![p]));
+                }
             }
         }
         self.in_flight.clear();

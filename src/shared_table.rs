@@ -5,11 +5,11 @@
 //! identifier and window would grow without end.
 //!
 //! A name lives in one of `probes` buckets chosen by its hash (`<prefix><bucket>`, at most
-//! `capacity` keys in all; a power of two). Each entry holds 128 bits of its name's hash, the
-//! time it expires and a payload. A bucket whose entry has expired is free again. When every bucket of a name's group holds a
-//! live entry of another name, the entry expiring soonest is taken over (its data lost), as
-//! Kong's shared dictionaries drop their least recently used items when full; the answer says
-//! so (`evicted`), for a metric or a log.
+//! `capacity` keys in all; a power of two). Each entry holds 128 bits of its name's hash, the time
+//! it expires and a payload. A bucket whose entry has expired is free again. When every bucket of a
+//! name's group holds a live entry of another name, the entry expiring soonest is taken over (its
+//! data lost), as Kong's shared dictionaries drop their least recently used items when full; the
+//! answer says so (`evicted`), for a metric or a log.
 //!
 //! Every write is a compare-and-swap on the bucket; an update that finds the bucket changed
 //! starts over.

@@ -2,7 +2,8 @@
 //! and so on): the size of the instance's linear memory, which only grows. Defined when a root
 //! is configured and recorded whenever the memory has grown since the last record, so a steady
 //! guest makes no host call for it. Every worker records into the same gauge; it shows the last
-//! worker that grew. The measurement of issue 19 (`scripts/memory.sh`) reads it in every host.
+//! worker that grew. The measurement of issue 19 (`scripts/memory.sh`) reads it where the host
+//! shows metrics (the harness, Envoy; not a plain nginx with Kong's engine).
 
 use super::host::{self, MetricType};
 use std::cell::Cell;
