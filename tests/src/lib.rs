@@ -17,8 +17,32 @@ pub mod tls;
 pub use harness::{Setup, TestGateway};
 pub use redis_server::RedisServer;
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now, and never handed out before by this process.
+///
+/// The kernel may give the same port to two binds to port 0 in a row once the first socket is
+/// closed; a server given a TLS port and a plain port that are one and the same then fails to
+/// start ("Address already in use"). Remembering every port handed out rules that out.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..10_000 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
+    panic!("no loopback port left that this process has not handed out already");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn free_port_never_hands_out_a_port_twice() {
+        let mut ports: Vec<u16> = (0..2_000).map(|_| super::free_port()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 2_000);
+    }
 }

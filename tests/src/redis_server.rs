@@ -24,10 +24,24 @@ pub struct RedisServer {
     password: Option<String>,
 }
 
+/// Starts a server on a port picked as free, and on another one (up to three tries) when some
+/// other process took that port before the server could bind it; panics with the last error.
+fn on_a_free_port(start: impl Fn(u16) -> Result<RedisServer, String>) -> RedisServer {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match start(crate::free_port()) {
+            Ok(server) => return server,
+            Err(e) if e.contains("Address already in use") || e.contains("is taken by") => last = e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("{last}")
+}
+
 impl RedisServer {
     /// Starts `redis-server` on a free port with extra redis.conf lines (`"requirepass pw"`).
     pub fn start(extra: &[&str]) -> Self {
-        Self::start_on(crate::free_port(), extra)
+        on_a_free_port(|port| Self::try_start_on(port, extra))
     }
 
     /// Starts `redis-server` on `port`; panics (with its log) if it does not come up.
@@ -43,7 +57,7 @@ impl RedisServer {
 
     /// Starts `redis-sentinel` on a free port with its config lines (`"sentinel monitor ..."`).
     pub fn start_sentinel(conf: &[&str]) -> Self {
-        Self::try_start_sentinel_on(crate::free_port(), conf).unwrap_or_else(|e| panic!("{e}"))
+        on_a_free_port(|port| Self::try_start_sentinel_on(port, conf))
     }
 
     pub fn try_start_sentinel_on(port: u16, conf: &[&str]) -> Result<Self, String> {
