@@ -52,29 +52,19 @@ pub fn update(
     Err(format!("shared data {key:?}: too much contention"))
 }
 
-/// Adds `n`; returns the value before.
-pub fn add(data: &dyn SharedData, key: &str, n: u64) -> Result<u64, String> {
-    update(data, key, |v| v.saturating_add(n)).map(|(before, _)| before)
-}
-
-/// Takes the whole value, leaving 0; returns what was taken.
-pub fn take(data: &dyn SharedData, key: &str) -> Result<u64, String> {
-    update(data, key, |_| 0).map(|(before, _)| before)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::shared_data::Memory;
 
     #[test]
-    fn add_returns_the_value_before_and_retries_on_conflicts() {
+    fn update_returns_the_value_before_and_after_and_retries_on_conflicts() {
         let m = Memory::default();
-        assert_eq!(add(&m, "k", 1).unwrap(), 0);
+        assert_eq!(update(&m, "k", |v| v + 1).unwrap(), (0, 1));
         m.conflicts.set(3);
-        assert_eq!(add(&m, "k", 2).unwrap(), 1);
+        assert_eq!(update(&m, "k", |v| v + 2).unwrap(), (1, 3));
         assert_eq!(read(&m, "k"), 3);
-        assert_eq!(take(&m, "k").unwrap(), 3);
+        assert_eq!(update(&m, "k", |_| 0).unwrap(), (3, 0));
         assert_eq!(read(&m, "k"), 0);
     }
 
@@ -82,6 +72,6 @@ mod tests {
     fn endless_contention_is_an_error_not_a_hang() {
         let m = Memory::default();
         m.conflicts.set(1000);
-        assert!(add(&m, "k", 1).is_err());
+        assert!(update(&m, "k", |v| v + 1).is_err());
     }
 }

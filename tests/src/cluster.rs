@@ -148,11 +148,12 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc16(hashed) % SLOTS
 }
 
-/// A free port whose cluster bus port (+10000) is free as well, not in `taken`.
-fn cluster_port(taken: &[u16]) -> u16 {
+/// A free port whose cluster bus port (+10000) is free as well; both are reserved, so no other
+/// server of this process is given either.
+fn cluster_port() -> u16 {
     loop {
         let port = crate::free_port();
-        if port > u16::MAX - 10000 || taken.contains(&port) || taken.contains(&(port + 10000)) {
+        if port > u16::MAX - 10000 || !crate::reserve_port(port + 10000) {
             continue;
         }
         if std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
@@ -190,16 +191,13 @@ impl RedisCluster {
         let count = opts.masters * (1 + opts.replicas_per_master);
         let mut nodes: Vec<RedisServer> = Vec::with_capacity(count);
         let mut tls_ports = Vec::new();
-        let mut taken = Vec::new();
         for _ in 0..count {
             let mut attempt = 0;
             let node = loop {
-                let port = cluster_port(&taken);
-                taken.extend([port, port + 10000]);
+                let port = cluster_port();
                 let mut lines = conf.clone();
                 if let Some(tls) = &opts.tls {
-                    let tls_port = cluster_port(&taken);
-                    taken.extend([tls_port, tls_port + 10000]);
+                    let tls_port = cluster_port();
                     lines.extend(tls.redis_lines(tls_port));
                     lines.extend(["tls-cluster yes".into(), "tls-replication yes".into()]);
                     tls_ports.push(tls_port);

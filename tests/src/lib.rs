@@ -23,17 +23,23 @@ pub use redis_server::RedisServer;
 /// closed; a server given a TLS port and a plain port that are one and the same then fails to
 /// start ("Address already in use"). Remembering every port handed out rules that out.
 pub fn free_port() -> u16 {
-    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     for _ in 0..10_000 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
-        if !handed_out.contains(&port) {
-            handed_out.push(port);
+        if reserve_port(port) {
             return port;
         }
     }
     panic!("no loopback port left that this process has not handed out already");
+}
+
+/// Marks `port` as handed out (a port a server derives from another, as a cluster node's bus
+/// port), so `free_port` never returns it; false if it was handed out already.
+pub fn reserve_port(port: u16) -> bool {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    handed_out.insert(port)
 }
 
 #[cfg(test)]
