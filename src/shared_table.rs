@@ -196,9 +196,16 @@ impl Table {
                 return Ok(None);
             };
             if chosen.cas == 0 {
-                // No atomic create: claim the absent bucket with an empty entry first (an
-                // unconditional write; not an empty value, which hosts read as absent), then
-                // write the entry by compare-and-swap from there.
+                // No atomic create in Envoy (a write without a CAS token replaces whatever is
+                // there; Kong's engine refuses it over an existing key): claim the absent bucket
+                // with an empty entry first (not an empty value, which hosts read as absent),
+                // then write the entry by compare-and-swap from there. The bucket is looked at
+                // again just before the claim: what another worker writes in it after that look
+                // and before the claim is lost, so that gap is one host call, not the rest of
+                // the probe.
+                if data.get(&chosen.key).is_some() {
+                    continue;
+                }
                 let claim = encode(b"", 0, b"");
                 if data.set(&chosen.key, &claim, 0) == Err(SetError::Refused) {
                     return Err(format!("shared data {:?} could not be written", chosen.key));
@@ -298,5 +305,51 @@ mod tests {
         let none = t.update(&m, "other", 0, |_, _| None::<(Vec<u8>, u64, ())>);
         assert_eq!(none, Ok(None));
         assert_eq!(t.get(&m, "other", 0), None);
+    }
+
+    /// Shared data where another worker counts `name` once, right after the first look that
+    /// finds `bucket` absent.
+    struct Racing<'a> {
+        inner: Memory,
+        table: &'a Table,
+        bucket: String,
+        name: &'static str,
+        raced: std::cell::Cell<bool>,
+    }
+
+    impl SharedData for Racing<'_> {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            let got = self.inner.get(key);
+            if got.is_none() && key == self.bucket && !self.raced.replace(true) {
+                add(self.table, &self.inner, self.name, 0, 10);
+            }
+            got
+        }
+        fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+            self.inner.set(key, value, cas)
+        }
+    }
+
+    #[test]
+    fn an_entry_written_after_the_probe_looked_is_not_claimed_over() {
+        let t = Table::new("t|", 16, 4);
+        let first = t.buckets(&stored_name("a")).next().unwrap();
+        let data = Racing {
+            inner: Memory::default(),
+            table: &t,
+            bucket: first,
+            name: "a",
+            raced: false.into(),
+        };
+        let mine = t
+            .update(&data, "a", 0, |cur, _| {
+                let n = cur.map_or(0, |p| u64::from_le_bytes(p.try_into().unwrap()));
+                Some(((n + 1).to_le_bytes().to_vec(), 10, n + 1))
+            })
+            .unwrap()
+            .unwrap();
+        assert!(data.raced.get());
+        assert_eq!(mine.value, 2, "the other worker's count is kept");
+        assert_eq!(t.get(&data, "a", 0), Some(2u64.to_le_bytes().to_vec()));
     }
 }
