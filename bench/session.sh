@@ -17,6 +17,7 @@ envoy_port=$(free_port); gw_port=$(free_port)
         config: '{"keys": {"k-bench": {"id": "c-bench", "username": "bench"}}}'
       - name: redis-session
         config: '{"storage": "redis", "redis_port": $redis_port, "cookie_name": "kong_session", "secret": "bench-secret"}'
+      - name: redis-chain-end
 YAML
 } >"$WORK/kong.yml"
 "$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"

@@ -50,9 +50,12 @@ pub trait FilterHost {
     fn response_body(&self, size: usize) -> Option<Vec<u8>>;
     /// Replaces the first `size` bytes of the running response body chunk with `body`.
     fn set_response_body(&self, size: usize, body: &[u8]) -> bool;
-    /// Whether the host adds a newline to the body of a local response (Kong's engine does, as
-    /// `ngx.say` would): a filter that must send bytes exactly sends an empty local response
-    /// and puts its body in from `on_response_body`.
+    /// Cuts the running response body chunk, `seen` bytes long, to its first `keep` bytes
+    /// (`keep` > 0: an empty write at offset 0 would prepend in Kong's engine); false if the
+    /// host refused.
+    fn cut_response_body(&self, keep: usize, seen: usize) -> bool;
+    /// Whether the host adds a newline (LF) to the non-empty body of a local response and
+    /// counts it in `Content-Length` (Kong's engine, engine bug 6 of docs/kong-engine.md).
     fn local_body_gets_newline(&self) -> bool;
     /// Whether a request resumes only from its own callbacks (Kong's engine,
     /// `Affinity::PerContext`); elsewhere (Envoy) any callback may resume any request.
@@ -98,6 +101,8 @@ pub struct MockHost {
     pub fatal_refusal: Cell<bool>,
     /// Acts as Kong's engine, which adds a newline to local response bodies.
     pub newline_after_local_body: Cell<bool>,
+    /// Refuses `cut_response_body` (a host that would not let the newline go).
+    pub refuse_body_cut: Cell<bool>,
     /// Acts as Kong's engine, where a request resumes only from its own callbacks.
     pub per_context: Cell<bool>,
     /// Feeds `random`: each call gets the next bytes of a counter (predictable on purpose).
@@ -221,6 +226,13 @@ impl FilterHost for MockHost {
         let keep = current.split_off(at);
         *current = body.to_vec();
         current.extend(keep);
+        true
+    }
+    fn cut_response_body(&self, keep: usize, seen: usize) -> bool {
+        if self.refuse_body_cut.get() || keep == 0 || keep > seen {
+            return false;
+        }
+        self.response_body.borrow_mut().truncate(keep);
         true
     }
     fn local_body_gets_newline(&self) -> bool {

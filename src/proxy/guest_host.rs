@@ -92,6 +92,17 @@ impl FilterHost for GuestHost {
         host::set_buffer(host::Buffer::HttpResponseBody, 0, size, body).is_ok()
     }
 
+    fn cut_response_body(&self, keep: usize, seen: usize) -> bool {
+        // Replace the bytes after `keep` with nothing. Kong's engine drops everything after
+        // the offset (`ngx_wasm_chain_clear`) and appends an empty buffer carrying the end of
+        // the body; Envoy removes `seen - keep` bytes. Offset 0 with size 0 would prepend
+        // there (`ngx_http_wasm_prepend_resp_body`), hence `keep` > 0.
+        if keep == 0 || keep > seen {
+            return false;
+        }
+        host::set_buffer(host::Buffer::HttpResponseBody, keep, seen - keep, &[]).is_ok()
+    }
+
     fn local_body_gets_newline(&self) -> bool {
         // Kong's engine: ngx_wasm_module's local response appends LF to a non-empty body.
         super::runtime::affinity() == crate::transport::Affinity::PerContext

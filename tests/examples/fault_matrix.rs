@@ -91,6 +91,7 @@ services:
         config: {{"keys": {{"k": {{"id": "c-1"}}}}}}
       - name: redis-session
         config: {{"storage": "redis", "secret": "s", {block}}}
+      - name: redis-chain-end
   - name: jwt
     paths: [/jwt]
     filter_chains:
@@ -105,6 +106,7 @@ services:
         config: {{"consumers": [{{"id": "c-2", "jwt_secrets": [{{"key": "k-bl", "secret": "bl"}}]}}]}}
       - name: redis-jwt-blacklist
         config: {{"storage": "redis", {block}}}
+      - name: redis-chain-end
 "#
     )
 }

@@ -162,7 +162,8 @@ const CASES: &[Case] = &[
         filters: r#"- name: redis-jwt
         config: {"consumers": [{"id": "c-1", "jwt_secrets": [{"key": "k-1", "secret": "secret-1"}]}]}
       - name: redis-jwt-blacklist
-        config: {"storage": "redis", {redis}}"#,
+        config: {"storage": "redis", {redis}}
+      - name: redis-chain-end"#,
         request: token,
         most: 0,
     },

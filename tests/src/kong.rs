@@ -120,7 +120,8 @@ impl KongGateway {
             echo_server: Some(echo_server),
             dir,
         };
-        gw.wait_ready(&socket);
+        let modules = rendered.wasm.matches("\n    module ").count();
+        gw.wait_ready(&socket, workers.max(1) * modules);
         gw
     }
 
@@ -171,10 +172,15 @@ impl KongGateway {
         );
     }
 
-    fn wait_ready(&self, socket: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+    /// Waits until the bridge's socket exists, the engine accepts connections and every worker
+    /// has compiled every module (`loads`: workers x modules, each logged `successfully loaded`):
+    /// a worker serves nothing before, and on a busy machine one filter's compilation alone took
+    /// over 4 s, longer than a test's load phase.
+    fn wait_ready(&self, socket: &Path, loads: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if socket.exists() && TcpStream::connect(self.addr).is_ok() {
+            let loaded = self.log().matches("successfully loaded").count();
+            if loaded >= loads && socket.exists() && TcpStream::connect(self.addr).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: real servers on free loopback ports (redis-server,
 //! the harness and its echo upstream), stopped when the test ends.
 
+pub mod bodies;
 pub mod cluster;
 pub mod envoy;
 pub mod gateway;
@@ -13,9 +14,10 @@ pub mod procfs;
 pub mod redis_server;
 pub mod sentinel;
 pub mod tls;
+pub mod wrk;
 
 pub use harness::{Setup, TestGateway};
-pub use redis_server::RedisServer;
+pub use redis_server::{RedisServer, RedisVersion};
 
 /// A loopback port nobody listens on right now, and never handed out before by this process.
 ///

@@ -1,5 +1,7 @@
 //! A real redis-server (or redis-sentinel) on a loopback port, stopped (by its pid) when dropped,
-//! and a small RESP client to talk to it (and to any other node by port).
+//! and a small RESP client to talk to it (and to any other node by port). Besides the current
+//! Redis (`redis-server` on the PATH), Redis 5.0, the oldest the integration guide allows
+//! (`RedisVersion::V5`).
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -19,6 +21,8 @@ pub struct RedisServer {
     child: Mutex<Child>,
     dir: PathBuf,
     program: &'static str,
+    /// The executable started (`program` on the PATH, or a path for another version).
+    binary: PathBuf,
     conf_path: PathBuf,
     /// Sent with `AUTH` by `cmd`, `request`, ... (set with `with_password`).
     password: Option<String>,
@@ -52,7 +56,28 @@ impl RedisServer {
     /// Like `start_on`, but an error instead of a panic (to retry on another port when a port
     /// picked as free was taken in the meantime).
     pub fn try_start_on(port: u16, extra: &[&str]) -> Result<Self, String> {
-        Self::spawn("redis-server", port, extra)
+        Self::spawn("redis-server", Path::new("redis-server"), port, extra)
+    }
+
+    /// Starts Redis 5.0 (`redis5_binary`) on a free port; panics when it is absent (ask
+    /// `RedisVersion::all` first, which says SKIPPED).
+    pub fn start_v5(extra: &[&str]) -> Self {
+        let binary = redis5_binary().expect("Redis 5.0 (check RedisVersion::all first)");
+        on_a_free_port(|port| Self::spawn("redis-server", &binary, port, extra))
+    }
+
+    /// Empties every database (between the cases of a test that shares one server).
+    pub fn flush_all(&self) {
+        assert!(
+            self.request(&["FLUSHALL"]).is_ok_and(|r| r.is_ok()),
+            "FLUSHALL"
+        );
+    }
+
+    /// `redis_version` of `INFO server` (`5.0.14`).
+    pub fn version(&self) -> String {
+        self.info_field("server", "redis_version")
+            .unwrap_or_default()
     }
 
     /// Starts `redis-sentinel` on a free port with its config lines (`"sentinel monitor ..."`).
@@ -61,7 +86,7 @@ impl RedisServer {
     }
 
     pub fn try_start_sentinel_on(port: u16, conf: &[&str]) -> Result<Self, String> {
-        Self::spawn("redis-sentinel", port, conf)
+        Self::spawn("redis-sentinel", Path::new("redis-sentinel"), port, conf)
     }
 
     /// `cmd`, `info_field`, `calls`, `request` and `pipeline` authenticate with `password`.
@@ -74,7 +99,12 @@ impl RedisServer {
         self.password.as_deref()
     }
 
-    fn spawn(program: &'static str, port: u16, extra: &[&str]) -> Result<Self, String> {
+    fn spawn(
+        program: &'static str,
+        binary: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> Result<Self, String> {
         let tag = program.trim_start_matches("redis-");
         let dir =
             std::env::temp_dir().join(format!("redis-{tag}-test-{}-{port}", std::process::id()));
@@ -95,12 +125,13 @@ impl RedisServer {
         }
         let conf_path = dir.join(format!("{tag}.conf"));
         std::fs::write(&conf_path, conf).map_err(|e| format!("write {tag}.conf: {e}"))?;
-        let child = spawn_process(program, &conf_path)?;
+        let child = spawn_process(binary, &conf_path)?;
         let server = Self {
             port,
             child: Mutex::new(child),
             dir,
             program,
+            binary: binary.to_path_buf(),
             conf_path,
             password: None,
         };
@@ -195,7 +226,7 @@ impl RedisServer {
     /// still runs): a cluster node comes back with its nodes.conf, a data node with its config.
     pub fn restart(&self) {
         self.kill();
-        let child = spawn_process(self.program, &self.conf_path).unwrap_or_else(|e| panic!("{e}"));
+        let child = spawn_process(&self.binary, &self.conf_path).unwrap_or_else(|e| panic!("{e}"));
         *self.child() = child;
         let requirepass = self.password.clone();
         self.wait_ready(requirepass.as_deref())
@@ -277,14 +308,74 @@ impl Drop for RedisServer {
     }
 }
 
-fn spawn_process(program: &str, conf_path: &Path) -> Result<Child, String> {
+fn spawn_process(program: &Path, conf_path: &Path) -> Result<Child, String> {
     Command::new(program)
         .arg(conf_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("{program} must be installed (scripts/setup.sh): {e}"))
+        .map_err(|e| {
+            let program = program.display();
+            format!("{program} must be installed (scripts/setup.sh): {e}")
+        })
+}
+
+/// Redis 5.0's `redis-server`, if there is one: `REDIS_5_SERVER`, else
+/// `../shared/hosts/redis-server-5.0.14` beside the repository (where CI machines have it).
+pub fn redis5_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("REDIS_5_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/hosts/redis-server-5.0.14")
+        });
+    path.exists().then_some(path)
+}
+
+/// Which Redis a case runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisVersion {
+    /// `redis-server` on the PATH (Debian's 7.x).
+    Current,
+    /// 5.0, the oldest Redis the integration guide allows.
+    V5,
+}
+
+impl RedisVersion {
+    /// Every Redis to run `test` against: the current one, and 5.0 where it is found (else it
+    /// says SKIPPED, once per call, as Kong's engine does when absent).
+    pub fn all(test: &str) -> Vec<RedisVersion> {
+        if redis5_binary().is_some() {
+            return vec![RedisVersion::Current, RedisVersion::V5];
+        }
+        eprintln!(
+            "SKIPPED on Redis 5.0 ({test}): no redis-server 5.0 (set REDIS_5_SERVER, or put it at ../shared/hosts/redis-server-5.0.14)"
+        );
+        vec![RedisVersion::Current]
+    }
+
+    /// Each of `cases` (the hosts of a test) against each Redis of `all`: the current Redis
+    /// for every case first, then 5.0.
+    pub fn pairs<T: Copy>(cases: impl IntoIterator<Item = T>, test: &str) -> Vec<(T, Self)> {
+        let cases: Vec<T> = cases.into_iter().collect();
+        Self::all(test)
+            .into_iter()
+            .flat_map(|version| cases.iter().map(move |case| (*case, version)))
+            .collect()
+    }
+
+    /// Whether Redis 5.0 is here; says SKIPPED (once per call) when not.
+    pub fn v5_available(test: &str) -> bool {
+        Self::all(test).contains(&RedisVersion::V5)
+    }
+
+    /// Starts this Redis on a free port with extra redis.conf lines.
+    pub fn start(self, extra: &[&str]) -> RedisServer {
+        match self {
+            RedisVersion::Current => RedisServer::start(extra),
+            RedisVersion::V5 => RedisServer::start_v5(extra),
+        }
+    }
 }
 
 /// `field:value` of an `INFO` text.

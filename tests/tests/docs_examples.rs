@@ -80,6 +80,7 @@ const FILTERS: &[(&str, Parse)] = &[
             .map(|_| ())
             .map_err(|e| e.to_string())
     }),
+    ("redis-chain-end", redis_chain_end::config::check),
 ];
 
 /// The filter name and `config` of every `{name: redis-..., config: ...}` anywhere in a

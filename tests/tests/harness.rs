@@ -414,3 +414,59 @@ fn the_kong_profile_rewrites_modules_validly_and_refuses_missing_callbacks() {
 fn wasmparser_validate(bytes: &[u8]) -> Result<(), String> {
     wasm_test_harness::kong_rules::validate(bytes)
 }
+
+/// Kong's engine bug 9 in the kong profile: the last filter of a chain pausing on a call after
+/// an earlier filter paused on one gets a 500 (the engine would not hold the request for it, and
+/// crashes workers under load); the same chain ended with redis-chain-end serves, and so do a
+/// single filter and a last filter after filters that did not pause (the engine holds those).
+/// Envoy's profile has no such rule.
+#[test]
+fn the_kong_profile_refuses_a_chain_whose_last_filter_pauses_on_a_call() {
+    let redis = RedisServer::start(&[]);
+    let limit = format!(
+        r#"{{"hour": 1000, "policy": "redis", "redis": {{"host": "127.0.0.1", "port": {}}}}}"#,
+        redis.port
+    );
+    let route = |name: &str, filters: &[&str]| -> String {
+        let mut out =
+            format!("  - name: {name}\n    paths: [/{name}]\n    filter_chains:\n    - filters:\n");
+        for f in filters {
+            match *f {
+                "local" => out.push_str(
+                    "      - name: redis-rate-limiting\n        config: {\"hour\": 1000}\n",
+                ),
+                "redis-rate-limiting" => out.push_str(&format!(
+                    "      - name: redis-rate-limiting\n        config: {limit}\n"
+                )),
+                other => out.push_str(&format!("      - name: {other}\n")),
+            }
+        }
+        out
+    };
+    let yaml = format!(
+        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n{}{}{}{}",
+        route("two", &["redis-rate-limiting", "redis-rate-limiting"]),
+        route("ended", &["redis-rate-limiting", "redis-rate-limiting", "redis-chain-end"]),
+        route("alone", &["redis-rate-limiting"]),
+        route("quiet", &["local", "redis-rate-limiting"]),
+    );
+    let dist = e2e_tests::harness::dist_dir();
+    for profile in [Profile::Kong, Profile::Envoy] {
+        let gw = Setup::new(&yaml)
+            .filters(dist.clone())
+            .profile(profile)
+            .start();
+        let two = get(gw.addr, "/two", &[]);
+        if profile == Profile::Kong {
+            assert_eq!(two.status, 500, "{}", two.text());
+            assert_eq!(two.json()["message"], "An unexpected error occurred");
+        } else {
+            assert_eq!(two.status, 200, "{}", two.text());
+        }
+        for path in ["/ended", "/alone", "/quiet"] {
+            let r = get(gw.addr, path, &[]);
+            assert_eq!(r.status, 200, "{profile:?} {path}: {}", r.text());
+            assert!(r.header("x-ratelimit-remaining-hour").is_some());
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use e2e_tests::gateway::{all_hosts, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
-use e2e_tests::RedisServer;
+use e2e_tests::{RedisServer, RedisVersion};
 use redis_filter_core::base64::b64url as b64;
 use redis_filter_core::hmac::{hmac, Sha};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -52,6 +52,7 @@ services:
         config: {{"anonymous": "anonymous", "consumers": [{{"id": "c-alice", "username": "alice", "jwt_secrets": [{{"key": "k-alice", "secret": "alice-secret"}}]}}, {{"id": "c-anon", "username": "anonymous"}}]}}
       - name: redis-session
         config: {{"storage": "redis", "redis_port": {}, "cookie_name": "kong_session", "secret": "shared"}}
+      - name: redis-chain-end
 "#,
         redis.port
     )
@@ -327,8 +328,10 @@ fn eventually(mut probe: impl FnMut() -> bool) -> bool {
 #[test]
 fn credentials_in_redis_are_shared_by_every_gateway() {
     use wasm_test_harness::credentials::{self, Action, Redis};
-    for host in all_hosts("credentials_in_redis_are_shared_by_every_gateway") {
-        let redis = RedisServer::start(&[]);
+    let test = "credentials_in_redis_are_shared_by_every_gateway";
+    for (host, version) in RedisVersion::pairs(all_hosts(test), test) {
+        eprintln!("{test}: {host:?}, Redis {version:?}");
+        let redis = version.start(&[]);
         let config = serde_json::json!({"credentials_in_redis": true, "credential_cache_ttl": 1,
             "credential_negative_ttl": 1, "redis": {"host": "127.0.0.1", "port": redis.port}});
         let yaml = api_with_jwt(&config);

@@ -6,7 +6,7 @@
 use e2e_tests::gateway::{all_hosts, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, request};
-use e2e_tests::RedisServer;
+use e2e_tests::{RedisServer, RedisVersion};
 use redis_filter_core::jwt::testing::sign;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,6 +35,7 @@ services:
         config: {jwt}
       - name: redis-jwt-blacklist
         config: {blacklist}
+      - name: redis-chain-end
 "#
     )
 }
@@ -90,8 +91,10 @@ fn yaml(redis: &RedisServer) -> String {
 
 #[test]
 fn a_token_revoked_on_one_node_is_refused_on_the_other() {
-    for host in all_hosts("a_token_revoked_on_one_node_is_refused_on_the_other") {
-        let redis = RedisServer::start(&[]);
+    let test = "a_token_revoked_on_one_node_is_refused_on_the_other";
+    for (host, version) in RedisVersion::pairs(all_hosts(test), test) {
+        eprintln!("{test}: {host:?}, Redis {version:?}");
+        let redis = version.start(&[]);
         let a = Gateway::start(host, &yaml(&redis), &dist_dir());
         let b = Gateway::start(host, &yaml(&redis), &dist_dir());
         let exp = now() + 300;

@@ -7,7 +7,6 @@ use e2e_tests::http::{get, get_from};
 use e2e_tests::kong::{available, KongGateway};
 use e2e_tests::RedisServer;
 use std::net::IpAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ROUTE_ID: &str = "5a1a1a1a-0000-4000-8000-00000000000a";
@@ -31,45 +30,8 @@ fn redis_block(redis: &RedisServer, extra: &str) -> String {
 
 /// `wrk` on `url`: (completed requests, socket errors, non-2xx responses).
 fn wrk(url: &str, connections: u32, seconds: u32) -> (u64, u64, u64) {
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--timeout",
-            "5s",
-            url,
-        ])
-        .output()
-        .expect("wrk (scripts/setup.sh installs it)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let number_after = |label: &str| -> u64 {
-        text.lines()
-            .find_map(|l| {
-                let at = l.find(label)?;
-                l[at + label.len()..]
-                    .trim()
-                    .split(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0)
-    };
-    let completed = text
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let socket_errors: u64 = ["connect ", "read ", "write ", "timeout "]
-        .iter()
-        .map(|label| number_after(label))
-        .sum();
-    (
-        completed,
-        socket_errors,
-        number_after("Non-2xx or 3xx responses:"),
-    )
+    let run = e2e_tests::wrk::wrk(url, connections, seconds, &[]);
+    (run.completed, run.socket_errors, run.non_2xx)
 }
 
 fn counter(redis: &RedisServer, ip: &str, period: &str) -> u64 {
@@ -366,13 +328,9 @@ fn a_chain_whose_second_filter_rejects_after_its_redis_call_crashes_no_worker() 
     let gw = KongGateway::start(&kong_yml, &dist_dir(), 2);
     let claims = r#"{"iss":"k","exp":4102444800}"#;
     let token = redis_filter_core::jwt::testing::sign("HS256", claims, b"s");
-    let out = Command::new("wrk")
-        .args(["-t2", "-c32", "-d5s", "--timeout", "5s"])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .arg(format!("http://{}/chain", gw.addr))
-        .output()
-        .expect("wrk");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let bearer = format!("Bearer {token}");
+    let url = format!("http://{}/chain", gw.addr);
+    let text = e2e_tests::wrk::wrk(&url, 32, 5, &[("Authorization", &bearer)]).text;
     assert!(
         text.contains("Non-2xx"),
         "nearly every request is rejected: {text}"

@@ -47,6 +47,7 @@ services:
         config: {{"consumers": [{{"id": "c-alice", "jwt_secrets": [{{"key": "k-alice", "secret": "canary-jwt-secret"}}]}}]{extra_jwt}}}
       - name: redis-jwt-blacklist
         config: {{"storage": "redis", "redis_port": {port}, "revoke_path": "/api/logout"}}
+      - name: redis-chain-end
   - name: shared
     paths: [/shared]
     strip_path: false
@@ -230,6 +231,7 @@ fn secrets_appear_in_no_response_log_or_metric() {
         config: {{"keys": {{"k": {{"id": "c-1"}}}}}}
       - name: redis-session
         config: {{"storage": "redis", "secret": "canary-session-secret", "redis": {{"port": {port}, "password": "canary-redis-password"}}}}
+      - name: redis-chain-end
 "#
             );
         let gw = Gateway::start(host, &yaml, &dir.0);

@@ -7,7 +7,7 @@
 use e2e_tests::gateway::{all_hosts, Gateway, Host};
 use e2e_tests::harness::TempDir;
 use e2e_tests::http::{get, request, Response};
-use e2e_tests::RedisServer;
+use e2e_tests::{RedisServer, RedisVersion};
 use std::time::{Duration, Instant};
 
 fn filters() -> TempDir {
@@ -31,6 +31,7 @@ services:
         config: {{"keys": {{"k-alice": {{"id": "c-alice", "username": "alice", "credential": "k-alice", "groups": ["buyers"]}}}}}}
       - name: redis-session
         config: {{"storage": "redis", "redis_host": "127.0.0.1", "redis_port": {}, "redis_timeout": 2000, "cookie_name": "kong_session", "cookie_lifetime": 3600, "cookie_secure": true, "secret": "a-secret-shared-by-every-node"{extra}}}
+      - name: redis-chain-end
 "#,
         redis.port
     )
@@ -79,8 +80,10 @@ fn eventually_authenticated(host: Host, gw: &Gateway, cookie: &str) -> Response 
 #[test]
 fn a_session_made_on_one_node_is_honoured_on_another_until_logout() {
     let dir = filters();
-    for host in all_hosts("a_session_made_on_one_node_is_honoured_on_another_until_logout") {
-        let redis = RedisServer::start(&[]);
+    let test = "a_session_made_on_one_node_is_honoured_on_another_until_logout";
+    for (host, version) in RedisVersion::pairs(all_hosts(test), test) {
+        eprintln!("{test}: {host:?}, Redis {version:?}");
+        let redis = version.start(&[]);
         let kong_yml = yaml(&redis, "");
         let a = Gateway::start(host, &kong_yml, &dir.0);
         let b = Gateway::start(host, &kong_yml, &dir.0);
@@ -209,11 +212,13 @@ fn a_session_learnt_in_the_response_phase_is_written_by_the_root() {
         let reversed = yaml(&redis, "");
         let stub_at = reversed.find("      - name: consumer-stub").unwrap();
         let session_at = reversed.find("      - name: redis-session").unwrap();
+        let end_at = reversed.find("      - name: redis-chain-end").unwrap();
         let kong_yml = format!(
-            "{}{}{}",
+            "{}{}{}{}",
             &reversed[..stub_at],
-            &reversed[session_at..],
-            &reversed[stub_at..session_at]
+            &reversed[session_at..end_at],
+            &reversed[stub_at..session_at],
+            &reversed[end_at..]
         );
         let gw = Gateway::start(host, &kong_yml, &dir.0);
         let login = get(gw.addr(), "/", &[("apikey", "k-alice")]);

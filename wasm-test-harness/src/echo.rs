@@ -1,6 +1,7 @@
 //! An upstream that answers with the request as JSON. Query arguments shape the answer:
-//! `status=N`, `delay_ms=N`, `header=Name:Value` (repeatable), `body_size=N` (a body of N bytes
-//! instead of the JSON).
+//! `status=N`, `delay_ms=N`, `header=Name:Value` (repeatable; a `Content-Type` given replaces the
+//! JSON one), `body_size=N` (a body of N bytes instead of the JSON), `body_hex=HEX` (exactly
+//! these bytes instead of the JSON).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -40,6 +41,17 @@ fn decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Bytes from hex digits (`89504e47`); None for anything else.
+pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
@@ -86,9 +98,12 @@ async fn answer(req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<F
     let status = get("status")
         .and_then(|v| v.parse::<u16>().ok())
         .unwrap_or(200);
-    let payload = match get("body_size").and_then(|v| v.parse::<usize>().ok()) {
-        Some(n) => vec![b'x'; n],
-        None => serde_json::json!({
+    let exact = get("body_hex").and_then(|v| from_hex(&v));
+    let size = get("body_size").and_then(|v| v.parse::<usize>().ok());
+    let payload = match (exact, size) {
+        (Some(bytes), _) => bytes,
+        (None, Some(n)) => vec![b'x'; n],
+        (None, None) => serde_json::json!({
             "method": method,
             "path": path,
             "query": query,
@@ -99,8 +114,15 @@ async fn answer(req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<F
         .into_bytes(),
     };
     let mut builder = hyper::Response::builder()
-        .status(hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK))
-        .header("content-type", "application/json");
+        .status(hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK));
+    let typed = pairs.iter().any(|(k, v)| {
+        k == "header"
+            && v.split_once(':')
+                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("content-type"))
+    });
+    if !typed {
+        builder = builder.header("content-type", "application/json");
+    }
     for (k, v) in &pairs {
         if k == "header" {
             if let Some((name, value)) = v.split_once(':') {
@@ -169,5 +191,12 @@ mod tests {
         assert_eq!(p[0], ("header".into(), "Cache-Control: max-age=60".into()));
         assert_eq!(p[1], ("status".into(), "201".into()));
         assert_eq!(p[2], ("flag".into(), String::new()));
+    }
+
+    #[test]
+    fn hex_bodies_decode_or_are_refused() {
+        assert_eq!(from_hex("89504e470a00"), Some(b"\x89PNG\n\0".to_vec()));
+        assert_eq!(from_hex("8"), None);
+        assert_eq!(from_hex("zz"), None);
     }
 }

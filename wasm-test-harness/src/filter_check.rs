@@ -37,6 +37,7 @@ fn parser(name: &str) -> Option<Parser> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }),
+        "redis-chain-end" => Some(redis_chain_end::config::check),
         _ => None,
     }
 }

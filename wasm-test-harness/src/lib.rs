@@ -15,6 +15,7 @@ pub mod headers;
 pub mod http_client;
 pub mod kong_config;
 pub mod kong_rules;
+pub mod local_length;
 pub mod nginx_config;
 pub mod profile;
 pub mod router;

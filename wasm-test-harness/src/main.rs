@@ -166,6 +166,9 @@ fn render_nginx(a: cli::RenderNginx) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         println!("{}", path.display());
     }
+    for note in &rendered.notes {
+        eprintln!("render-nginx: {note}");
+    }
     Ok(())
 }
 

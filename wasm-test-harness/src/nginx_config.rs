@@ -36,6 +36,54 @@ pub struct NginxConfigs {
     pub wasm: String,
     /// For nginx with the Lua module (Debian: libnginx-mod-http-lua, lua-resty-core).
     pub bridge: String,
+    /// What the rendering changed in the chains, for the operator (`render-nginx` prints them).
+    pub notes: Vec<String>,
+}
+
+/// The filter that ends a chain whose filters may pause on Redis (engine bug 9).
+pub const CHAIN_END: &str = "redis-chain-end";
+
+/// Whether a filter of ours may pause the request on a Redis call: any of ours but
+/// redis-chain-end and rate limiting with the `local` policy (Kong's default), which counts in
+/// shared memory and never waits.
+fn may_pause(f: &FilterEntry) -> bool {
+    if !f.name.starts_with("redis-") || f.name == CHAIN_END {
+        return false;
+    }
+    if f.name != "redis-rate-limiting" {
+        return true;
+    }
+    let config = f
+        .config
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<Value>(c).ok());
+    let policy = config
+        .as_ref()
+        .and_then(|c| c.get("policy"))
+        .and_then(Value::as_str);
+    !matches!(policy, None | Some("local"))
+}
+
+/// The chain as the engine gets it: with redis-chain-end appended when a filter of ours may
+/// pause and the chain does not end with it already, so that the last filter never pauses
+/// (docs/kong-engine.md, bug 9). Says so in `notes`.
+fn ended_chain<'a>(
+    filters: Vec<&'a FilterEntry>,
+    end: &'a FilterEntry,
+    route: &str,
+    notes: &mut Vec<String>,
+) -> Vec<&'a FilterEntry> {
+    let ends = filters.last().is_some_and(|f| f.name == CHAIN_END);
+    if ends || !filters.iter().any(|f| may_pause(f)) {
+        return filters;
+    }
+    notes.push(format!(
+        "route {route}: {CHAIN_END} appended to its filter chain, so that no filter pausing on \
+         Redis is the chain's last (Kong's engine bug 9: docs/kong-engine.md)"
+    ));
+    let mut filters = filters;
+    filters.push(end);
+    filters
 }
 
 /// Whether this process runs as root: the rendered nginx then runs its workers as root too, so
@@ -86,8 +134,20 @@ fn filter_lines(out: &mut String, filters: &[&FilterEntry], socket: &Path) -> Re
     Ok(())
 }
 
-fn location(out: &mut String, s: &Service, r: &Route, socket: &Path) -> Result<(), String> {
+fn location(
+    out: &mut String,
+    s: &Service,
+    r: &Route,
+    socket: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let end = FilterEntry {
+        name: CHAIN_END.into(),
+        config: None,
+        origin: String::new(),
+    };
     let filters: Vec<&FilterEntry> = s.filters.iter().chain(r.filters.iter()).collect();
+    let filters = ended_chain(filters, &end, &r.name, notes);
     let prefixes: Vec<&str> = if r.paths.is_empty() {
         vec!["/"]
     } else {
@@ -98,6 +158,9 @@ fn location(out: &mut String, s: &Service, r: &Route, socket: &Path) -> Result<(
         writeln!(out, "        location {prefix} {{").map_err(w)?;
         if !filters.is_empty() {
             writeln!(out, "            proxy_wasm_request_headers_in_access on;").map_err(w)?;
+            if filters.last().is_some_and(|f| std::ptr::eq(*f, &end)) {
+                writeln!(out, "            # {CHAIN_END}: appended, engine bug 9").map_err(w)?;
+            }
             filter_lines(out, &filters, socket)?;
         }
         // Kong's strip_path: the matched prefix goes, the service's path comes first.
@@ -113,9 +176,50 @@ fn location(out: &mut String, s: &Service, r: &Route, socket: &Path) -> Result<(
             )
             .map_err(w)?;
         }
-        let upstream = format!("http://{}:{}", s.host, s.port);
-        writeln!(out, "            proxy_pass {upstream};").map_err(w)?;
+        // As Kong proxies: HTTP/1.1 over the service's pool of kept-alive connections, the
+        // Host the service's own (Kong's `preserve_host: false`).
+        writeln!(out, "            proxy_http_version 1.1;").map_err(w)?;
+        writeln!(out, "            proxy_set_header Connection \"\";").map_err(w)?;
+        writeln!(
+            out,
+            "            proxy_set_header Host \"{}:{}\";",
+            s.host, s.port
+        )
+        .map_err(w)?;
+        writeln!(out, "            proxy_pass http://{};", upstream_name(s)).map_err(w)?;
         writeln!(out, "        }}").map_err(w)?;
+    }
+    Ok(())
+}
+
+/// The nginx upstream of a service.
+fn upstream_name(s: &Service) -> String {
+    let name: String = s
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("service_{name}")
+}
+
+/// One upstream per service with a pool of idle connections, as Kong's defaults have it
+/// (`upstream_keepalive_pool_size` 512, `upstream_keepalive_max_requests` 10000,
+/// `upstream_keepalive_idle_timeout` 60): without it every request opened a connection of its
+/// own to the service.
+fn upstreams(out: &mut String, config: &KongConfig) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    for s in &config.services {
+        let name = upstream_name(s);
+        if !seen.insert(name.clone()) {
+            return Err(format!("service {}: named twice", s.name));
+        }
+        writeln!(
+            out,
+            "    upstream {name} {{\n        server {}:{};\n        keepalive 512;\n        \
+             keepalive_requests 10000;\n        keepalive_timeout 60s;\n    }}",
+            s.host, s.port
+        )
+        .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -158,6 +262,21 @@ fn allowlist(config: &KongConfig, extra: &[String]) -> Result<String, String> {
 pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, String> {
     let prefix = opts.prefix.display();
     let user = if opts.user_root { "user root;\n" } else { "" };
+    // The locations first: they say which modules the chains need.
+    let mut locations = String::new();
+    let mut notes = Vec::new();
+    // nginx picks the longest matching prefix, as Kong's router does.
+    let mut seen = BTreeSet::new();
+    for s in &config.services {
+        for r in &s.routes {
+            for p in &r.paths {
+                if !seen.insert(p.clone()) {
+                    return Err(format!("path {p} is routed twice"));
+                }
+            }
+            location(&mut locations, s, r, opts.bridge_socket, &mut notes)?;
+        }
+    }
     let mut modules = BTreeSet::new();
     for s in &config.services {
         for f in s
@@ -167,6 +286,9 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
         {
             modules.insert(f.name.clone());
         }
+    }
+    if !notes.is_empty() {
+        modules.insert(CHAIN_END.to_string());
     }
     let mut wasm = format!(
         "{user}worker_processes {workers};\nerror_log {prefix}/logs/error.log info;\n\
@@ -178,6 +300,7 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
         writeln!(wasm, "    module {m} {};", path.display()).map_err(|e| e.to_string())?;
     }
     wasm.push_str("    shm_kv * 12m;\n}\nhttp {\n    access_log off;\n");
+    upstreams(&mut wasm, config)?;
     // `reuseport`, as Kong's default `proxy_listen` has it: the kernel spreads connections
     // over the workers, rather than whichever worker wakes first taking runs of them.
     let _ = writeln!(
@@ -185,18 +308,7 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
         "    client_body_temp_path {prefix}/body;\n    proxy_temp_path {prefix}/proxy;\n    server {{\n        listen {}:{} reuseport;",
         opts.listen.0, opts.listen.1
     );
-    // nginx picks the longest matching prefix, as Kong's router does.
-    let mut seen = BTreeSet::new();
-    for s in &config.services {
-        for r in &s.routes {
-            for p in &r.paths {
-                if !seen.insert(p.clone()) {
-                    return Err(format!("path {p} is routed twice"));
-                }
-            }
-            location(&mut wasm, s, r, opts.bridge_socket)?;
-        }
-    }
+    wasm.push_str(&locations);
     wasm.push_str("    }\n}\n");
 
     let bridge = format!(
@@ -231,7 +343,11 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
             ca.display()
         )),
     );
-    Ok(NginxConfigs { wasm, bridge })
+    Ok(NginxConfigs {
+        wasm,
+        bridge,
+        notes,
+    })
 }
 
 #[cfg(test)]
@@ -296,7 +412,14 @@ services:
             "{}",
             c.wasm
         );
-        assert!(c.wasm.contains("proxy_pass http://127.0.0.1:9000;"));
+        assert!(c.wasm.contains("proxy_pass http://service_echo;"));
+        assert!(c.wasm.contains(
+            "    upstream service_echo {\n        server 127.0.0.1:9000;\n        keepalive 512;"
+        ));
+        assert!(c.wasm.contains("proxy_http_version 1.1;"));
+        assert!(c
+            .wasm
+            .contains(r#"proxy_set_header Host "127.0.0.1:9000";"#));
         assert!(c.wasm.contains("shm_kv * 12m;"));
         assert!(
             c.wasm.contains(r#""tunnel":"unix:/p/bridge.sock""#),
@@ -316,6 +439,63 @@ services:
             "{}",
             c.bridge
         );
+    }
+
+    const CHAINS: &str = r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://127.0.0.1:9000
+  routes:
+  - name: waits
+    paths: [/waits]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {"minute": 5, "policy": "redis"}
+      - name: redis-rate-limiting
+        config: {"hour": 5, "policy": "local"}
+  - name: ended
+    paths: [/ended]
+    filter_chains:
+    - filters:
+      - name: redis-session
+        config: {"storage": "redis"}
+      - name: redis-chain-end
+  - name: local
+    paths: [/local]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {"minute": 5}
+      - name: theirs
+"#;
+
+    #[test]
+    fn a_chain_that_may_pause_on_redis_ends_with_redis_chain_end_and_says_so() {
+        let c = render_yaml(CHAINS);
+        let block = |path: &str| -> String {
+            let at = c.wasm.find(&format!("location {path} {{")).unwrap();
+            let rest = &c.wasm[at..];
+            rest[..rest.find("proxy_pass").unwrap()].to_string()
+        };
+        let waits = block("/waits");
+        let last = waits
+            .lines()
+            .map(str::trim)
+            .rfind(|l| l.starts_with("proxy_wasm "));
+        assert_eq!(last, Some("proxy_wasm redis-chain-end;"), "{waits}");
+        assert!(waits.contains("# redis-chain-end: appended, engine bug 9"));
+        assert_eq!(block("/ended").matches("redis-chain-end").count(), 1);
+        assert!(
+            !block("/local").contains("redis-chain-end"),
+            "local never waits"
+        );
+        assert!(c
+            .wasm
+            .contains("module redis-chain-end /f/redis-chain-end.wasm;"));
+        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        assert!(c.notes[0].starts_with("route waits: redis-chain-end appended"));
     }
 
     #[test]

@@ -21,6 +21,29 @@ impl Profile {
         }
     }
 
+    /// Whether a filter pausing on a call in a request phase meets Kong's engine bug 9
+    /// (docs/kong-engine.md): it is the chain's last, and runs from an earlier filter's call
+    /// answer (that filter paused in this step). The engine then records the step as done with
+    /// the call out and does not hold the request: a client event before the call is under way
+    /// lets the request go on without the last filter's verdict (proxied unchecked), and its end
+    /// leaves the call to land on freed memory (workers exited on signal 11 under `wrk`). The
+    /// harness answers such a request 500 and names the bug, so a chain that would crash the
+    /// engine fails here too. A chain ended with `redis-chain-end` never meets it; neither does
+    /// a last filter that pauses from the access phase itself (no earlier pause).
+    pub fn pause_meets_bug_9(self, last: bool, after_a_pause: bool) -> bool {
+        self == Profile::Kong && last && after_a_pause
+    }
+
+    /// The harness' log line for a request refused by `pause_meets_bug_9`.
+    pub fn bug_9_message(filter: &str) -> String {
+        format!(
+            "filter {filter}, the last of its chain, paused on a call after an earlier filter's \
+             call: Kong's engine records the step as done with the call out, may proxy the \
+             request without this filter's verdict and crash the worker (engine bug 9, \
+             docs/kong-engine.md); end the chain with redis-chain-end"
+        )
+    }
+
     /// Whether a dispatch may be made from this callback. `None` is a call outside any callback
     /// (start sequence), which Kong also refuses.
     pub fn allows_dispatch_from(self, callback: Option<Callback>) -> bool {
@@ -54,5 +77,19 @@ mod tests {
         assert!(!Profile::Kong.allows_dispatch_from(Some(Callback::ResponseHeaders)));
         assert!(!Profile::Kong.allows_dispatch_from(Some(Callback::Log)));
         assert!(Profile::Envoy.allows_dispatch_from(Some(Callback::Log)));
+    }
+
+    #[test]
+    fn only_a_last_filter_pausing_after_an_earlier_pause_meets_bug_9_in_kong() {
+        assert!(Profile::Kong.pause_meets_bug_9(true, true));
+        assert!(
+            !Profile::Kong.pause_meets_bug_9(true, false),
+            "from the access phase"
+        );
+        assert!(
+            !Profile::Kong.pause_meets_bug_9(false, true),
+            "a filter follows"
+        );
+        assert!(!Profile::Envoy.pause_meets_bug_9(true, true));
     }
 }

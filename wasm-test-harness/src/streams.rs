@@ -31,6 +31,9 @@ pub struct RequestState {
     pub response_headers: Headers,
     pub response_body: Vec<u8>,
     pub local_response: Option<LocalResponse<'static>>,
+    /// The response is a local one (a filter's, or the harness's own error): Kong's engine
+    /// gives it its own length rules (`local_length`).
+    pub local_sent: bool,
     pub props: Properties,
     /// What the request's filters set with `set_property` (dotted path): Kong's
     /// `kong.ctx.shared.*`, Envoy's filter state; the filters after them read it back.

@@ -6,6 +6,7 @@ use crate::call_counts::{count, Counted};
 use crate::dispatch::Upstreams;
 use crate::headers::Headers;
 use crate::http_client::{is_hop_by_hop, HttpClient};
+use crate::local_length;
 use crate::profile::Profile;
 use crate::state::Shared;
 use crate::streams::{Event, Properties, RequestId, RequestState, Streams};
@@ -30,6 +31,14 @@ struct Ctx {
     vm: usize,
     guest: GuestId,
     id: ContextId,
+}
+
+/// Where a filter is, for engine bug 9 (`Profile::pause_meets_bug_9`): the chain's last, and
+/// whether a filter before it paused in this step (so it runs from that filter's call answer).
+#[derive(Clone, Copy)]
+struct Place {
+    last: bool,
+    after_a_pause: bool,
 }
 
 enum PhaseEnd {
@@ -340,7 +349,11 @@ impl Worker {
         // guest; a filter after a local response still gets a context (for the response phase).
         let mut ctxs = Vec::new();
         let mut end = PhaseEnd::Done;
-        for entry in router.filters(matched) {
+        let chain = router.filters(matched);
+        let chain_len = chain.len();
+        // Whether a filter before this one paused in this step (engine bug 9's condition).
+        let mut paused = false;
+        for entry in chain {
             let Some(&vm) = self.vm_by_name.get(&entry.name) else {
                 return kong_error(500, "An unexpected error occurred");
             };
@@ -380,7 +393,12 @@ impl Worker {
             let c = Ctx { vm, guest, id: ctx };
             ctxs.push(c);
             if let Some(action) = action {
-                end = self.settle(id, c, action, notify).await;
+                let place = Place {
+                    last: ctxs.len() == chain_len,
+                    after_a_pause: paused,
+                };
+                paused |= matches!(action, Ok(Action::Pause));
+                end = self.settle(id, c, action, place, notify).await;
             }
         }
         if matches!(end, PhaseEnd::Done) && body_len > 0 {
@@ -449,12 +467,18 @@ impl Worker {
         notify: &Rc<Notify>,
         f: impl Fn(&mut CallScope<'_, Streams>, ContextId) -> Result<Action, GuestError>,
     ) -> PhaseEnd {
-        for c in ctxs {
+        let mut paused = false;
+        for (i, c) in ctxs.iter().enumerate() {
             if self.vms[c.vm].borrow().guest.id() != c.guest {
                 continue;
             }
             let action = self.call_vm(c.vm, |s| f(s, c.id));
-            match self.settle(id, *c, action, notify).await {
+            let place = Place {
+                last: i + 1 == ctxs.len(),
+                after_a_pause: paused,
+            };
+            paused |= matches!(action, Ok(Action::Pause));
+            match self.settle(id, *c, action, place, notify).await {
                 PhaseEnd::Done => {}
                 other => return other,
             }
@@ -463,18 +487,30 @@ impl Worker {
     }
 
     /// What a request-phase callback's answer means for the chain: wait if it paused; stop at a
-    /// local response or a failure.
+    /// local response or a failure. `place` is where the filter is in its chain and step.
     async fn settle(
         self: &Rc<Self>,
         id: RequestId,
         c: Ctx,
         action: Result<Action, GuestError>,
+        place: Place,
         notify: &Rc<Notify>,
     ) -> PhaseEnd {
         match action {
             Err(e) => {
                 let name = self.vms[c.vm].borrow().spec.name.clone();
                 return PhaseEnd::Failed(format!("filter {name} failed: {}", describe(&e)));
+            }
+            // A pause that sent a local response waits on nothing.
+            Ok(Action::Pause)
+                if self
+                    .shared
+                    .profile
+                    .pause_meets_bug_9(place.last, place.after_a_pause)
+                    && !self.has_local_response(id) =>
+            {
+                let name = self.vms[c.vm].borrow().spec.name.clone();
+                return PhaseEnd::Failed(Profile::bug_9_message(&name));
             }
             Ok(Action::Pause) => {
                 if let Err(why) = self.wait_resumed(id, c, notify).await {
@@ -492,13 +528,29 @@ impl Worker {
 
     /// The response phases, headers then body. A local response sent here replaces the
     /// response, and the chain goes on. With a single filter both phases run in one entry into
-    /// its guest when it does not pause in between.
+    /// its guest when it does not pause in between. A local response keeps Kong's engine's
+    /// length rules in the kong profile (`local_length`).
     async fn response_phase(self: &Rc<Self>, id: RequestId, ctxs: &[Ctx], notify: &Rc<Notify>) {
         let single = ctxs.len() == 1;
         let mut body_done = false;
+        let profile = self.shared.profile;
+        let local = self
+            .with_request(id, |r| {
+                if r.local_sent {
+                    local_length::on_local_response(
+                        profile,
+                        &mut r.response_headers,
+                        &r.response_body,
+                    );
+                }
+                r.local_sent
+            })
+            .unwrap_or(false);
+        // The length the engine reads before each filter's on_response_headers.
+        let mut seen = None;
         for headers_phase in [true, false] {
             if !headers_phase && body_done {
-                return;
+                break;
             }
             for c in ctxs {
                 if self.vms[c.vm].borrow().guest.id() != c.guest {
@@ -510,10 +562,16 @@ impl Worker {
                 let len = self
                     .with_request(id, |r| r.response_body.len() as u32)
                     .unwrap_or(0);
+                if headers_phase {
+                    seen = self
+                        .with_request(id, |r| local_length::before_headers(&r.response_headers))
+                        .flatten();
+                }
+                let eof = local_length::end_of_stream(profile, local, len as usize, seen);
                 let result = self.call_vm(c.vm, |s| {
                     if !headers_phase {
                         count(Counted::OnResponseBody);
-                        return s.on_response_body(c.id, len, true).map(|a| (a, false));
+                        return s.on_response_body(c.id, len, eof).map(|a| (a, false));
                     }
                     count(Counted::OnResponseHeaders);
                     let action = s.on_response_headers(c.id, n, false)?;
@@ -524,7 +582,7 @@ impl Worker {
                         .is_some_and(|r| r.local_response.is_some());
                     if single && action == Action::Continue && !local {
                         count(Counted::OnResponseBody);
-                        return s.on_response_body(c.id, len, true).map(|a| (a, true));
+                        return s.on_response_body(c.id, len, eof).map(|a| (a, true));
                     }
                     Ok((action, false))
                 });
@@ -542,13 +600,26 @@ impl Worker {
                     ),
                 }
                 if let Some(local) = self.with_request(id, |r| r.local_response.take()).flatten() {
-                    let profile = self.shared.profile;
                     self.with_request(id, |r| {
                         apply_local(r, local);
                         profile.local_body(&mut r.response_body);
+                        local_length::on_local_response(
+                            profile,
+                            &mut r.response_headers,
+                            &r.response_body,
+                        );
                     });
                 }
             }
+        }
+        let broken = self.with_request(id, |r| {
+            let head = r.request_headers.get_str(":method").as_deref() == Some("HEAD");
+            let sent = r.local_sent.then_some(&r.response_body)?;
+            local_length::mismatch(profile, &r.response_headers, sent, head)
+        });
+        if let Some(why) = broken.flatten() {
+            eprintln!("[harness] {why}");
+            self.with_request(id, |r| apply_local(r, local_error(502, &why)));
         }
     }
 
@@ -669,6 +740,7 @@ fn apply_local(r: &mut RequestState, local: proxy_wasm_host::abi::v0_2_1::LocalR
     pairs.extend(local.headers.iter().map(|(k, v)| (k.to_vec(), v.to_vec())));
     r.response_headers = Headers::from_pairs(pairs);
     r.response_body = local.body.to_vec();
+    r.local_sent = true;
 }
 
 fn build_response(r: &RequestState) -> hyper::Response<Full<Bytes>> {

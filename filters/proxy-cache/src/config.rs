@@ -193,6 +193,20 @@ impl Config {
         Some(self.coalesce_timeout.min(room)).filter(|ms| *ms > 0)
     }
 
+    /// How many whole seconds a waiter blocks in Redis where it waits with one blocking call
+    /// (Kong's engine): `BRPOPLPUSH` takes whole seconds in Redis 5.0 (a fraction only from
+    /// 6.0), so `coalesce_wait_ms` rounded up, but never past the Redis timeout less 250 ms
+    /// (the call would time out first and the waiter get an error): 1,000 ms waits 1 s, 1,500
+    /// ms waits 2 s with a Redis timeout of 2,250 ms or more and 1 s with Kong's 2,000. A
+    /// waiter is woken the moment the fetcher is done, so the rounding only lengthens a wait
+    /// for a fetcher that never answers. None when the Redis timeout leaves no whole second
+    /// (under 1,250 ms): a waiter then goes upstream at once (`Miss`).
+    pub fn blocking_wait_s(&self) -> Option<u64> {
+        let ms = self.coalesce_wait_ms()?;
+        let room_s = u64::from(self.redis.call_timeout_ms()).saturating_sub(250) / 1000;
+        Some(ms.div_ceil(1000).min(room_s)).filter(|s| *s > 0)
+    }
+
     /// Seconds an entry is kept in storage (Kong: `storage_ttl`, else the response's TTL with
     /// `cache_control`, else `cache_ttl`).
     pub fn storage_ttl(&self, response_ttl: u64) -> u64 {
@@ -270,6 +284,25 @@ mod tests {
         assert_eq!(c.coalesce_wait_ms(), None);
         let c = parse(r#"{"strategy": "memory"}"#).unwrap();
         assert_eq!(c.coalesce_wait_ms(), None);
+    }
+
+    #[test]
+    fn a_blocking_wait_is_whole_seconds_that_fit_the_redis_timeout() {
+        let wait = |extra: &str| {
+            let json = format!(r#"{{"strategy": "redis"{extra}}}"#);
+            parse(&json).unwrap().blocking_wait_s()
+        };
+        assert_eq!(wait(""), Some(1));
+        assert_eq!(wait(r#", "coalesce_timeout": 300"#), Some(1));
+        assert_eq!(wait(r#", "coalesce_timeout": 1500"#), Some(1));
+        let longer = r#", "coalesce_timeout": 1500, "redis_timeout": 2250"#;
+        assert_eq!(wait(longer), Some(2));
+        assert_eq!(
+            wait(r#", "coalesce_timeout": 5000, "redis_timeout": 4000"#),
+            Some(3)
+        );
+        assert_eq!(wait(r#", "redis_timeout": 1000"#), None);
+        assert_eq!(wait(r#", "coalesce_timeout": 0"#), None);
     }
 
     #[test]

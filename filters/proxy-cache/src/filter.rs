@@ -66,6 +66,10 @@ pub struct Filter {
     /// any request (Envoy): the root looks their entries up again on each tick, and at once
     /// when one of its own writes lands.
     pub waiting: RefCell<Vec<(u32, Keys)>>,
+    /// Kong's engine's newline after a local body could not be taken back here (a cut the
+    /// host refused, or a body chunk not the size sent plus one): from then on this worker
+    /// sends requests for non-empty entries upstream (`Bypass`) rather than alter bytes.
+    pub newline_stays: Cell<bool>,
 }
 
 /// The tag of a coalescing lookup (the request's, or the root's on its behalf).
@@ -87,6 +91,7 @@ impl Filter {
             failure_log: FailureLog::default(),
             kong_properties: Cell::new(None),
             waiting: RefCell::new(Vec::new()),
+            newline_stays: Cell::new(false),
         }
     }
 

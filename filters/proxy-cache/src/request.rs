@@ -76,6 +76,9 @@ pub struct CacheRequest {
     /// upstream's, chunk by chunk (the first chunk carries it whole, the rest are emptied).
     swap_body: Option<Vec<u8>>,
     swapping: bool,
+    /// The length of the body this request sent as a local response where the host adds a
+    /// newline to it (Kong's engine): the response phases take the newline back (`newline`).
+    sent_length: Option<usize>,
 }
 
 impl CacheRequest {
@@ -98,6 +101,7 @@ impl CacheRequest {
             stale_entry: None,
             swap_body: None,
             swapping: false,
+            sent_length: None,
         }
     }
 
@@ -191,8 +195,12 @@ impl CacheRequest {
                     filter.waiting.borrow_mut().push((self.id, keys));
                     return Action::Pause;
                 }
+                // Kong's engine: one blocking call, in whole seconds (Redis 5.0).
+                let Some(seconds) = filter.config.blocking_wait_s() else {
+                    return self.refresh("Miss", Counted::Miss);
+                };
                 let max = filter.config.redis.max_redirections();
-                let job = store::wait_job(&self.keys, ms, max);
+                let job = store::wait_job(&self.keys, seconds, max);
                 match client.submit(self.id, WAIT, Box::new(job)) {
                     Submitted::Pending => Action::Pause,
                     Submitted::Done(outcome) => self.on_waited(store::waited(outcome)),
@@ -404,6 +412,9 @@ impl HttpContext for CacheRequest {
 
     fn on_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         if self.answered {
+            // Nothing here reads a request property: in Kong's engine this runs for the local
+            // response this request sent (engine bug 10 is about such reads).
+            self.restore_length();
             return Action::Continue;
         }
         if self.serve_stale_on_error() {
@@ -427,6 +438,10 @@ impl HttpContext for CacheRequest {
     }
 
     fn on_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        if self.answered {
+            self.cut_newline(size);
+            return Action::Continue;
+        }
         if self.swapping {
             // The stale entry's body replaces the upstream's error body.
             let body = self.swap_body.take().unwrap_or_default();
@@ -464,6 +479,7 @@ impl HttpContext for CacheRequest {
 }
 
 mod keep;
+mod newline;
 mod purge;
 mod serve;
 

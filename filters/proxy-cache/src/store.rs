@@ -75,18 +75,17 @@ pub fn looked_up(outcome: Outcome) -> Result<Lookup, String> {
     }
 }
 
-/// Waits (blocking) until the fetcher says it is done or `wait_ms` passes, then reads the
+/// Waits (blocking) until the fetcher says it is done or `wait_s` seconds pass, then reads the
 /// entry: one round trip. Only where each request's work goes in calls of its own (Kong's
 /// engine, through the bridge's pooled connections); Envoy's tunnel half-closes the Redis
-/// connection after the body, which ends a blocked command.
-pub fn wait_job(keys: &Keys, wait_ms: u64, max_redirections: u32) -> Pipeline {
-    let seconds = format!("{:.3}", wait_ms as f64 / 1000.0);
-    let wait = Command::new("BLMOVE")
+/// connection after the body, which ends a blocked command. `BRPOPLPUSH done done` hands the
+/// list's one element back to itself, so every waiter wakes; it is in every Redis since 2.2
+/// (`BLMOVE`, its successor, is 6.2+), and Redis 5.0 takes its timeout in whole seconds only.
+pub fn wait_job(keys: &Keys, wait_s: u64, max_redirections: u32) -> Pipeline {
+    let wait = Command::new("BRPOPLPUSH")
         .arg(keys.done.as_str())
         .arg(keys.done.as_str())
-        .arg("LEFT")
-        .arg("RIGHT")
-        .arg(seconds);
+        .arg(wait_s.max(1).to_string());
     let get = Command::new("GET").arg(keys.entry.as_str());
     let requests = vec![
         Request::keyed(wait, &keys.done),

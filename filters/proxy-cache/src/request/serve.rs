@@ -48,24 +48,18 @@ impl CacheRequest {
     /// Answers the request with a stored response (`Hit`, or `Stale` while another request
     /// revalidates it).
     pub(super) fn serve(&mut self, entry: Entry, status: &'static str, counted: Counted) -> Action {
-        self.status = Some(status);
-        self.answered = true;
-        self.filter.count(counted);
-        let headers = self.replayed(&entry);
-        let mut body: &[u8] = if self.method == "HEAD" {
+        let body: &[u8] = if self.method == "HEAD" {
             &[]
         } else {
             &entry.body
         };
-        if self.filter.host.local_body_gets_newline() {
-            // Kong's engine adds a newline after a local body (and counts it in the length): a
-            // body that ends with one goes without it and comes out exact; any other comes out
-            // with one newline more. (An empty local response with the body put in later came
-            // out with `Content-Length: 0`, which broke keep-alive clients.)
-            if let Some(stripped) = body.strip_suffix(b"\n") {
-                body = stripped;
-            }
+        if !self.exact_local_body(body) {
+            return self.bypass();
         }
+        self.status = Some(status);
+        self.answered = true;
+        self.filter.count(counted);
+        let headers = self.replayed(&entry);
         let pairs: Vec<(&str, &str)> = headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -78,6 +72,7 @@ impl CacheRequest {
             "[proxy-cache] the host refused the cached response",
         );
         self.answered = false;
+        self.sent_length = None;
         self.status = Some("Miss");
         Action::Continue
     }

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Kong's engine (nginx + Kong's ngx_wasm_module: ../shared/hosts/nginx-wasm or $NGINX_WASM), the
+# chains Kong users build, each as render-nginx writes it (ended with redis-chain-end) and with
+# that last filter taken out (the chain as a user would write it without it), side by side in one
+# run: 2 workers, wrk -c32, RUNS runs of SECONDS_PER_RUN s per route. Counts worker crashes
+# (engine bug 9: docs/kong-engine.md), requests left unanswered (wrk socket errors) and non-2xx.
+#   /session   redis-session -> redis-jwt (anonymous) -> redis-rate-limiting by consumer, with the
+#              session cookie
+#   /revocable redis-jwt (credentials in Redis, credential_cache_ttl 0) -> redis-jwt-blacklist
+#   /limits    two realtime limits (per second, per hour)
+source "$(dirname "$0")/lib.sh"
+NGINX_WASM=${NGINX_WASM:-$root/../shared/hosts/nginx-wasm}
+[ -x "$NGINX_WASM" ] || { echo "no nginx-wasm at $NGINX_WASM (set NGINX_WASM)" >&2; exit 1; }
+build_native
+bash "$root/scripts/build-wasm.sh" >/dev/null
+start_upstreams
+r="\"redis\": {\"host\": \"127.0.0.1\", \"port\": $redis_port}"
+alice='{"id": "c-alice", "username": "alice", "jwt_secrets": [{"key": "k-alice", "secret": "alice-secret"}]}'
+{
+  echo_service
+  cat <<YAML
+  - name: session
+    paths: [/session]
+    filter_chains:
+    - filters:
+      - {name: redis-session, config: '{"storage": "redis", $r, "cookie_name": "kong_session", "secret": "bench-secret"}'}
+      - {name: redis-jwt, config: '{"anonymous": "anonymous", "consumers": [$alice, {"id": "c-anon", "username": "anonymous"}]}'}
+      - {name: redis-rate-limiting, config: '{"hour": 1000000000, "limit_by": "consumer", "policy": "redis", $r}'}
+  - name: revocable
+    paths: [/revocable]
+    filter_chains:
+    - filters:
+      - {name: redis-jwt, config: '{"credentials_in_redis": true, "credential_cache_ttl": 0, $r}'}
+      - {name: redis-jwt-blacklist, config: '{"storage": "redis", $r}'}
+  - name: limits
+    paths: [/limits]
+    filter_chains:
+    - filters:
+      - {name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", $r}'}
+      - {name: redis-rate-limiting, config: '{"hour": 1000000000, "policy": "redis", $r}'}
+YAML
+} >"$WORK/kong.yml"
+"$HARNESS" credentials --redis "127.0.0.1:$redis_port" --do put --key k-alice --consumer-id c-alice \
+  --username alice --secret alice-secret >/dev/null
+token=$(python3 - <<'PY'
+import base64, hashlib, hmac, json
+b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=")
+head = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b(json.dumps({"iss": "k-alice", "exp": 4102444800, "jti": "bench"}).encode())
+sig = b(hmac.new(b"alice-secret", head + b"." + body, hashlib.sha256).digest())
+print((head + b"." + body + b"." + sig).decode())
+PY
+)
+
+# engine NAME [STRIP]: renders and starts the engine and its bridge (STRIP=1: without the
+# redis-chain-end render-nginx appends); sets $port.
+engine() {
+  local name=$1 strip=${2:-0} prefix="$WORK/$1"
+  port=$(free_port)
+  "$HARNESS" render-nginx --config "$WORK/kong.yml" --filters-path "$root/dist" --prefix "$prefix" \
+    --bridge-lua "$root/kong" --listen "127.0.0.1:$port" --workers 2 >/dev/null 2>&1
+  [ "$strip" = 1 ] && sed -i '/proxy_wasm redis-chain-end;/d' "$prefix/nginx.conf"
+  start "$name-bridge" nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'
+  start "$name" "$NGINX_WASM" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/logs/start.log" -g 'daemon off;'
+  wait_port "$port"
+  # Every worker compiles every module before it serves (seconds on a busy machine).
+  local want=$(( 2 * $(grep -c '^    module ' "$prefix/nginx.conf") ))
+  for _ in $(seq 1 600); do
+    [ "$(grep -c 'successfully loaded' "$prefix/logs/error.log" 2>/dev/null || true)" -ge "$want" ] && break
+    sleep 0.1
+  done
+}
+
+crashes() { grep -c "exited on signal\|cannot be respawned" "$WORK/$1/logs/error.log" || true; }
+
+# cookie PORT: alice's session cookie on that engine (her token through /session, then the
+# session in Redis).
+cookie() {
+  local c
+  c=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$1/session" \
+    | tr -d '\r' | awk -F'[:;] *' 'tolower($1)=="set-cookie" && $2 ~ /^kong_session=/ {print $2}')
+  for _ in $(seq 1 50); do
+    curl -s -H "Cookie: $c" "http://127.0.0.1:$1/session" | grep -q '"c-alice"' && break
+    sleep 0.1
+  done
+  echo "$c"
+}
+
+# run URL HEADER: "RPS SOCKET_ERRORS NON_2XX"
+run() {
+  local out
+  out=$(wrk -t2 -c32 -d"$secs"s --timeout 5s ${2:+-H "$2"} "$1")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') \
+$(echo "$out" | awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10; found=1} END {if (!found) print 0}') \
+$(echo "$out" | awk '/Non-2xx/ {print $5; found=1} END {if (!found) print 0}')"
+}
+
+runs=${RUNS:-3}; secs=${SECONDS_PER_RUN:-5}
+engine ended; port_ended=$port
+engine bare 1; port_bare=$port
+bearer="Authorization: Bearer $token"
+echo "Kong's engine ($("$NGINX_WASM" -v 2>&1 | tr -d '\n'), 2 workers, -c32, $runs runs of ${secs}s per route)"
+printf '%-12s %-22s %22s %8s %8s %8s\n' route chain "req/s (each run)" errors non-2xx crashes
+for route in plain session revocable limits; do
+  for form in ended bare; do
+    p=$([ $form = ended ] && echo "$port_ended" || echo "$port_bare")
+    case $route in
+      session) header="Cookie: $(cookie "$p")" ;;
+      revocable) header=$bearer ;;
+      *) header= ;;
+    esac
+    before=$(crashes $form); all=""; errors=0; non=0
+    for _ in $(seq 1 "$runs"); do
+      read -r r e n < <(run "http://127.0.0.1:$p/$route" "$header")
+      all="$all $(printf '%.0f' "$r")"; errors=$((errors + e)); non=$((non + n))
+    done
+    label=$([ $form = ended ] && echo "+ redis-chain-end" || echo "as written")
+    printf '%-12s %-22s %22s %8s %8s %8s\n' "/$route" "$label" "$all" "$errors" "$non" "$(( $(crashes $form) - before ))"
+  done
+done

@@ -1,0 +1,58 @@
+//! Kong's engine appends a newline (LF) to a local response's non-empty body and counts it in
+//! `Content-Length` (engine bug 6, docs/kong-engine.md): a stored body sent as a local response
+//! takes it back in the response phases, the length in `on_response_headers` and the byte in
+//! `on_response_body`, so the client gets the stored bytes exactly.
+
+use super::*;
+
+impl CacheRequest {
+    /// Before `body` goes as this request's local response: whether it can come out exact
+    /// (false once this worker's host would not let the newline go: the request then goes
+    /// upstream). Remembers its length where the host adds the newline.
+    pub(super) fn exact_local_body(&mut self, body: &[u8]) -> bool {
+        if body.is_empty() || !self.filter.host.local_body_gets_newline() {
+            return true;
+        }
+        if self.filter.newline_stays.get() {
+            return false;
+        }
+        self.sent_length = Some(body.len());
+        true
+    }
+
+    /// `on_response_headers` of the local response: the length without the newline (the
+    /// engine's `content_length_n` follows a `Content-Length` a filter sets there).
+    pub(super) fn restore_length(&self) {
+        if let Some(length) = self.sent_length {
+            let host = &self.filter.host;
+            host.set_response_header("content-length", &length.to_string());
+        }
+    }
+
+    /// `on_response_body` of the local response: the chunk of the body sent plus one byte is
+    /// it with the newline, cut at the body's length. Decided by the size alone: the engine's
+    /// `end_of_stream` compares the chunk with the `Content-Length` the chain's last filter
+    /// saw before its `on_response_headers`, which is ours (the length without the newline)
+    /// when a filter follows this one; and a later call with no bytes (the engine calls
+    /// again once the client's socket would block) is no body.
+    pub(super) fn cut_newline(&mut self, size: usize) {
+        let Some(length) = self.sent_length else {
+            return;
+        };
+        if size == 0 {
+            return;
+        }
+        self.sent_length = None;
+        if size == length + 1 && self.filter.host.cut_response_body(length, size) {
+            return;
+        }
+        if !self.filter.newline_stays.replace(true) {
+            let line = format!(
+                "[proxy-cache] the newline the host added after a cached body of {length} bytes \
+                 could not be taken back (body chunk of {size} bytes): this worker now sends \
+                 requests for cached bodies upstream (Bypass)"
+            );
+            self.filter.host.log(LogLevel::Error, &line);
+        }
+    }
+}
