@@ -68,6 +68,12 @@ pub trait FilterHost {
     fn increment(&self, metric: u32, by: i64);
     /// Whether refusing a config would take the host's worker down (Kong's engine).
     fn refusing_config_is_fatal(&self) -> bool;
+    /// Wakes the running root context every `ms` milliseconds (0: never); false if the host
+    /// refused.
+    fn set_tick_period_ms(&self, ms: u32) -> bool;
+    /// Whether the running callback may read the request's own properties (`request.id`,
+    /// `request.headers.*`): not from a call's answer on Kong's engine (engine bug 10).
+    fn request_properties_readable(&self) -> bool;
 }
 
 /// Sends Redis work for a context: `proxy::RedisClient` behind the guest layer, `MockRedis` in
@@ -103,6 +109,10 @@ pub struct MockHost {
     pub newline_after_local_body: Cell<bool>,
     /// Refuses `cut_response_body` (a host that would not let the newline go).
     pub refuse_body_cut: Cell<bool>,
+    /// The tick period the root asked for last.
+    pub tick_ms: Cell<u32>,
+    /// Acts as a call's answer on Kong's engine, where request properties may not be read.
+    pub properties_unreadable: Cell<bool>,
     /// Acts as Kong's engine, where a request resumes only from its own callbacks.
     pub per_context: Cell<bool>,
     /// Feeds `random`: each call gets the next bytes of a counter (predictable on purpose).
@@ -267,6 +277,13 @@ impl FilterHost for MockHost {
     }
     fn refusing_config_is_fatal(&self) -> bool {
         self.fatal_refusal.get()
+    }
+    fn set_tick_period_ms(&self, ms: u32) -> bool {
+        self.tick_ms.set(ms);
+        true
+    }
+    fn request_properties_readable(&self) -> bool {
+        !self.properties_unreadable.get()
     }
 }
 

@@ -131,6 +131,14 @@ impl FilterHost for GuestHost {
     fn refusing_config_is_fatal(&self) -> bool {
         super::runtime::refusing_config_is_fatal()
     }
+
+    fn set_tick_period_ms(&self, ms: u32) -> bool {
+        host::set_tick_period_ms(ms).is_ok()
+    }
+
+    fn request_properties_readable(&self) -> bool {
+        super::runtime::request_properties_readable()
+    }
 }
 
 impl RedisSubmit for RefCell<RedisClient> {

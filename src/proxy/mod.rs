@@ -5,6 +5,7 @@
 
 pub mod context;
 mod exports;
+pub mod feature;
 mod guest_host;
 #[cfg(feature = "higress")]
 mod higress;
@@ -15,16 +16,19 @@ pub mod pairs;
 pub mod redis;
 pub mod respond;
 mod runtime;
+pub mod step;
 mod sys;
 #[cfg(not(feature = "higress"))]
 mod tunnel_host;
 
 pub use context::{Action, HttpContext, RootContext};
 pub use exports::EXPORTED_CALLBACKS;
+pub use feature::{Feature, FeatureRoot};
 pub use guest_host::GuestHost;
 pub use host_calls::HostSharedData;
 pub use redis::{RedisClient, SharedClient};
 pub use runtime::{affinity, current_context, set_root_factory, RootFactory};
+pub use step::Step;
 
 /// Sets the root context factory, the filter's name for its memory gauge (`memory_gauge`) and a
 /// panic hook that logs through the host before the VM dies (a panic is a bug: filters return

@@ -2,7 +2,6 @@
 //! has one, as `application/json; charset=utf-8`.
 
 use super::context::{Action, HttpContext};
-use super::guest_host::GuestHost;
 use crate::filter_host::{FilterHost, LogLevel};
 
 /// The body Kong sends with an error status.
@@ -16,9 +15,9 @@ pub fn kong_error_body(message: &str, request_id: Option<&str>) -> String {
 }
 
 /// The request's id, when the host has one. On Kong's engine an answer given from a call's
-/// answer goes without it (see `runtime::request_properties_readable`).
+/// answer goes without it (`FilterHost::request_properties_readable`).
 fn request_id(host: &dyn FilterHost) -> Option<String> {
-    if !super::runtime::request_properties_readable() {
+    if !host.request_properties_readable() {
         return None;
     }
     host.property(&["request", "id"])
@@ -102,8 +101,8 @@ pub fn configure<F>(
         Ok(f) => {
             *refused = false;
             *filter = Some(std::rc::Rc::new(f));
-            if let Err(s) = super::host::set_tick_period_ms(tick_ms) {
-                host.log(LogLevel::Warn, &format!("no tick (status {})", s.0));
+            if !host.set_tick_period_ms(tick_ms) {
+                host.log(LogLevel::Warn, &format!("no tick of {tick_ms} ms"));
             }
             true
         }
@@ -125,12 +124,13 @@ pub fn configure<F>(
 /// worker down: each gets Kong's 500, and the reason was logged once at configure time.
 pub struct RefusedConfig {
     pub filter: &'static str,
+    pub host: std::rc::Rc<dyn FilterHost>,
 }
 
 impl HttpContext for RefusedConfig {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
         kong_error(
-            &GuestHost,
+            self.host.as_ref(),
             self.filter,
             500,
             "An unexpected error occurred",

@@ -8,46 +8,34 @@
 pub mod config;
 
 use redis_filter_core::filter_host::FilterHost;
-use redis_filter_core::proxy::host::LogLevel;
-use redis_filter_core::proxy::respond::RefusedConfig;
-use redis_filter_core::proxy::{GuestHost, HttpContext, RootContext};
+use redis_filter_core::proxy::{Feature, FeatureRoot, HttpContext};
+use std::rc::Rc;
 
 /// The filter's name, in its log lines and its 500s.
 pub const NAME: &str = "redis-chain-end";
 
-redis_filter_core::filter_main!(|_| Box::new(Root::default()));
+redis_filter_core::filter_main!(|id| Box::new(FeatureRoot::<ChainEnd>::new(id)));
 
-#[derive(Default)]
-struct Root {
-    refused: bool,
-}
+/// The filter: nothing but its accepted config.
+pub struct ChainEnd;
 
 /// Every callback continues: the trait's defaults.
 struct Pass;
 
 impl HttpContext for Pass {}
 
-impl RootContext for Root {
-    fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool {
-        self.refused = false;
-        let Err(e) = config::check(config.as_deref().unwrap_or_default()) else {
-            return true;
-        };
-        let host = GuestHost;
-        if host.refusing_config_is_fatal() {
-            let line = format!("{e}; every request gets 500 until the config is fixed");
-            host.log(LogLevel::Error, &line);
-            self.refused = true;
-            return true;
-        }
-        host.log(LogLevel::Error, &e);
-        false
+impl Feature for ChainEnd {
+    const NAME: &'static str = NAME;
+
+    fn build(_root_id: u32, _host: Rc<dyn FilterHost>, raw: &[u8]) -> Result<Self, String> {
+        config::check(raw).map(|()| ChainEnd)
     }
 
-    fn create_http_context(&mut self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        if self.refused {
-            return Some(Box::new(RefusedConfig { filter: NAME }));
-        }
-        Some(Box::new(Pass))
+    fn tick_ms(&self) -> u32 {
+        0
+    }
+
+    fn request(_filter: &Rc<Self>, _context_id: u32) -> Box<dyn HttpContext> {
+        Box::new(Pass)
     }
 }

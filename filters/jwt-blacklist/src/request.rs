@@ -7,14 +7,23 @@ use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
 use redis_filter_core::hmac::constant_time_eq;
 use redis_filter_core::jwt::{self, Found};
 use redis_filter_core::proxy::respond;
+use redis_filter_core::proxy::Step as _;
 use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::{failure_log::FailureLog, identity, Outcome};
 use std::rc::Rc;
 
 pub const NAME: &str = "redis-jwt-blacklist";
-const LOOKUP: u32 = 1;
-const REVOKE: u32 = 2;
+/// The Redis work of a request: is the token revoked, or revoke it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Lookup,
+    Revoke,
+}
+
+impl redis_filter_core::proxy::Step for Step {
+    const ALL: &'static [Self] = &[Step::Lookup, Step::Revoke];
+}
 /// The header an operator's request carries `admin_secret` in.
 pub const SECRET_HEADER: &str = "x-blacklist-secret";
 
@@ -67,10 +76,14 @@ impl BlacklistRequest {
         respond::kong_error(host, NAME, status, message, &headers)
     }
 
-    fn submit(&self, tag: u32, job: redis_filter_core::job::Pipeline) -> Action {
-        match self.filter.client.submit(self.id, tag, Box::new(job)) {
+    fn submit(&self, step: Step, job: redis_filter_core::job::Pipeline) -> Action {
+        match self
+            .filter
+            .client
+            .submit(self.id, step.code(), Box::new(job))
+        {
             Submitted::Pending => Action::Pause,
-            Submitted::Done(outcome) => self.on_redis_answer(tag, outcome),
+            Submitted::Done(outcome) => self.on_redis_answer(step, outcome),
         }
     }
 
@@ -91,16 +104,19 @@ impl BlacklistRequest {
         }
         let key = format!("{}{jti}", config.key_prefix);
         let max = config.redis.max_redirections();
-        self.submit(REVOKE, revoked::revoke_job(&key, config.admin_ttl, max))
+        self.submit(
+            Step::Revoke,
+            revoked::revoke_job(&key, config.admin_ttl, max),
+        )
     }
 
-    fn on_redis_answer(&self, tag: u32, outcome: Outcome) -> Action {
-        match tag {
-            REVOKE => match revoked::revoked(outcome) {
+    fn on_redis_answer(&self, step: Step, outcome: Outcome) -> Action {
+        match step {
+            Step::Revoke => match revoked::revoked(outcome) {
                 Ok(()) => self.answer(200, "Token revoked", false),
                 Err(e) => self.failed(&e),
             },
-            _ => match revoked::is_revoked(outcome) {
+            Step::Lookup => match revoked::is_revoked(outcome) {
                 Ok(true) => self.answer(401, "Token revoked", true),
                 Ok(false) => Action::Continue,
                 Err(e) => self.failed(&e),
@@ -149,7 +165,7 @@ impl HttpContext for BlacklistRequest {
         let revoking =
             config.revoke_path.as_deref() == Some(bare) && method == config.revoke_method;
         if !revoking {
-            return self.submit(LOOKUP, revoked::lookup_job(&key, max));
+            return self.submit(Step::Lookup, revoked::lookup_job(&key, max));
         }
         let now = host.now_ms() / 1000;
         let exp = decoded
@@ -164,7 +180,7 @@ impl HttpContext for BlacklistRequest {
             self.revoke_later = Some((key, ttl));
             return Action::Continue;
         }
-        self.submit(REVOKE, revoked::revoke_job(&key, ttl, max))
+        self.submit(Step::Revoke, revoked::revoke_job(&key, ttl, max))
     }
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
@@ -177,7 +193,9 @@ impl HttpContext for BlacklistRequest {
         }
         let job = revoked::revoke_job(&key, ttl, filter.config.redis.max_redirections());
         if let Submitted::Done(outcome) =
-            filter.client.submit(filter.root_id, REVOKE, Box::new(job))
+            filter
+                .client
+                .submit(filter.root_id, Step::Revoke.code(), Box::new(job))
         {
             if let Err(e) = revoked::revoked(outcome) {
                 filter.log_failure(&e);
@@ -187,7 +205,11 @@ impl HttpContext for BlacklistRequest {
     }
 
     fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
-        self.on_redis_answer(tag, outcome)
+        match Step::from_code(tag) {
+            Some(step) => self.on_redis_answer(step, outcome),
+            // Not a step of this filter's: nothing of this request waits on it.
+            None => Action::Continue,
+        }
     }
 }
 

@@ -65,13 +65,16 @@ fn a_revoked_token_is_refused_and_another_goes_on() {
         sent.contains("EXISTS") && sent.contains("jwt_blacklist:t-1"),
         "{sent}"
     );
-    assert_eq!(r.on_redis(LOOKUP, Ok(vec![Reply::Int(1)])), Action::Pause);
+    assert_eq!(
+        r.on_redis(Step::Lookup.code(), Ok(vec![Reply::Int(1)])),
+        Action::Pause
+    );
     assert_eq!(answer(&host), Some((401, "Token revoked".into())));
 
     let (mut r, host, _) = setup("", get("/api", Some(&t)));
     r.on_request_headers(0, true);
     assert_eq!(
-        r.on_redis(LOOKUP, Ok(vec![Reply::Int(0)])),
+        r.on_redis(Step::Lookup.code(), Ok(vec![Reply::Int(0)])),
         Action::Continue
     );
     assert_eq!(answer(&host), None);
@@ -93,7 +96,7 @@ fn redis_failing_is_503_unless_fault_tolerant() {
         sent.contains(&redis_filter_core::hmac::sha256_hex(&t)),
         "{sent}"
     );
-    r.on_redis(LOOKUP, Err(RedisError::Timeout));
+    r.on_redis(Step::Lookup.code(), Err(RedisError::Timeout));
     assert_eq!(
         answer(&host),
         Some((503, "The revocation list is unavailable".into()))
@@ -102,7 +105,7 @@ fn redis_failing_is_503_unless_fault_tolerant() {
     let (mut r, host, _) = setup(r#", "fault_tolerant": true"#, get("/api", Some(&t)));
     r.on_request_headers(0, true);
     assert_eq!(
-        r.on_redis(LOOKUP, Err(RedisError::Timeout)),
+        r.on_redis(Step::Lookup.code(), Err(RedisError::Timeout)),
         Action::Continue
     );
     assert_eq!(answer(&host), None);
@@ -132,7 +135,7 @@ fn a_client_revokes_only_a_token_an_authentication_filter_accepted_before_or_aft
     identity::hand_over(host.as_ref(), &consumer).unwrap();
     assert_eq!(r.on_response_headers(0, true), Action::Continue);
     let (context, tag, sent) = redis.submitted.borrow()[0].clone();
-    assert_eq!((context, tag), (1, REVOKE));
+    assert_eq!((context, tag), (1, Step::Revoke.code()));
     assert!(sent.join("").contains("jwt_blacklist:t-9"));
 
     // After it: revoked at once, answered here.
@@ -144,7 +147,7 @@ fn a_client_revokes_only_a_token_an_authentication_filter_accepted_before_or_aft
         sent.contains("jwt_blacklist:t-9") && sent.contains("\r\n120\r\n"),
         "{sent}"
     );
-    r.on_redis(REVOKE, Ok(vec![Reply::Status("OK".into())]));
+    r.on_redis(Step::Revoke.code(), Ok(vec![Reply::Status("OK".into())]));
     assert_eq!(answer(&host), Some((200, "Token revoked".into())));
 }
 
@@ -165,7 +168,7 @@ fn an_operator_needs_the_secret() {
         sent.contains("jwt_blacklist:t-5") && sent.contains("86400"),
         "{sent}"
     );
-    r.on_redis(REVOKE, Err(RedisError::Timeout));
+    r.on_redis(Step::Revoke.code(), Err(RedisError::Timeout));
     assert_eq!(
         answer(&host),
         Some((503, "The revocation list is unavailable".into()))

@@ -1,72 +1,44 @@
-//! The root context: parses the config once and owns the Redis client.
+//! The blacklist as a `Feature` (what its root does): the config parsed once with its Redis
+//! client, and the answers to revocations it made as responses passed.
 
 use crate::config::Config;
 use crate::request::{BlacklistRequest, Filter, NAME};
 use redis_filter_core::failure_log::FailureLog;
 use redis_filter_core::filter_host::FilterHost;
-use redis_filter_core::proxy::respond::{self, RefusedConfig};
-use redis_filter_core::proxy::{GuestHost, HttpContext, RedisClient, RootContext};
+use redis_filter_core::proxy::{Feature, HttpContext, RedisClient};
+use redis_filter_core::Outcome;
 use std::rc::Rc;
 
 const TICK_MS: u32 = 100;
 
-pub struct Root {
-    id: u32,
-    host: Rc<dyn FilterHost>,
-    filter: Option<Rc<Filter>>,
-    refused: bool,
-}
+impl Feature for Filter {
+    const NAME: &'static str = NAME;
 
-impl Root {
-    pub fn new(id: u32) -> Self {
-        Self {
-            id,
-            host: Rc::new(GuestHost),
-            filter: None,
-            refused: false,
-        }
-    }
-
-    fn build(&self, raw: &[u8]) -> Result<Filter, String> {
+    fn build(root_id: u32, host: Rc<dyn FilterHost>, raw: &[u8]) -> Result<Self, String> {
         let config = Config::parse(raw).map_err(|e| e.to_string())?;
-        let client = RedisClient::new(self.id, &config.redis)?;
+        let client = RedisClient::new(root_id, &config.redis)?;
         Ok(Filter {
             config,
-            host: self.host.clone(),
+            host,
             client,
             failure_log: FailureLog::default(),
-            root_id: self.id,
+            root_id,
         })
     }
-}
 
-impl RootContext for Root {
-    fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool {
-        let raw = config.unwrap_or_else(|| b"{}".to_vec());
-        let built = self.build(&raw);
-        let host = self.host.clone();
-        respond::configure(
-            host.as_ref(),
-            built,
-            TICK_MS,
-            &mut self.filter,
-            &mut self.refused,
-        )
+    fn tick_ms(&self) -> u32 {
+        TICK_MS
     }
 
     /// A revocation made as a response passed (the filter before redis-jwt): only its failure
     /// is news.
-    fn on_redis(&mut self, _tag: u32, outcome: redis_filter_core::Outcome) {
-        if let (Some(filter), Err(e)) = (&self.filter, crate::revoked::revoked(outcome)) {
+    fn on_redis(filter: &Rc<Self>, _tag: u32, outcome: Outcome) {
+        if let Err(e) = crate::revoked::revoked(outcome) {
             filter.log_failure(&e);
         }
     }
 
-    fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        if self.refused {
-            return Some(Box::new(RefusedConfig { filter: NAME }));
-        }
-        let filter = self.filter.clone()?;
-        Some(Box::new(BlacklistRequest::new(context_id, filter)))
+    fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {
+        Box::new(BlacklistRequest::new(context_id, filter.clone()))
     }
 }

@@ -16,4 +16,6 @@ pub use redis_filter_core::jwt as token;
 mod request;
 mod root;
 
-redis_filter_core::filter_main!(|id| Box::new(root::Root::new(id)));
+redis_filter_core::filter_main!(|id| Box::new(redis_filter_core::proxy::FeatureRoot::<
+    request::Filter,
+>::new(id)));

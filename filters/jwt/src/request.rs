@@ -11,6 +11,7 @@ use crate::verified::Verified;
 use redis_filter_core::failure_log::FailureLog;
 use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
 use redis_filter_core::proxy::respond;
+use redis_filter_core::proxy::Step as _;
 use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::{identity, Outcome};
@@ -19,7 +20,15 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub const NAME: &str = "redis-jwt";
-const LOOKUP: u32 = 1;
+/// The Redis work of a request: its credential, when credentials are kept in Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Lookup,
+}
+
+impl redis_filter_core::proxy::Step for Step {
+    const ALL: &'static [Self] = &[Step::Lookup];
+}
 
 /// The upstream headers Kong's auth plugins set: a client's own copies never go through.
 const CONSUMER_HEADERS: &[&str] = &[
@@ -155,7 +164,7 @@ impl JwtRequest {
         let redis_key = format!("{}{}", store.prefix, waiting.key);
         let job = store::lookup_job(&redis_key, store.redis.max_redirections());
         self.waiting = Some(waiting);
-        match client.submit(self.id, LOOKUP, Box::new(job)) {
+        match client.submit(self.id, Step::Lookup.code(), Box::new(job)) {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.on_lookup(outcome),
         }
@@ -406,8 +415,12 @@ impl HttpContext for JwtRequest {
         }
     }
 
-    fn on_redis(&mut self, _tag: u32, outcome: Outcome) -> Action {
-        self.on_lookup(outcome)
+    fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
+        match Step::from_code(tag) {
+            Some(Step::Lookup) => self.on_lookup(outcome),
+            // Not a step of this filter's: nothing of this request waits on it.
+            None => Action::Continue,
+        }
     }
 }
 

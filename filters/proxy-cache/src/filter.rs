@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::store::{self, Keys};
 use redis_filter_core::failure_log::FailureLog;
 use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use redis_filter_core::proxy::Step as _;
 use redis_filter_core::transport::Submitted;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -72,8 +73,39 @@ pub struct Filter {
     pub newline_stays: Cell<bool>,
 }
 
-/// The tag of a coalescing lookup (the request's, or the root's on its behalf).
-pub const LOOKUP: u32 = 4;
+/// The Redis work of a request, each with its continuation in `CacheRequest::on_redis`. A
+/// coalescing lookup may also be submitted by the root on a waiting request's behalf
+/// (`poll_waiters`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Fetch,
+    Purge,
+    Lookup,
+    Wait,
+    Revalidate,
+}
+
+impl redis_filter_core::proxy::Step for Step {
+    const ALL: &'static [Self] = &[
+        Step::Fetch,
+        Step::Purge,
+        Step::Lookup,
+        Step::Wait,
+        Step::Revalidate,
+    ];
+}
+
+/// The root's Redis work, submitted by requests on its behalf: an entry's write, and a lock
+/// given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootStep {
+    Write,
+    Release,
+}
+
+impl redis_filter_core::proxy::Step for RootStep {
+    const ALL: &'static [Self] = &[RootStep::Write, RootStep::Release];
+}
 
 impl Filter {
     pub fn with_host(
@@ -112,7 +144,7 @@ impl Filter {
         let max = self.config.redis.max_redirections();
         for (context, keys) in waiting {
             let job = store::lookup_job(&keys, ms, max);
-            if let Submitted::Done(_) = client.submit(context, LOOKUP, Box::new(job)) {
+            if let Submitted::Done(_) = client.submit(context, Step::Lookup.code(), Box::new(job)) {
                 // Failed at once (Redis marked down): try again on the next tick.
                 self.waiting.borrow_mut().push((context, keys));
             }

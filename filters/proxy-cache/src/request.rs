@@ -5,23 +5,16 @@ use crate::cache_control::{content_type_matches, resource_ttl, Directives};
 use crate::cache_key::{self, KeyParts};
 use crate::config::Strategy;
 use crate::entry::{Entry, VERSION};
-use crate::filter::{Counted, Filter, LOOKUP, NAME};
+use crate::filter::{Counted, Filter, RootStep, Step, NAME};
 use crate::stale::{self, Windows};
 use crate::{memory, store};
 use redis_filter_core::filter_host::LogLevel;
 use redis_filter_core::proxy::respond;
+use redis_filter_core::proxy::Step as _;
 use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
 use std::rc::Rc;
-
-const FETCH: u32 = 1;
-const PURGE: u32 = 2;
-const WAIT: u32 = 5;
-const REVALIDATE: u32 = 7;
-/// The root's tags for writes and lock releases (see `root.rs`).
-pub const WRITE: u32 = 3;
-pub const RELEASE: u32 = 6;
 
 /// Removed from a stored response when it is served (Kong: hop-by-hop, and the length, which
 /// the host sets for the body it sends).
@@ -146,13 +139,13 @@ impl CacheRequest {
                     return self.on_fetched(Err("no redis client".into()));
                 };
                 let max = filter.config.redis.max_redirections();
-                let (tag, job) = match filter.config.coalesce_wait_ms() {
-                    Some(ms) => (LOOKUP, store::lookup_job(&self.keys, ms, max)),
-                    None => (FETCH, store::fetch_job(&self.keys.entry, max)),
+                let (step, job) = match filter.config.coalesce_wait_ms() {
+                    Some(ms) => (Step::Lookup, store::lookup_job(&self.keys, ms, max)),
+                    None => (Step::Fetch, store::fetch_job(&self.keys.entry, max)),
                 };
-                match client.submit(self.id, tag, Box::new(job)) {
+                match client.submit(self.id, step.code(), Box::new(job)) {
                     Submitted::Pending => Action::Pause,
-                    Submitted::Done(outcome) => self.on_redis(tag, outcome),
+                    Submitted::Done(outcome) => self.on_redis(step.code(), outcome),
                 }
             }
         }
@@ -201,7 +194,7 @@ impl CacheRequest {
                 };
                 let max = filter.config.redis.max_redirections();
                 let job = store::wait_job(&self.keys, seconds, max);
-                match client.submit(self.id, WAIT, Box::new(job)) {
+                match client.submit(self.id, Step::Wait.code(), Box::new(job)) {
                     Submitted::Pending => Action::Pause,
                     Submitted::Done(outcome) => self.on_waited(store::waited(outcome)),
                 }
@@ -297,10 +290,12 @@ impl CacheRequest {
         let max = filter.config.redis.max_redirections();
         self.stale_entry = Some(entry);
         let job = store::lock_job(&self.keys, ms, max);
-        Some(match client.submit(self.id, REVALIDATE, Box::new(job)) {
-            Submitted::Pending => Action::Pause,
-            Submitted::Done(outcome) => self.on_lock(store::locked(outcome)),
-        })
+        Some(
+            match client.submit(self.id, Step::Revalidate.code(), Box::new(job)) {
+                Submitted::Pending => Action::Pause,
+                Submitted::Done(outcome) => self.on_lock(store::locked(outcome)),
+            },
+        )
     }
 
     fn on_lock(&mut self, taken: Result<bool, String>) -> Action {
@@ -401,12 +396,14 @@ impl HttpContext for CacheRequest {
     }
 
     fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
-        match tag {
-            PURGE => self.purged(store::deleted(outcome)),
-            LOOKUP => self.on_lookup(store::looked_up(outcome)),
-            WAIT => self.on_waited(store::waited(outcome)),
-            REVALIDATE => self.on_lock(store::locked(outcome)),
-            _ => self.on_fetched(store::fetched(outcome)),
+        match Step::from_code(tag) {
+            Some(Step::Fetch) => self.on_fetched(store::fetched(outcome)),
+            Some(Step::Purge) => self.purged(store::deleted(outcome)),
+            Some(Step::Lookup) => self.on_lookup(store::looked_up(outcome)),
+            Some(Step::Wait) => self.on_waited(store::waited(outcome)),
+            Some(Step::Revalidate) => self.on_lock(store::locked(outcome)),
+            // Not a step of this filter's: nothing of this request waits on it.
+            None => Action::Continue,
         }
     }
 

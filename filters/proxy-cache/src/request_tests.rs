@@ -306,10 +306,17 @@ fn redis_lookups_and_writes_without_coalescing() {
     let (context, _, commands) = redis.submitted.borrow()[0].clone();
     assert_eq!(context, 7);
     assert!(commands[0].contains("GET") && commands[0].contains("proxy-cache:default:{"));
-    assert_eq!(ctx.on_redis(FETCH, Ok(vec![Reply::Nil])), Action::Continue);
+    assert_eq!(
+        ctx.on_redis(Step::Fetch.code(), Ok(vec![Reply::Nil])),
+        Action::Continue
+    );
     respond(&mut ctx, &host, 200, JSON, b"{}");
     let (context, tag, commands) = redis.submitted.borrow()[1].clone();
-    assert_eq!((context, tag), (ROOT, WRITE), "the write is the root's");
+    assert_eq!(
+        (context, tag),
+        (ROOT, RootStep::Write.code()),
+        "the write is the root's"
+    );
     assert_eq!(commands.len(), 1);
     assert!(commands[0].contains("SET") && commands[0].contains("EX"));
     assert!(commands[0].ends_with("$3\r\n300\r\n"), "{}", commands[0]);
@@ -326,15 +333,21 @@ fn a_cold_entry_is_fetched_once_the_others_wait_for_it_in_kongs_engine() {
     // The first request gets the lock, goes upstream, and its write releases the lock.
     let (mut fetcher, _) = run(&filter, &host, "GET", "/cold", &[]);
     let (_, tag, commands) = redis.submitted.borrow()[0].clone();
-    assert_eq!(tag, LOOKUP);
+    assert_eq!(tag, Step::Lookup.code());
     assert!(commands[0].contains("EVALSHA") && commands[0].contains(":lock"));
-    assert_eq!(fetcher.on_redis(LOOKUP, lookup(2)), Action::Continue);
+    assert_eq!(
+        fetcher.on_redis(Step::Lookup.code(), lookup(2)),
+        Action::Continue
+    );
     // A second request finds the lock: it waits (blocking, in a call of its own).
     let (mut waiter, action) = run(&filter, &host, "GET", "/cold", &[]);
     assert_eq!(action, Action::Pause);
-    assert_eq!(waiter.on_redis(LOOKUP, lookup(3)), Action::Pause);
+    assert_eq!(
+        waiter.on_redis(Step::Lookup.code(), lookup(3)),
+        Action::Pause
+    );
     let (context, tag, commands) = redis.submitted.borrow()[2].clone();
-    assert_eq!((context, tag), (7, WAIT));
+    assert_eq!((context, tag), (7, Step::Wait.code()));
     // BRPOPLPUSH (Redis 5.0 has no BLMOVE), its timeout in whole seconds (all 5.0 takes).
     assert!(
         commands[0].starts_with("*4\r\n$10\r\nBRPOPLPUSH\r\n"),
@@ -351,7 +364,7 @@ fn a_cold_entry_is_fetched_once_the_others_wait_for_it_in_kongs_engine() {
     host.next_request();
     respond(&mut fetcher, &host, 200, JSON, b"{\"v\":1}");
     let (context, tag, commands) = redis.submitted.borrow()[3].clone();
-    assert_eq!((context, tag), (ROOT, WRITE));
+    assert_eq!((context, tag), (ROOT, RootStep::Write.code()));
     let names: Vec<&str> = commands
         .iter()
         .map(|c| c.split("\r\n").nth(2).unwrap())
@@ -373,7 +386,7 @@ fn a_cold_entry_is_fetched_once_the_others_wait_for_it_in_kongs_engine() {
         Reply::Bulk(b"1".to_vec()),
         Reply::Bulk(entry.encode()),
     ]);
-    assert_eq!(waiter.on_redis(WAIT, woke), Action::Pause);
+    assert_eq!(waiter.on_redis(Step::Wait.code(), woke), Action::Pause);
     let (status, headers, body) = local(&host).unwrap();
     assert_eq!((status, body.as_slice()), (200, b"{\"v\":1}".as_slice()));
     assert_eq!(header(&headers, "X-Cache-Status"), Some("Hit"));
@@ -384,18 +397,18 @@ fn a_cold_entry_is_fetched_once_the_others_wait_for_it_in_kongs_engine() {
 fn a_fetcher_that_keeps_nothing_lets_the_waiters_go_and_they_go_upstream() {
     let (filter, host, redis) = setup(r#"{"strategy": "redis"}"#);
     let (mut fetcher, _) = run(&filter, &host, "GET", "/e", &[]);
-    fetcher.on_redis(LOOKUP, lookup(2));
+    fetcher.on_redis(Step::Lookup.code(), lookup(2));
     respond(&mut fetcher, &host, 500, JSON, b"{}");
     let (context, tag, commands) = redis.submitted.borrow()[1].clone();
-    assert_eq!((context, tag), (ROOT, RELEASE));
+    assert_eq!((context, tag), (ROOT, RootStep::Release.code()));
     assert!(commands[0].contains("DEL") && commands[1].contains("RPUSH"));
     fetcher.on_log();
     assert_eq!(redis.submitted.borrow().len(), 2, "released once");
     // A waiter woken with no entry goes upstream itself (and may keep the response).
     host.per_context.set(true);
     let (mut waiter, _) = run(&filter, &host, "GET", "/e", &[]);
-    waiter.on_redis(LOOKUP, lookup(3));
-    let action = waiter.on_redis(WAIT, Ok(vec![Reply::Nil, Reply::Nil]));
+    waiter.on_redis(Step::Lookup.code(), lookup(3));
+    let action = waiter.on_redis(Step::Wait.code(), Ok(vec![Reply::Nil, Reply::Nil]));
     assert_eq!(action, Action::Continue);
     respond(&mut waiter, &host, 200, JSON, b"{}");
     assert_eq!(
@@ -409,7 +422,7 @@ fn redis_down_bypasses_with_bypass_on_err_and_otherwise_answers_502() {
     let (filter, host, _) = setup(r#"{"strategy": "redis", "bypass_on_err": true}"#);
     let (mut ctx, _) = run(&filter, &host, "GET", "/d", &[]);
     assert_eq!(
-        ctx.on_redis(LOOKUP, Err(RedisError::Timeout)),
+        ctx.on_redis(Step::Lookup.code(), Err(RedisError::Timeout)),
         Action::Continue
     );
     respond(&mut ctx, &host, 200, JSON, b"{}");
@@ -424,7 +437,7 @@ fn redis_down_bypasses_with_bypass_on_err_and_otherwise_answers_502() {
     let (filter, host, _) = setup(r#"{"strategy": "redis"}"#);
     let (mut ctx, _) = run(&filter, &host, "GET", "/d", &[]);
     assert_eq!(
-        ctx.on_redis(LOOKUP, Err(RedisError::Timeout)),
+        ctx.on_redis(Step::Lookup.code(), Err(RedisError::Timeout)),
         Action::Pause
     );
     let (status, headers, body) = local(&host).unwrap();
@@ -482,24 +495,27 @@ fn response_headers_flags_and_kong_debug() {
 fn in_envoy_the_root_looks_the_entry_up_again_for_the_waiters_until_their_wait_ends() {
     let (filter, host, redis) = setup(r#"{"strategy": "redis"}"#);
     let (mut waiter, _) = run(&filter, &host, "GET", "/w", &[]);
-    assert_eq!(waiter.on_redis(LOOKUP, lookup(3)), Action::Pause);
+    assert_eq!(
+        waiter.on_redis(Step::Lookup.code(), lookup(3)),
+        Action::Pause
+    );
     assert_eq!(filter.waiting.borrow().len(), 1, "parked");
     filter.poll_waiters();
     let (context, tag, commands) = redis.submitted.borrow()[1].clone();
     assert_eq!(
         (context, tag),
-        (7, LOOKUP),
+        (7, Step::Lookup.code()),
         "looked up again for the waiter"
     );
     assert!(commands[0].contains("EVALSHA"));
     assert_eq!(
-        waiter.on_redis(LOOKUP, lookup(3)),
+        waiter.on_redis(Step::Lookup.code(), lookup(3)),
         Action::Pause,
         "still locked"
     );
     host.now_ms.set(NOW_MS + 1000);
     assert_eq!(
-        waiter.on_redis(LOOKUP, lookup(3)),
+        waiter.on_redis(Step::Lookup.code(), lookup(3)),
         Action::Continue,
         "its wait is over"
     );
@@ -546,7 +562,7 @@ fn stale_while_revalidate_one_request_refreshes_the_others_get_the_stale_entry()
     };
     let (mut first, _) = run(&filter, &host, "GET", "/s", &[]);
     assert_eq!(
-        first.on_redis(LOOKUP, found()),
+        first.on_redis(Step::Lookup.code(), found()),
         Action::Pause,
         "asks for the lock"
     );
@@ -554,14 +570,14 @@ fn stale_while_revalidate_one_request_refreshes_the_others_get_the_stale_entry()
     assert!(commands[0].contains("NX") && commands[0].contains(":lock"));
     let ok = Ok(vec![Reply::Status("OK".into())]);
     assert_eq!(
-        first.on_redis(REVALIDATE, ok),
+        first.on_redis(Step::Revalidate.code(), ok),
         Action::Continue,
         "it refreshes"
     );
     let (mut second, _) = run(&filter, &host, "GET", "/s", &[]);
-    second.on_redis(LOOKUP, found());
+    second.on_redis(Step::Lookup.code(), found());
     assert_eq!(
-        second.on_redis(REVALIDATE, Ok(vec![Reply::Nil])),
+        second.on_redis(Step::Revalidate.code(), Ok(vec![Reply::Nil])),
         Action::Pause
     );
     let (status, headers, body) = local(&host).unwrap();

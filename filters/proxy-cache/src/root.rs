@@ -1,97 +1,51 @@
-//! The root context: parses the config once, owns the Redis client, and hears the answers to
-//! the writes (which are its work: in Kong's engine they leave from its `on_tick`).
+//! proxy-cache as a `Feature` (what its root does): the config parsed once with its Redis
+//! client, the writes of what responses taught it, and the waiters it polls from its tick.
 
 use crate::config::{Config, Strategy};
-use crate::filter::{Filter, NAME};
-use crate::request::{written, CacheRequest, WRITE};
+use crate::filter::{Filter, RootStep, NAME};
+use crate::request::{written, CacheRequest};
 use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
-use redis_filter_core::proxy::respond::{self, RefusedConfig};
-use redis_filter_core::proxy::{GuestHost, HttpContext, RedisClient, RootContext};
+use redis_filter_core::proxy::{Feature, HttpContext, RedisClient, Step};
 use redis_filter_core::Outcome;
 use std::rc::Rc;
 
-/// How often the root wakes: the multiplexer's expiries, and in Kong's engine the writes that
-/// responses left for it.
 const TICK_MS: u32 = 50;
 
-pub struct Root {
-    id: u32,
-    host: Rc<dyn FilterHost>,
-    filter: Option<Rc<Filter>>,
-    refused: bool,
-}
+impl Feature for Filter {
+    const NAME: &'static str = NAME;
 
-impl Root {
-    pub fn new(id: u32) -> Self {
-        Self::with_host(id, Rc::new(GuestHost))
-    }
-
-    pub fn with_host(id: u32, host: Rc<dyn FilterHost>) -> Self {
-        Self {
-            id,
-            host,
-            filter: None,
-            refused: false,
-        }
-    }
-
-    fn build(&self, raw: &[u8]) -> Result<Filter, String> {
+    fn build(root_id: u32, host: Rc<dyn FilterHost>, raw: &[u8]) -> Result<Self, String> {
         let config = Config::parse(raw).map_err(|e| e.to_string())?;
         let client: Option<Rc<dyn RedisSubmit>> = match config.strategy {
-            Strategy::Redis => Some(RedisClient::new(self.id, &config.redis)?),
+            Strategy::Redis => Some(RedisClient::new(root_id, &config.redis)?),
             Strategy::Memory => None,
         };
-        Ok(Filter::with_host(
-            config,
-            self.host.clone(),
-            client,
-            self.id,
-        ))
-    }
-}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool {
-        let raw = config.unwrap_or_else(|| b"{}".to_vec());
-        let built = self.build(&raw);
-        let host = self.host.clone();
-        respond::configure(
-            host.as_ref(),
-            built,
-            TICK_MS,
-            &mut self.filter,
-            &mut self.refused,
-        )
+        Ok(Filter::with_host(config, host, client, root_id))
     }
 
-    fn on_redis(&mut self, tag: u32, outcome: Outcome) {
-        let Some(filter) = &self.filter else {
-            return;
-        };
-        match (tag, outcome) {
-            (WRITE, outcome) => {
+    fn tick_ms(&self) -> u32 {
+        TICK_MS
+    }
+
+    fn on_tick(filter: &Rc<Self>, _root_id: u32) {
+        filter.poll_waiters();
+    }
+
+    fn on_redis(filter: &Rc<Self>, tag: u32, outcome: Outcome) {
+        match (RootStep::from_code(tag), outcome) {
+            (Some(RootStep::Write), outcome) => {
                 written(filter, outcome);
-                // An entry this worker fetched for its waiters landed: they need not wait
-                // for the next tick.
                 filter.poll_waiters();
             }
-            (_, Err(e)) => filter.storage_failed(&format!("[proxy-cache] lock release: {e}")),
-            (_, Ok(_)) => {}
+            (Some(RootStep::Release), Err(e)) => {
+                filter.storage_failed(&format!("[proxy-cache] lock release: {e}"))
+            }
+            (Some(RootStep::Release), Ok(_)) | (None, _) => {}
         }
     }
 
-    fn on_tick(&mut self) {
-        if let Some(filter) = &self.filter {
-            filter.poll_waiters();
-        }
-    }
-
-    fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        if self.refused {
-            return Some(Box::new(RefusedConfig { filter: NAME }));
-        }
-        let filter = self.filter.clone()?;
-        Some(Box::new(CacheRequest::new(context_id, filter)))
+    fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {
+        Box::new(CacheRequest::new(context_id, filter.clone()))
     }
 }
 
@@ -99,12 +53,12 @@ impl RootContext for Root {
 mod tests {
     use super::*;
     use redis_filter_core::filter_host::MockHost;
-    use redis_filter_core::proxy::Action;
+    use redis_filter_core::proxy::{Action, FeatureRoot, RootContext};
 
     #[test]
     fn a_bad_config_is_refused_or_answered_with_500_where_refusing_is_fatal() {
         let host = Rc::new(MockHost::default());
-        let mut r = Root::with_host(1, host.clone());
+        let mut r = FeatureRoot::<Filter>::with_host(1, host.clone());
         assert!(!r.on_configure(Some(br#"{"strategy": "disk"}"#.to_vec())));
         assert!(host.logs.borrow()[0].1.contains("strategy"));
         assert!(r.create_http_context(2).is_none());

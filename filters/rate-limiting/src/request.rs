@@ -10,10 +10,21 @@ use crate::periods::Period;
 use crate::slots::{self, Slot};
 use crate::{script, sync};
 use redis_filter_core::proxy::respond::{self, OnRedisFailure};
+use redis_filter_core::proxy::Step as _;
 use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::{job::Pipeline, Outcome};
 use std::rc::Rc;
+
+/// The Redis work of a request: count it in every period's window, and read the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Count,
+}
+
+impl redis_filter_core::proxy::Step for Step {
+    const ALL: &'static [Self] = &[Step::Count];
+}
 
 const NAME: &str = "redis-rate-limiting";
 
@@ -326,15 +337,19 @@ impl HttpContext for RateLimit {
         } else {
             Pipeline::new(vec![script::request(&current, &previous)], 0)
         };
-        let submitted = client.submit(self.id, 0, Box::new(job));
+        let submitted = client.submit(self.id, Step::Count.code(), Box::new(job));
         match submitted {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.on_counts(outcome),
         }
     }
 
-    fn on_redis(&mut self, _tag: u32, outcome: Outcome) -> Action {
-        self.on_counts(outcome)
+    fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
+        match Step::from_code(tag) {
+            Some(Step::Count) => self.on_counts(outcome),
+            // Not a step of this filter's: nothing of this request waits on it.
+            None => Action::Continue,
+        }
     }
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {

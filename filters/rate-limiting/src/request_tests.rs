@@ -125,7 +125,10 @@ fn realtime_waits_for_redis_then_counts_from_its_reply() {
     drop(submitted);
     // The script answers the counts before this request: 4 this minute, 4 this hour.
     let counts = Reply::Array(vec![Reply::Int(4), Reply::Int(4)]);
-    assert_eq!(r.on_redis(0, Ok(vec![counts])), Action::Continue);
+    assert_eq!(
+        r.on_redis(Step::Count.code(), Ok(vec![counts])),
+        Action::Continue
+    );
     r.on_response_headers(0, false);
     assert_eq!(
         host.response_header("X-RateLimit-Remaining-Minute")
@@ -143,7 +146,10 @@ fn realtime_waits_for_redis_then_counts_from_its_reply() {
 fn redis_failing_lets_requests_through_when_fault_tolerant() {
     let (filter, host, _) = setup(r#"{"minute": 5, "policy": "redis"}"#, MockHost::default());
     let (mut r, _) = request(&filter, &host, 10);
-    assert_eq!(r.on_redis(0, Err(RedisError::Timeout)), Action::Continue);
+    assert_eq!(
+        r.on_redis(Step::Count.code(), Err(RedisError::Timeout)),
+        Action::Continue
+    );
     r.on_response_headers(0, false);
     assert!(host.response_headers.borrow().is_empty(), "no headers");
     assert_eq!(status(&host), None);
@@ -162,12 +168,15 @@ fn an_outage_logs_one_line_a_second_with_the_count_of_the_others() {
     let (filter, host, _) = setup(r#"{"minute": 5, "policy": "redis"}"#, MockHost::default());
     for id in 0..5 {
         let (mut r, _) = request(&filter, &host, id);
-        assert_eq!(r.on_redis(0, Err(RedisError::Timeout)), Action::Continue);
+        assert_eq!(
+            r.on_redis(Step::Count.code(), Err(RedisError::Timeout)),
+            Action::Continue
+        );
     }
     assert_eq!(host.logs.borrow().len(), 1, "one line for the burst");
     host.now_ms.set(NOW_MS + 1000);
     let (mut r, _) = request(&filter, &host, 9);
-    r.on_redis(0, Err(RedisError::Timeout));
+    r.on_redis(Step::Count.code(), Err(RedisError::Timeout));
     let logs = host.logs.borrow();
     assert_eq!(logs.len(), 2);
     assert!(
@@ -187,12 +196,18 @@ fn redis_failing_answers_500_when_not_fault_tolerant() {
     let config = r#"{"minute": 5, "policy": "redis", "fault_tolerant": false}"#;
     let (filter, host, _) = setup(config, MockHost::default());
     let (mut r, _) = request(&filter, &host, 10);
-    assert_eq!(r.on_redis(0, Err(RedisError::Timeout)), Action::Pause);
+    assert_eq!(
+        r.on_redis(Step::Count.code(), Err(RedisError::Timeout)),
+        Action::Pause
+    );
     assert_eq!(status(&host), Some(500));
     assert_eq!(body(&host)["message"], "An unexpected error occurred");
     // A garbled reply is a failure too.
     let (mut r, _) = request(&filter, &host, 11);
-    assert_eq!(r.on_redis(0, Ok(vec![Reply::Int(1)])), Action::Pause);
+    assert_eq!(
+        r.on_redis(Step::Count.code(), Ok(vec![Reply::Int(1)])),
+        Action::Pause
+    );
     assert_eq!(status(&host), Some(500));
 }
 

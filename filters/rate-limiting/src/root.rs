@@ -1,55 +1,45 @@
-//! The root context: parses the config once, owns the Redis client, flushes `sync_rate` deltas.
+//! Rate limiting as a `Feature` (what its root does): the config parsed once with its Redis
+//! client, `sync_rate` deltas flushed from the tick.
 
 use crate::config::{Config, Policy};
 use crate::filter::Filter;
 use crate::request::RateLimit;
 use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
-use redis_filter_core::proxy::respond::{self, RefusedConfig};
-use redis_filter_core::proxy::{GuestHost, HttpContext, RedisClient, RootContext};
+use redis_filter_core::proxy::{Feature, HttpContext, RedisClient, Step};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
 use std::rc::Rc;
 
 /// How often the root wakes: the multiplexer's expiries, and the sync check.
 const TICK_MS: u32 = 100;
-const SYNC_TAG: u32 = 1;
-
-pub struct Root {
-    id: u32,
-    host: Rc<dyn FilterHost>,
-    filter: Option<Rc<Filter>>,
-    /// The config was refused where refusing it would kill the worker (Kong's engine): the
-    /// filter stays up and answers every request with Kong's 500.
-    refused: bool,
+/// The root's Redis work: a `sync_rate` flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RootStep {
+    Sync,
 }
 
-const NAME: &str = "redis-rate-limiting";
+impl Step for RootStep {
+    const ALL: &'static [Self] = &[RootStep::Sync];
+}
 
-impl Root {
-    pub fn new(id: u32) -> Self {
-        Self::with_host(id, Rc::new(GuestHost))
-    }
+impl Feature for Filter {
+    const NAME: &'static str = "redis-rate-limiting";
 
-    /// A root over a given host (unit tests use `MockHost`).
-    pub fn with_host(id: u32, host: Rc<dyn FilterHost>) -> Self {
-        Self {
-            id,
-            host,
-            filter: None,
-            refused: false,
-        }
-    }
-
-    fn build(&self, raw: &[u8]) -> Result<Filter, String> {
+    fn build(root_id: u32, host: Rc<dyn FilterHost>, raw: &[u8]) -> Result<Self, String> {
         let config = Config::parse(raw).map_err(|e| e.to_string())?;
         let client: Option<Rc<dyn RedisSubmit>> = match config.policy {
-            Policy::Redis => Some(RedisClient::new(self.id, &config.redis)?),
+            Policy::Redis => Some(RedisClient::new(root_id, &config.redis)?),
             Policy::Local => None,
         };
-        Ok(Filter::with_host(config, self.host.clone(), client))
+        Ok(Filter::with_host(config, host, client))
     }
 
-    fn flush(&mut self, filter: &Rc<Filter>) {
+    fn tick_ms(&self) -> u32 {
+        TICK_MS
+    }
+
+    /// `sync_rate`: the counts of this worker go to Redis when their time comes.
+    fn on_tick(filter: &Rc<Self>, root_id: u32) {
         let Some(rate) = filter.config.sync_rate else {
             return;
         };
@@ -62,35 +52,14 @@ impl Root {
         let (Some(job), Some(client)) = (job, &filter.client) else {
             return;
         };
-        let submitted = client.submit(self.id, SYNC_TAG, Box::new(job));
+        let submitted = client.submit(root_id, RootStep::Sync.code(), Box::new(job));
         if let Submitted::Done(outcome) = submitted {
-            self.on_redis(SYNC_TAG, outcome);
-        }
-    }
-}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, config: Option<Vec<u8>>) -> bool {
-        let raw = config.unwrap_or_else(|| b"{}".to_vec());
-        let built = self.build(&raw);
-        let host = self.host.clone();
-        respond::configure(
-            host.as_ref(),
-            built,
-            TICK_MS,
-            &mut self.filter,
-            &mut self.refused,
-        )
-    }
-
-    fn on_tick(&mut self) {
-        if let Some(filter) = self.filter.clone() {
-            self.flush(&filter);
+            Self::on_redis(filter, RootStep::Sync.code(), outcome);
         }
     }
 
-    fn on_redis(&mut self, _tag: u32, outcome: Outcome) {
-        let Some(filter) = &self.filter else {
+    fn on_redis(filter: &Rc<Self>, tag: u32, outcome: Outcome) {
+        let Some(RootStep::Sync) = RootStep::from_code(tag) else {
             return;
         };
         if let Err(e) = filter.syncer.borrow_mut().done(
@@ -99,16 +68,12 @@ impl RootContext for Root {
             outcome,
         ) {
             filter.redis_error();
-            self.host.log(LogLevel::Error, &e.to_string());
+            filter.host.log(LogLevel::Error, &e.to_string());
         }
     }
 
-    fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        if self.refused {
-            return Some(Box::new(RefusedConfig { filter: NAME }));
-        }
-        let filter = self.filter.clone()?;
-        Some(Box::new(RateLimit::new(context_id, filter)))
+    fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {
+        Box::new(RateLimit::new(context_id, filter.clone()))
     }
 }
 
@@ -116,7 +81,9 @@ impl RootContext for Root {
 mod tests {
     use super::*;
     use redis_filter_core::filter_host::MockHost;
-    use redis_filter_core::proxy::Action;
+    use redis_filter_core::proxy::{Action, FeatureRoot, RootContext};
+
+    type Root = FeatureRoot<Filter>;
 
     fn root(fatal: bool) -> (Root, Rc<MockHost>) {
         let host = Rc::new(MockHost::default());
@@ -151,7 +118,7 @@ mod tests {
         host.now_ms.set(1_000_000);
         let config = br#"{"hour": 100, "policy": "redis", "sync_rate": 1}"#;
         assert!(r.on_configure(Some(config.to_vec())));
-        let filter = r.filter.clone().unwrap();
+        let filter = r.filter().cloned().unwrap();
         let mut ctx = RateLimit::new(2, filter.clone());
         assert_eq!(
             ctx.on_request_headers(0, true),
@@ -159,7 +126,10 @@ mod tests {
             "counted locally"
         );
         // A failed flush: the delta stays pending, logged, counted as a Redis error.
-        r.on_redis(SYNC_TAG, Err(redis_filter_core::RedisError::Timeout));
+        r.on_redis(
+            RootStep::Sync.code(),
+            Err(redis_filter_core::RedisError::Timeout),
+        );
         assert!(host.logs.borrow().iter().any(|(_, l)| l.contains("sync")));
         assert_eq!(host.metric("redis_rate_limiting.redis_errors"), 1);
     }

@@ -13,4 +13,6 @@ mod filter;
 mod request;
 mod root;
 
-redis_filter_core::filter_main!(|id| Box::new(root::Root::new(id)));
+redis_filter_core::filter_main!(|id| Box::new(redis_filter_core::proxy::FeatureRoot::<
+    filter::Filter,
+>::new(id)));

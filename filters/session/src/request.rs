@@ -11,17 +11,32 @@ use crate::sealed::{self, NONCE_BYTES};
 use crate::store::{self, Kind, Record, Session};
 use redis_filter_core::filter_host::LogLevel;
 use redis_filter_core::identity::{self, Consumer};
+use redis_filter_core::proxy::Step as _;
 use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
 
-const READ: u32 = 1;
-const LOGOUT: u32 = 2;
-const RENEW: u32 = 3;
-const CREATE: u32 = 4;
-const REMEMBER: u32 = 5;
+/// The Redis work of a request, each with its continuation in `on_redis`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Read,
+    Logout,
+    Renew,
+    Create,
+    Remember,
+}
+
+impl redis_filter_core::proxy::Step for Step {
+    const ALL: &'static [Self] = &[
+        Step::Read,
+        Step::Logout,
+        Step::Renew,
+        Step::Create,
+        Step::Remember,
+    ];
+}
 /// A cookie-kept session is sealed again for its idling timeout once it has been idle this long
 /// (lua-resty-session's touch threshold).
 const TOUCH_AFTER_S: u64 = 60;
@@ -64,9 +79,9 @@ impl SessionRequest {
         }
     }
 
-    fn submit(&self, owner: u32, tag: u32, job: redis_filter_core::job::Pipeline) -> Submitted {
+    fn submit(&self, owner: u32, step: Step, job: redis_filter_core::job::Pipeline) -> Submitted {
         match &self.filter.client {
-            Some(client) => client.submit(owner, tag, Box::new(job)),
+            Some(client) => client.submit(owner, step.code(), Box::new(job)),
             None => Submitted::Done(Err(redis_filter_core::RedisError::Transport(
                 "no redis client".into(),
             ))),
@@ -145,7 +160,7 @@ impl SessionRequest {
         let job = store::write_job(config, &[record], self.now_s, &retire);
         self.sid = Some(sid);
         self.session = Some(session);
-        match self.submit(self.id, RENEW, job) {
+        match self.submit(self.id, Step::Renew, job) {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.saved(outcome),
         }
@@ -225,7 +240,7 @@ impl SessionRequest {
             .into_iter()
             .collect();
         let job = store::write_job(&self.filter.config, &records, self.now_s, &retire);
-        let submitted = self.submit(owner, CREATE, job);
+        let submitted = self.submit(owner, Step::Create, job);
         self.sid = Some(sid);
         self.new_rsid = rsid;
         self.session = Some(session);
@@ -251,7 +266,7 @@ impl SessionRequest {
             return self.without_session();
         };
         let job = store::read_job(&self.filter.config, Kind::Remember, &rsid, self.now_s);
-        match self.submit(self.id, REMEMBER, job) {
+        match self.submit(self.id, Step::Remember, job) {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.on_remembered(store::session(outcome)),
         }
@@ -360,18 +375,20 @@ impl HttpContext for SessionRequest {
             return self.remembered_or_without();
         };
         let job = store::read_job(config, Kind::Main, &sid, self.now_s);
-        match self.submit(self.id, READ, job) {
+        match self.submit(self.id, Step::Read, job) {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.on_read(store::session(outcome)),
         }
     }
 
     fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
-        match tag {
-            READ => self.on_read(store::session(outcome)),
-            REMEMBER => self.on_remembered(store::session(outcome)),
-            LOGOUT => self.logged_out(outcome),
-            _ => self.saved(outcome),
+        match Step::from_code(tag) {
+            Some(Step::Read) => self.on_read(store::session(outcome)),
+            Some(Step::Remember) => self.on_remembered(store::session(outcome)),
+            Some(Step::Logout) => self.logged_out(outcome),
+            Some(Step::Renew | Step::Create) => self.saved(outcome),
+            // Not a step of this filter's: nothing of this request waits on it.
+            None => Action::Continue,
         }
     }
 

@@ -72,7 +72,7 @@ fn a_consumer_handed_over_gets_a_session_and_its_cookie() {
     let mut ctx = SessionRequest::new(7, filter.clone());
     assert_eq!(ctx.on_request_headers(0, true), Action::Pause);
     let (context, tag, commands) = redis.submitted.borrow()[0].clone();
-    assert_eq!((context, tag), (7, CREATE));
+    assert_eq!((context, tag), (7, Step::Create.code()));
     assert!(commands[0].contains("HSET") && commands[0].contains("kong_session:"));
     assert!(commands[0].contains("credential") && commands[0].contains("auth_time"));
     let exp = (NOW_MS / 1000 + 3600).to_string();
@@ -82,7 +82,7 @@ fn a_consumer_handed_over_gets_a_session_and_its_cookie() {
         commands[0]
     );
     assert_eq!(
-        ctx.on_redis(CREATE, Ok(vec![Reply::Int(8), Reply::Int(1)])),
+        ctx.on_redis(Step::Create.code(), Ok(vec![Reply::Int(8), Reply::Int(1)])),
         Action::Continue
     );
     assert_eq!(
@@ -111,9 +111,9 @@ fn a_cookie_of_a_live_session_authenticates_the_request() {
     let mut ctx = SessionRequest::new(7, filter.clone());
     assert_eq!(ctx.on_request_headers(0, true), Action::Pause);
     let (_, tag, commands) = redis.submitted.borrow()[0].clone();
-    assert_eq!(tag, READ);
+    assert_eq!(tag, Step::Read.code());
     assert!(commands[0].contains("EVALSHA") && commands[0].contains(&sid));
-    assert_eq!(ctx.on_redis(READ, live()), Action::Continue);
+    assert_eq!(ctx.on_redis(Step::Read.code(), live()), Action::Continue);
     assert_eq!(
         host.request_header("x-consumer-id").as_deref(),
         Some("c-alice")
@@ -169,11 +169,14 @@ fn logout_destroys_the_session_and_clears_the_cookie() {
     );
     let mut ctx = SessionRequest::new(7, filter.clone());
     ctx.on_request_headers(0, true);
-    assert_eq!(ctx.on_redis(READ, live()), Action::Pause);
+    assert_eq!(ctx.on_redis(Step::Read.code(), live()), Action::Pause);
     let (_, tag, commands) = redis.submitted.borrow()[1].clone();
-    assert_eq!(tag, LOGOUT);
+    assert_eq!(tag, Step::Logout.code());
     assert!(commands[0].contains("DEL"));
-    assert_eq!(ctx.on_redis(LOGOUT, Ok(vec![Reply::Int(1)])), Action::Pause);
+    assert_eq!(
+        ctx.on_redis(Step::Logout.code(), Ok(vec![Reply::Int(1)])),
+        Action::Pause
+    );
     let (status, headers, body) = host.local_response.borrow().clone().unwrap();
     assert_eq!((status, body.len()), (200, 0));
     assert!(headers[0].1.contains("Max-Age=0"));
@@ -194,16 +197,16 @@ fn past_three_quarters_of_its_rolling_period_a_session_gets_a_new_id() {
         Reply::Bulk(old),
         Reply::Bulk(b"alice".to_vec()),
     ])]);
-    assert_eq!(ctx.on_redis(READ, aging), Action::Pause);
+    assert_eq!(ctx.on_redis(Step::Read.code(), aging), Action::Pause);
     let (_, tag, commands) = redis.submitted.borrow()[1].clone();
-    assert_eq!(tag, RENEW);
+    assert_eq!(tag, Step::Renew.code());
     assert!(commands[0].contains("HSET") && !commands[0].contains(&sid));
     assert!(
         commands.last().unwrap().contains(&sid),
         "the old id expires after stale_ttl"
     );
     assert_eq!(
-        ctx.on_redis(RENEW, Ok(vec![Reply::Int(8)])),
+        ctx.on_redis(Step::Renew.code(), Ok(vec![Reply::Int(8)])),
         Action::Continue
     );
     ctx.on_response_headers(0, false);
@@ -219,7 +222,7 @@ fn redis_down_is_no_session_and_no_error() {
     let mut ctx = SessionRequest::new(7, filter.clone());
     ctx.on_request_headers(0, true);
     assert_eq!(
-        ctx.on_redis(READ, Err(RedisError::Timeout)),
+        ctx.on_redis(Step::Read.code(), Err(RedisError::Timeout)),
         Action::Continue
     );
     assert_eq!(host.request_header("x-consumer-id"), None);
@@ -296,7 +299,7 @@ fn read_body_for_logout_logs_out_from_a_form_or_json_body() {
         *host.request_body.borrow_mut() = body.to_vec();
         let mut ctx = SessionRequest::new(7, filter.clone());
         ctx.on_request_headers(0, false);
-        assert_eq!(ctx.on_redis(READ, live()), Action::Continue);
+        assert_eq!(ctx.on_redis(Step::Read.code(), live()), Action::Continue);
         host.request_headers
             .borrow_mut()
             .insert("content-length".into(), body.len().to_string());
@@ -305,7 +308,10 @@ fn read_body_for_logout_logs_out_from_a_form_or_json_body() {
         if logs_out {
             assert_eq!(action, Action::Pause, "{body:?}");
             assert!(redis.submitted.borrow()[1].2[0].contains("DEL"));
-            assert_eq!(ctx.on_redis(LOGOUT, Ok(vec![Reply::Int(1)])), Action::Pause);
+            assert_eq!(
+                ctx.on_redis(Step::Logout.code(), Ok(vec![Reply::Int(1)])),
+                Action::Pause
+            );
             assert_eq!(host.local_response.borrow().as_ref().unwrap().0, 200);
         } else {
             assert_eq!(action, Action::Continue, "{body:?}");
@@ -328,7 +334,7 @@ fn with_remember_a_login_writes_both_sessions_and_sets_both_cookies() {
     let hsets: Vec<&String> = commands.iter().filter(|c| c.contains("HSET")).collect();
     assert_eq!(hsets.len(), 2);
     assert!(hsets[0].contains("kong_session:") && hsets[1].contains("remember:"));
-    ctx.on_redis(CREATE, Ok(vec![Reply::Int(8); 4]));
+    ctx.on_redis(Step::Create.code(), Ok(vec![Reply::Int(8); 4]));
     ctx.on_response_headers(0, false);
     let cookies: Vec<String> = host
         .response_headers
@@ -356,23 +362,23 @@ fn a_live_remember_session_brings_a_session_back() {
         Reply::Bulk(b"idling".to_vec()),
     ])]);
     assert_eq!(
-        ctx.on_redis(READ, gone),
+        ctx.on_redis(Step::Read.code(), gone),
         Action::Pause,
         "the remember session is read"
     );
     let (_, tag, commands) = redis.submitted.borrow()[1].clone();
-    assert_eq!(tag, REMEMBER);
+    assert_eq!(tag, Step::Remember.code());
     assert!(commands[0].contains(&format!("remember:{rsid}")));
     assert_eq!(
-        ctx.on_redis(REMEMBER, live()),
+        ctx.on_redis(Step::Remember.code(), live()),
         Action::Pause,
         "written again"
     );
     let (_, tag, commands) = redis.submitted.borrow()[2].clone();
-    assert_eq!(tag, CREATE);
+    assert_eq!(tag, Step::Create.code());
     assert!(commands.last().unwrap().contains("DEL") && commands.last().unwrap().contains(&rsid));
     assert_eq!(
-        ctx.on_redis(CREATE, Ok(vec![Reply::Int(8); 5])),
+        ctx.on_redis(Step::Create.code(), Ok(vec![Reply::Int(8); 5])),
         Action::Continue
     );
     assert_eq!(

@@ -107,7 +107,9 @@ impl CacheRequest {
             .then(|| config.coalesce_wait_ms())
             .flatten();
         let job = store::store_job(&self.keys, value, storage_ttl, lock_ms, max);
-        if let Submitted::Done(outcome) = client.submit(filter.root_id, WRITE, Box::new(job)) {
+        if let Submitted::Done(outcome) =
+            client.submit(filter.root_id, RootStep::Write.code(), Box::new(job))
+        {
             written(&filter, outcome);
         }
     }
@@ -123,7 +125,9 @@ impl CacheRequest {
         };
         let max = filter.config.redis.max_redirections();
         let job = store::release_job(&self.keys, ms, max);
-        if let Submitted::Done(Err(e)) = client.submit(filter.root_id, RELEASE, Box::new(job)) {
+        if let Submitted::Done(Err(e)) =
+            client.submit(filter.root_id, RootStep::Release.code(), Box::new(job))
+        {
             filter.storage_failed(&format!("[proxy-cache] could not release a lock: {e}"));
         }
     }

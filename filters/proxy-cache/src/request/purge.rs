@@ -29,7 +29,7 @@ impl CacheRequest {
                 };
                 let max = filter.config.redis.max_redirections();
                 let job = store::purge_job(&self.keys.entry, max);
-                match client.submit(self.id, PURGE, Box::new(job)) {
+                match client.submit(self.id, Step::Purge.code(), Box::new(job)) {
                     Submitted::Pending => Action::Pause,
                     Submitted::Done(outcome) => self.purged(store::deleted(outcome)),
                 }

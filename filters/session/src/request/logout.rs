@@ -76,7 +76,7 @@ impl SessionRequest {
             return self.logged_out(Ok(Vec::new()));
         }
         let job = store::destroy_job(&self.filter.config, &ids);
-        match self.submit(self.id, LOGOUT, job) {
+        match self.submit(self.id, Step::Logout, job) {
             Submitted::Pending => Action::Pause,
             Submitted::Done(outcome) => self.logged_out(outcome),
         }
