@@ -5,6 +5,12 @@
 # connections at Kong's default keepalive_requests (10000) and at 100, and with a fresh connection
 # per request; then the cost of one tunnelled call (a request through redis-probe, one INCR,
 # minus a request without it, at one connection) against a direct Redis round trip.
+# Beside it, what a Kong user has today: Kong's rate-limiting plugin with `policy: redis` in
+# realtime, its path reproduced in nginx + Lua (bench/kong-lua: one EVAL per period over a
+# pooled cosocket) in Debian's nginx, 2 workers, the same upstream pool; and where our realtime
+# filter's time goes per request: the bridge's Lua and Redis (a call over a kept-alive
+# connection), the connection the engine opens per call, the engine's dispatch, and the growth
+# of bug 4 (keepalive_requests 10000 against 100).
 # Every run also counts worker crashes and requests left unanswered (wrk socket errors).
 source "$(dirname "$0")/lib.sh"
 NGINX_WASM=${NGINX_WASM:-$root/../shared/hosts/nginx-wasm}
@@ -51,6 +57,43 @@ conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}
 engine ka10000 10000; port_default=$port
 engine ka100 100; port_100=$port
 
+# The bridge of the first engine also on a TCP port, to time its calls directly.
+bridge_port=$(free_port)
+sed -i "s#^\( *\)listen unix:\(.*\);#&\n\1listen 127.0.0.1:$bridge_port;#" "$WORK/ka10000/bridge.conf"
+kill -HUP "$(cat "$WORK/ka10000/logs/bridge.pid")"
+wait_port "$bridge_port"
+
+# Kong's Lua path: Debian's nginx with the Lua module, 2 workers, the same upstream pool.
+lua_port=$(free_port); mkdir -p "$WORK/lua/logs"
+cat >"$WORK/lua/nginx.conf" <<NGINX
+worker_processes 2;
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+error_log $WORK/lua/logs/error.log notice;
+pid $WORK/lua/logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    lua_package_path "$root/bench/kong-lua/?.lua;;";
+    client_body_temp_path $WORK/lua/body;
+    proxy_temp_path $WORK/lua/proxy;
+    upstream echo { server 127.0.0.1:$echo_port; keepalive 512; keepalive_requests 10000; keepalive_timeout 60s; }
+    server {
+        listen 127.0.0.1:$lua_port reuseport;
+        keepalive_requests 10000;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        location /plain { proxy_pass http://echo; }
+        location /realtime {
+            access_by_lua_block { require("lua_rate_limit").access($redis_port, { year = 1000000000 }) }
+            proxy_pass http://echo;
+        }
+    }
+}
+NGINX
+start lua nginx -p "$WORK/lua/" -c "$WORK/lua/nginx.conf" -e "$WORK/lua/logs/start.log" -g 'daemon off;'
+wait_port "$lua_port"
+
 table() {
   local title=$1 port=$2 header=${3:-}
   printf '\n%-44s %10s %8s %10s %8s\n' "$title" "req/s" "p50 ms" "vs none" "errors"
@@ -65,6 +108,40 @@ echo "Kong's engine ($("$NGINX_WASM" -v 2>&1 | tr -d '\n'), 2 workers, -c$conns,
 table "keep-alive, keepalive_requests 10000 (Kong)" "$port_default"
 table "keep-alive, keepalive_requests 100" "$port_100"
 table "a fresh connection per request" "$port_default" "Connection: close"
+
+printf '\n%-44s %10s %8s %10s %8s\n' "Kong's Lua path (nginx + Lua, keep-alive)" "req/s" "p50 ms" "vs none" "errors"
+read -r lua_base p50 err < <(run "http://127.0.0.1:$lua_port/plain" "$conns" "$secs")
+printf '%-44s %10.0f %8s %10s %8s\n' "no plugin" "$lua_base" "$p50" "1.00" "$err"
+read -r lua_rt p50 err < <(run "http://127.0.0.1:$lua_port/realtime" "$conns" "$secs")
+printf '%-44s %10.0f %8s %10s %8s\n' "rate limiting, redis, realtime (EVAL)" "$lua_rt" "$p50" "$(ratio "$lua_rt" "$lua_base")" "$err"
+
+# Where a request's time goes, in machine time per request (1e6 / req/s at -c$conns: both cores
+# busy), realtime against no filter on each path.
+cat >"$WORK/incr.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "*2\r\n\$4\r\nINCR\r\n\$5\r\nbench\r\n"
+wrk.headers["Host"] = "127.0.0.1:$redis_port"
+LUA
+bridge_rps() { wrk -t2 -c"$conns" -d"$secs"s -s "$WORK/incr.lua" ${1:+-H "$1"} "http://127.0.0.1:$bridge_port/" | awk '/Requests\/sec/ {print $2}'; }
+us() { awk -v r="$1" 'BEGIN {printf "%.1f", 1e6 / r}'; }
+added() { awk -v r="$1" -v b="$2" 'BEGIN {printf "%.1f", 1e6 / r - 1e6 / b}'; }
+read -r base10k _ _ < <(run "http://127.0.0.1:$port_default/plain" "$conns" "$secs")
+read -r rt10k _ _ < <(run "http://127.0.0.1:$port_default/realtime" "$conns" "$secs")
+read -r base100 _ _ < <(run "http://127.0.0.1:$port_100/plain" "$conns" "$secs")
+read -r rt100 _ _ < <(run "http://127.0.0.1:$port_100/realtime" "$conns" "$secs")
+b_ka=$(bridge_rps); b_close=$(bridge_rps "Connection: close")
+ours10k=$(added "$rt10k" "$base10k"); ours100=$(added "$rt100" "$base100")
+lua=$(added "$lua_rt" "$lua_base")
+printf '\nper request, machine time (us)\n'
+printf '  Kong Lua path, realtime added:                 %8s\n' "$lua"
+printf '  our filter, realtime added (keepalive 10000):  %8s\n' "$ours10k"
+printf '  our filter, realtime added (keepalive 100):    %8s\n' "$ours100"
+printf '    the bridge: Lua + Redis, kept-alive call:    %8s  (%.0f calls/s)\n' "$(us "$b_ka")" "$b_ka"
+printf '    a new connection per call (Connection: close): %6s\n' "$(awk -v a="$(us "$b_close")" -v b="$(us "$b_ka")" 'BEGIN {printf "%.1f", a - b}')"
+printf '    the engine: dispatch and filter (the rest, at keepalive 100): %s\n' \
+  "$(awk -v t="$ours100" -v c="$(us "$b_close")" 'BEGIN {printf "%.1f", t - c}')"
+printf '    bug 4 pool growth (keepalive 10000 - 100):   %8s\n' "$(awk -v a="$ours10k" -v b="$ours100" 'BEGIN {printf "%.1f", a - b}')"
+
 echo
 echo "worker crashes: $(crashes ka10000) and $(crashes ka100)"
 
