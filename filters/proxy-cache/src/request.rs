@@ -41,6 +41,24 @@ struct Keeping {
     body: Vec<u8>,
 }
 
+/// What this request's response phases do: the one phase its response is in.
+enum Reply {
+    /// The upstream's response goes as it is (Bypass, or nothing decided yet).
+    Pass,
+    /// The filter answered the request itself (a Hit, a purge, a 502 or 504). `newline`: the
+    /// length of the body it sent, where the host adds a newline to it that the response
+    /// phases take back (Kong's engine, `newline.rs`).
+    Answered { newline: Option<usize> },
+    /// The upstream's response is to be kept (Miss, Refresh, an entry of another version), if
+    /// its headers allow.
+    Store,
+    /// It is being kept.
+    Keeping(Keeping),
+    /// `stale-if-error`: a stale entry's body replaces the upstream's error, carried whole by
+    /// the first chunk (None after it: the rest are emptied).
+    Swapping(Option<Vec<u8>>),
+}
+
 pub struct CacheRequest {
     id: u32,
     filter: Rc<Filter>,
@@ -55,23 +73,12 @@ pub struct CacheRequest {
     lock_owner: bool,
     /// Until when it waits for another request fetching its entry (ms since the epoch).
     wait_until: Option<u64>,
-    /// The response is to be kept (Miss, Refresh, an entry of another version).
-    store: bool,
-    keeping: Option<Keeping>,
-    /// The filter answered the request itself (a Hit, a purge, a 504).
-    answered: bool,
+    reply: Reply,
     /// The client asked for the diagnostic headers (`Kong-Debug`).
     debug: bool,
     /// A stale entry this request may be served instead of an upstream error
     /// (`stale-if-error`), or while another request fetches a fresh one.
     stale_entry: Option<Entry>,
-    /// Serving `stale_entry` in place of the upstream's error: its body replaces the
-    /// upstream's, chunk by chunk (the first chunk carries it whole, the rest are emptied).
-    swap_body: Option<Vec<u8>>,
-    swapping: bool,
-    /// The length of the body this request sent as a local response where the host adds a
-    /// newline to it (Kong's engine): the response phases take the newline back (`newline`).
-    sent_length: Option<usize>,
 }
 
 impl CacheRequest {
@@ -87,14 +94,9 @@ impl CacheRequest {
             keys: store::Keys::default(),
             lock_owner: false,
             wait_until: None,
-            store: false,
-            keeping: None,
-            answered: false,
+            reply: Reply::Pass,
             debug: false,
             stale_entry: None,
-            swap_body: None,
-            swapping: false,
-            sent_length: None,
         }
     }
 
@@ -224,7 +226,7 @@ impl CacheRequest {
                 }
                 // proxy-cache-advanced without bypass_on_err: the unhandled error is the
                 // answer, `502 {"message": <error>}` (with the X-Cache-Key already set).
-                self.answered = true;
+                self.reply = Reply::Answered { newline: None };
                 let headers = self.diagnostic(&[]);
                 let host = self.filter.host.as_ref();
                 return respond::kong_error(host, NAME, 502, &e, &headers);
@@ -319,7 +321,7 @@ impl CacheRequest {
 
     fn miss(&mut self) -> Action {
         if self.filter.config.cache_control && self.request_cc.has("only-if-cached") {
-            self.answered = true;
+            self.reply = Reply::Answered { newline: None };
             let headers = self.diagnostic(&[]);
             let host = self.filter.host.as_ref();
             let message = "The upstream server is timing out";
@@ -331,7 +333,7 @@ impl CacheRequest {
     /// The request goes upstream and its response is kept.
     fn refresh(&mut self, status: &'static str, counted: Counted) -> Action {
         self.status = Some(status);
-        self.store = true;
+        self.reply = Reply::Store;
         self.filter.count(counted);
         Action::Continue
     }
@@ -408,21 +410,24 @@ impl HttpContext for CacheRequest {
     }
 
     fn on_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        if self.answered {
+        if let Reply::Answered { newline } = self.reply {
             // Nothing here reads a request property: in Kong's engine this runs for the local
             // response this request sent (engine bug 10 is about such reads).
-            self.restore_length();
+            self.restore_length(newline);
             return Action::Continue;
         }
         if self.serve_stale_on_error() {
             return Action::Continue;
         }
-        if self.store {
-            self.keeping = self.cacheable_response();
-            if self.keeping.is_none() {
-                self.status = Some("Bypass");
-                self.release();
-            }
+        if let Reply::Store = self.reply {
+            self.reply = match self.cacheable_response() {
+                Some(keeping) => Reply::Keeping(keeping),
+                None => {
+                    self.status = Some("Bypass");
+                    self.release();
+                    Reply::Pass
+                }
+            };
         }
         for (name, value) in self.diagnostic(&[]) {
             self.filter.host.set_response_header(&name, &value);
@@ -435,18 +440,20 @@ impl HttpContext for CacheRequest {
     }
 
     fn on_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        if self.answered {
-            self.cut_newline(size);
+        if let Reply::Answered { newline } = self.reply {
+            let newline = self.cut_newline(newline, size);
+            self.reply = Reply::Answered { newline };
             return Action::Continue;
         }
-        if self.swapping {
-            // The stale entry's body replaces the upstream's error body.
-            let body = self.swap_body.take().unwrap_or_default();
-            self.filter.host.set_response_body(size, &body);
-            return Action::Continue;
-        }
-        let Some(keeping) = &mut self.keeping else {
-            return Action::Continue;
+        let keeping = match &mut self.reply {
+            Reply::Answered { .. } | Reply::Pass | Reply::Store => return Action::Continue,
+            Reply::Swapping(body) => {
+                // The stale entry's body replaces the upstream's error body.
+                let body = body.take().unwrap_or_default();
+                self.filter.host.set_response_body(size, &body);
+                return Action::Continue;
+            }
+            Reply::Keeping(keeping) => keeping,
         };
         if size > 0 {
             let chunk = self.filter.host.response_body(size).unwrap_or_default();
@@ -454,7 +461,7 @@ impl HttpContext for CacheRequest {
         }
         if keeping.body.len() > self.filter.config.max_body_size {
             // Past the limit mid-stream (no Content-Length said so): not kept.
-            self.keeping = None;
+            self.reply = Reply::Pass;
             self.release();
             return Action::Continue;
         }

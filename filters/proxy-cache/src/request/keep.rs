@@ -59,7 +59,7 @@ impl CacheRequest {
     /// The kept response goes to storage: as the root's work, so in Kong's engine it leaves from
     /// the root's next tick (no dispatch is allowed in a response phase there); in Envoy at once.
     pub(super) fn write(&mut self) {
-        let Some(keeping) = self.keeping.take() else {
+        let Reply::Keeping(keeping) = std::mem::replace(&mut self.reply, Reply::Pass) else {
             return;
         };
         let filter = self.filter.clone();

@@ -6,24 +6,23 @@
 use super::*;
 
 impl CacheRequest {
-    /// Before `body` goes as this request's local response: whether it can come out exact
-    /// (false once this worker's host would not let the newline go: the request then goes
-    /// upstream). Remembers its length where the host adds the newline.
-    pub(super) fn exact_local_body(&mut self, body: &[u8]) -> bool {
+    /// Before `body` goes as this request's local response: None if it cannot come out exact
+    /// (this worker's host would not let the newline go: the request then goes upstream), else
+    /// the length the response phases restore, where the host adds the newline.
+    pub(super) fn exact_local_body(&self, body: &[u8]) -> Option<Option<usize>> {
         if body.is_empty() || !self.filter.host.local_body_gets_newline() {
-            return true;
+            return Some(None);
         }
         if self.filter.newline_stays.get() {
-            return false;
+            return None;
         }
-        self.sent_length = Some(body.len());
-        true
+        Some(Some(body.len()))
     }
 
     /// `on_response_headers` of the local response: the length without the newline (the
     /// engine's `content_length_n` follows a `Content-Length` a filter sets there).
-    pub(super) fn restore_length(&self) {
-        if let Some(length) = self.sent_length {
+    pub(super) fn restore_length(&self, newline: Option<usize>) {
+        if let Some(length) = newline {
             let host = &self.filter.host;
             host.set_response_header("content-length", &length.to_string());
         }
@@ -34,17 +33,14 @@ impl CacheRequest {
     /// `end_of_stream` compares the chunk with the `Content-Length` the chain's last filter
     /// saw before its `on_response_headers`, which is ours (the length without the newline)
     /// when a filter follows this one; and a later call with no bytes (the engine calls
-    /// again once the client's socket would block) is no body.
-    pub(super) fn cut_newline(&mut self, size: usize) {
-        let Some(length) = self.sent_length else {
-            return;
-        };
+    /// again once the client's socket would block) is no body. Returns what is still to cut.
+    pub(super) fn cut_newline(&self, newline: Option<usize>, size: usize) -> Option<usize> {
+        let length = newline?;
         if size == 0 {
-            return;
+            return Some(length);
         }
-        self.sent_length = None;
         if size == length + 1 && self.filter.host.cut_response_body(length, size) {
-            return;
+            return None;
         }
         if !self.filter.newline_stays.replace(true) {
             let line = format!(
@@ -54,5 +50,6 @@ impl CacheRequest {
             );
             self.filter.host.log(LogLevel::Error, &line);
         }
+        None
     }
 }

@@ -6,7 +6,7 @@ use redis_filter_core::hmac::constant_time_eq;
 impl CacheRequest {
     /// `<method> <path>/<cache key>` with the secret: deletes one entry (204, or 404).
     pub(super) fn purge(&mut self, key: &str) -> Action {
-        self.answered = true;
+        self.reply = Reply::Answered { newline: None };
         let filter = self.filter.clone();
         let Some(purge) = &filter.config.purge else {
             return Action::Continue;

@@ -53,11 +53,11 @@ impl CacheRequest {
         } else {
             &entry.body
         };
-        if !self.exact_local_body(body) {
+        let Some(newline) = self.exact_local_body(body) else {
             return self.bypass();
-        }
+        };
         self.status = Some(status);
-        self.answered = true;
+        self.reply = Reply::Answered { newline };
         self.filter.count(counted);
         let headers = self.replayed(&entry);
         let pairs: Vec<(&str, &str)> = headers
@@ -71,8 +71,7 @@ impl CacheRequest {
             LogLevel::Error,
             "[proxy-cache] the host refused the cached response",
         );
-        self.answered = false;
-        self.sent_length = None;
+        self.reply = Reply::Pass;
         self.status = Some("Miss");
         Action::Continue
     }
@@ -103,9 +102,7 @@ impl CacheRequest {
             entry.body
         };
         host.set_response_header("content-length", &body.len().to_string());
-        self.swap_body = Some(body);
-        self.swapping = true;
-        self.store = false;
+        self.reply = Reply::Swapping(Some(body));
         self.release();
         true
     }
