@@ -126,3 +126,22 @@ fn envoy_sends_the_body_as_given_and_nothing_is_cut() {
     assert_eq!(host.response_header("content-length"), None);
     assert_eq!(host.response_body.borrow().as_slice(), PNG);
 }
+
+/// An engine with bug 6 fixed sends the body as given: the chunk is the body's length, nothing
+/// is cut, nothing logged, and the worker keeps serving Hits (no Bypass).
+#[test]
+fn an_engine_without_the_newline_gets_the_body_as_is_and_hits_go_on() {
+    let host = kong_host();
+    let filter = setup_on(&host);
+    let (mut ctx, _) = run(&filter, &host, "GET", "/f", &[]);
+    respond(&mut ctx, &host, 200, JSON, PNG);
+    let (mut ctx, action) = run(&filter, &host, "GET", "/f", &[]);
+    assert_eq!(action, Action::Pause, "a Hit");
+    host.next_request();
+    *host.response_body.borrow_mut() = PNG.to_vec();
+    ctx.on_response_headers(0, false);
+    ctx.on_response_body(PNG.len(), true);
+    assert_eq!(*host.response_body.borrow(), PNG);
+    assert!(host.logs.borrow().iter().all(|(l, _)| *l < LogLevel::Error));
+    assert!(!filter.newline_stays.get(), "the next Hit is served");
+}
