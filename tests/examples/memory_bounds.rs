@@ -305,7 +305,11 @@ fn run(host: Host, case: &Case, asked: u64, filters: &std::path::Path) {
         mib(start_rss),
         cells.join(" | "),
     );
-    eprintln!("{host:?} {}: log tail:\n{}", case.name, tail(&gw.log()));
+    eprintln!(
+        "{host:?} {}: log tail:\n{}",
+        case.name,
+        e2e_tests::log_tail(&gw.log(), 5)
+    );
     if std::env::var_os("MEMORY_DEBUG").is_some() {
         let log = gw.log();
         let _ = std::fs::write(format!("target/memory-{host:?}-{}.log", case.name), &log);
@@ -327,11 +331,6 @@ fn run(host: Host, case: &Case, asked: u64, filters: &std::path::Path) {
     for crash in gw.crashes() {
         eprintln!("{host:?} {}: worker crashed: {crash}", case.name);
     }
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(5)..].join("\n")
 }
 
 fn arg(name: &str) -> Option<String> {

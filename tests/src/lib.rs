@@ -19,6 +19,12 @@ pub mod wrk;
 pub use harness::{Setup, TestGateway};
 pub use redis_server::{RedisServer, RedisVersion};
 
+/// The last `n` lines of a log, for an assertion's message.
+pub fn log_tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// A loopback port nobody listens on right now, and never handed out before by this process.
 ///
 /// The kernel may give the same port to two binds to port 0 in a row once the first socket is

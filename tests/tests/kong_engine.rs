@@ -28,12 +28,6 @@ fn redis_block(redis: &RedisServer, extra: &str) -> String {
     format!(r#"{{"host": "127.0.0.1", "port": {}{extra}}}"#, redis.port)
 }
 
-/// `wrk` on `url`: (completed requests, socket errors, non-2xx responses).
-fn wrk(url: &str, connections: u32, seconds: u32) -> (u64, u64, u64) {
-    let run = e2e_tests::wrk::wrk(url, connections, seconds, &[]);
-    (run.completed, run.socket_errors, run.non_2xx)
-}
-
 fn counter(redis: &RedisServer, ip: &str, period: &str) -> u64 {
     let keys =
         String::from_utf8_lossy(&redis.cmd(&["KEYS", &format!("ratelimit:*:{ip}:*:{period}")]))
@@ -75,7 +69,8 @@ fn every_policy_under_load_no_worker_crashes_and_every_request_is_answered() {
     );
     for path in ["/local", "/realtime", "/sync"] {
         let url = format!("http://{}{path}", gw.addr);
-        let (done, errors, non_2xx) = wrk(&url, 32, 3);
+        let run = e2e_tests::wrk::wrk(&url, 32, 3, &[]);
+        let (done, errors, non_2xx) = (run.completed, run.socket_errors, run.non_2xx);
         eprintln!("Kong engine {path}: {done} requests, {errors} socket errors, {non_2xx} non-2xx");
         assert!(done > 100, "{path}: {done} requests\n{}", gw.log());
         assert_eq!(errors, 0, "{path}: connections dropped\n{}", gw.log());

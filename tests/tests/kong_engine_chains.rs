@@ -139,14 +139,15 @@ fn three_runs(gw: &KongGateway, path: &str, headers: &[(&str, &str)]) {
         );
         assert!(r.completed > 100, "{path}: {}\n{}", r.text, gw.log());
         assert_eq!(r.socket_errors, 0, "{path}: {}\n{}", r.text, gw.log());
-        assert_eq!(r.non_2xx, 0, "{path}: {}\n{}", r.text, tail(&gw.log()));
+        assert_eq!(
+            r.non_2xx,
+            0,
+            "{path}: {}\n{}",
+            r.text,
+            e2e_tests::log_tail(&gw.log(), 40)
+        );
         assert!(gw.crashes().is_empty(), "{path}: {:?}", gw.crashes());
     }
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// The chains served by the engine on their own Redis, alice's credential stored, her session
@@ -237,7 +238,7 @@ fn clients_giving_up_while_a_chain_waits_on_redis_crash_no_worker() {
                     "round {round} {path}: {} {}\n{}",
                     r.status,
                     r.text(),
-                    tail(&gw.log())
+                    e2e_tests::log_tail(&gw.log(), 40)
                 );
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -64,26 +64,12 @@ fn may_pause(f: &FilterEntry) -> bool {
     !matches!(policy, None | Some("local"))
 }
 
-/// The chain as the engine gets it: with redis-chain-end appended when a filter of ours may
-/// pause and the chain does not end with it already, so that the last filter never pauses
-/// (docs/kong-engine.md, bug 9). Says so in `notes`.
-fn ended_chain<'a>(
-    filters: Vec<&'a FilterEntry>,
-    end: &'a FilterEntry,
-    route: &str,
-    notes: &mut Vec<String>,
-) -> Vec<&'a FilterEntry> {
+/// Whether a chain gets redis-chain-end appended: a filter of ours in it may pause and it does
+/// not end with redis-chain-end already, so that its last filter never pauses
+/// (docs/kong-engine.md, bug 9).
+fn needs_chain_end(filters: &[&FilterEntry]) -> bool {
     let ends = filters.last().is_some_and(|f| f.name == CHAIN_END);
-    if ends || !filters.iter().any(|f| may_pause(f)) {
-        return filters;
-    }
-    notes.push(format!(
-        "route {route}: {CHAIN_END} appended to its filter chain, so that no filter pausing on \
-         Redis is the chain's last (Kong's engine bug 9: docs/kong-engine.md)"
-    ));
-    let mut filters = filters;
-    filters.push(end);
-    filters
+    !ends && filters.iter().any(|f| may_pause(f))
 }
 
 /// Whether this process runs as root: the rendered nginx then runs its workers as root too, so
@@ -146,8 +132,16 @@ fn location(
         config: None,
         origin: String::new(),
     };
-    let filters: Vec<&FilterEntry> = s.filters.iter().chain(r.filters.iter()).collect();
-    let filters = ended_chain(filters, &end, &r.name, notes);
+    let mut filters: Vec<&FilterEntry> = s.filters.iter().chain(r.filters.iter()).collect();
+    let appended = needs_chain_end(&filters);
+    if appended {
+        notes.push(format!(
+            "route {}: {CHAIN_END} appended to its filter chain, so that no filter pausing on \
+             Redis is the chain's last (Kong's engine bug 9: docs/kong-engine.md)",
+            r.name
+        ));
+        filters.push(&end);
+    }
     let prefixes: Vec<&str> = if r.paths.is_empty() {
         vec!["/"]
     } else {
@@ -158,7 +152,7 @@ fn location(
         writeln!(out, "        location {prefix} {{").map_err(w)?;
         if !filters.is_empty() {
             writeln!(out, "            proxy_wasm_request_headers_in_access on;").map_err(w)?;
-            if filters.last().is_some_and(|f| std::ptr::eq(*f, &end)) {
+            if appended {
                 writeln!(out, "            # {CHAIN_END}: appended, engine bug 9").map_err(w)?;
             }
             filter_lines(out, &filters, socket)?;
