@@ -55,7 +55,18 @@ done
 # the filters' link-time optimisation (one codegen unit each) runs side by side on every core.
 echo "wasm build: ${#packages[@]} packages, $what: ${packages[*]}"
 echo "wasm build: (the first build also compiles Rust's std for wasm32-wasip1: minutes)"
-wasm_cargo build "${packages[@]/#/--package=}"
+# redis-chain links the other filters in without their own entry points (their `module`
+# feature off): built in the same run, cargo would unify that feature on and the module would
+# define `_initialize` six times. It gets a run of its own after the others (which reuses
+# everything but the filter crates).
+own=()
+for package in "${packages[@]}"; do
+  [ "$package" = redis-chain ] || own+=("$package")
+done
+wasm_cargo build "${own[@]/#/--package=}"
+if [ ${#own[@]} != ${#packages[@]} ]; then
+  wasm_cargo build --package=redis-chain
+fi
 
 for i in "${!packages[@]}"; do
   artifact="$target_dir/wasm32-wasip1/release/${packages[$i]//-/_}.wasm"

@@ -12,7 +12,8 @@
 use crate::filter_host::FilterHost;
 use serde_json::{json, Value};
 
-const KEY: &str = "redis_filters_consumer";
+/// The property's name, last in each of its paths.
+pub const KEY: &str = "redis_filters_consumer";
 
 /// An authenticated consumer, as Kong's auth plugins describe one upstream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -36,6 +36,12 @@ pub trait HttpContext {
         Action::Continue
     }
     fn on_log(&mut self) {}
+    /// While this request's headers wait for Redis: whether the answer may still end the
+    /// request with this filter's own response (a 401, a 429). `redis-chain` lets the filters
+    /// after one that cannot start their Redis work in the same round trip.
+    fn may_answer(&self) -> bool {
+        true
+    }
     /// A Redis job this context submitted finished. `Continue` resumes the phase the context
     /// paused in; `Pause` leaves it paused (e.g. after sending a local response).
     fn on_redis(&mut self, _tag: u32, _outcome: Outcome) -> Action {

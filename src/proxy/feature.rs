@@ -32,6 +32,84 @@ pub trait Feature: Sized + 'static {
 
     /// The context of a new request.
     fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext>;
+
+    /// Whether its request headers read what an earlier filter hands on (the consumer).
+    /// With the two below, what `redis-chain` asks before it starts a filter's Redis work
+    /// while an earlier filter's is still out; each answer errs towards waiting.
+    fn reads_handed(&self) -> bool {
+        true
+    }
+
+    /// Whether its request headers may hand on a consumer (and its upstream headers).
+    fn hands_on(&self) -> bool {
+        true
+    }
+
+    /// Whether its request headers change state (a count, a write) that must stay unchanged
+    /// for a request an earlier filter refuses.
+    fn changes_state(&self) -> bool {
+        true
+    }
+
+    /// Whether it may end a request with its own response (a 401, a 429, a cached answer).
+    fn refuses(&self) -> bool {
+        true
+    }
+}
+
+/// A `Feature` behind one object type, so `redis-chain` holds a sequence of different ones.
+pub trait AnyFeature {
+    fn name(&self) -> &'static str;
+    fn tick_ms(&self) -> u32;
+    fn on_tick(&self, root_id: u32);
+    fn on_redis(&self, tag: u32, outcome: Outcome);
+    fn request(&self, context_id: u32) -> Box<dyn HttpContext>;
+    fn reads_handed(&self) -> bool;
+    fn hands_on(&self) -> bool;
+    fn changes_state(&self) -> bool;
+    fn refuses(&self) -> bool;
+}
+
+impl<F: Feature> AnyFeature for Rc<F> {
+    fn name(&self) -> &'static str {
+        F::NAME
+    }
+    fn tick_ms(&self) -> u32 {
+        F::tick_ms(self)
+    }
+    fn on_tick(&self, root_id: u32) {
+        F::on_tick(self, root_id)
+    }
+    fn on_redis(&self, tag: u32, outcome: Outcome) {
+        F::on_redis(self, tag, outcome)
+    }
+    fn request(&self, context_id: u32) -> Box<dyn HttpContext> {
+        F::request(self, context_id)
+    }
+    fn reads_handed(&self) -> bool {
+        F::reads_handed(self)
+    }
+    fn hands_on(&self) -> bool {
+        F::hands_on(self)
+    }
+    fn changes_state(&self) -> bool {
+        F::changes_state(self)
+    }
+    fn refuses(&self) -> bool {
+        F::refuses(self)
+    }
+}
+
+/// Builds a feature from its raw config, as one object type.
+pub type BuildAny = fn(u32, Rc<dyn FilterHost>, &[u8]) -> Result<Box<dyn AnyFeature>, String>;
+
+/// `F`'s builder as a `BuildAny`.
+pub fn build_any<F: Feature>(
+    root_id: u32,
+    host: Rc<dyn FilterHost>,
+    raw: &[u8],
+) -> Result<Box<dyn AnyFeature>, String> {
+    F::build(root_id, host, raw).map(|f| Box::new(Rc::new(f)) as Box<dyn AnyFeature>)
 }
 
 /// The root context of a `Feature`.

@@ -23,11 +23,14 @@ mod tunnel_host;
 
 pub use context::{Action, HttpContext, RootContext};
 pub use exports::EXPORTED_CALLBACKS;
-pub use feature::{Feature, FeatureRoot};
+pub use feature::{build_any, AnyFeature, BuildAny, Feature, FeatureRoot};
 pub use guest_host::GuestHost;
 pub use host_calls::HostSharedData;
 pub use redis::{RedisClient, SharedClient};
-pub use runtime::{affinity, current_context, set_root_factory, RootFactory};
+pub use runtime::{
+    affinity, current_context, hold_calls, release_calls, set_root_factory, set_tag_base,
+    RootFactory, TAG_SHIFT,
+};
 pub use step::Step;
 
 /// Sets the root context factory, the filter's name for its memory gauge (`memory_gauge`) and a

@@ -11,10 +11,11 @@ use crate::transport::{
     Affinity, CallResponse, Finished, Framing, Mux, MuxConfig, MuxStats, Submitted, Waiter,
 };
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 pub struct RedisClient {
     root_id: u32,
+    config: RedisConfig,
     mux: Mux,
 }
 
@@ -34,7 +35,13 @@ type HostCalls = super::higress::HigressHost;
 impl RedisClient {
     /// A client for `config`, owned by the root context `root_id`. Call it from that root's
     /// callback (on_configure): the host's affinity is asked there.
+    ///
+    /// The filters of one root with the same Redis config (the filters of a `redis-chain`)
+    /// share one client: their commands leave in the same pipelines.
     pub fn new(root_id: u32, config: &RedisConfig) -> Result<SharedClient, String> {
+        if let Some(client) = shared_client(root_id, config) {
+            return Ok(client);
+        }
         let framing = HostCalls::framing(config)?;
         let affinity = runtime::affinity();
         let mut mux_config = MuxConfig::from_redis(config);
@@ -45,8 +52,17 @@ impl RedisClient {
             .with_sentinel_framing(Framing::sentinel(config))
             .with_root(root_id);
         mux.set_affinity(affinity);
-        let client = Rc::new(RefCell::new(Self { root_id, mux }));
+        let client = Rc::new(RefCell::new(Self {
+            root_id,
+            config: config.clone(),
+            mux,
+        }));
         runtime::register_client(root_id, client.clone());
+        CLIENTS.with(|c| {
+            let mut c = c.borrow_mut();
+            c.retain(|w| w.strong_count() > 0);
+            c.push(Rc::downgrade(&client));
+        });
         HostCalls::init(config)?;
         Ok(client)
     }
@@ -55,6 +71,7 @@ impl RedisClient {
     /// outcome.
     pub fn submit(&mut self, context_id: u32, tag: u32, job: Box<dyn Job>) -> Submitted {
         let mut host = self.host();
+        let tag = runtime::tagged(tag);
         let waiter = Waiter { context_id, tag };
         self.mux.submit(&mut host, runtime::now_ms(), waiter, job)
     }
@@ -68,7 +85,32 @@ impl RedisClient {
     }
 }
 
+thread_local! {
+    /// Every live client, to find the one a root already has for a config.
+    static CLIENTS: RefCell<Vec<Weak<RefCell<RedisClient>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The client root `root_id` already has for `config`, if any.
+fn shared_client(root_id: u32, config: &RedisConfig) -> Option<SharedClient> {
+    CLIENTS.with(|c| {
+        c.borrow().iter().filter_map(Weak::upgrade).find(|client| {
+            client
+                .try_borrow()
+                .is_ok_and(|c| c.root_id == root_id && c.config == *config)
+        })
+    })
+}
+
 impl CallOwner for RedisClient {
+    fn hold(&mut self) {
+        self.mux.hold();
+    }
+
+    fn release(&mut self) {
+        let mut host = self.host();
+        self.mux.release(&mut host, runtime::now_ms());
+    }
+
     fn call_context(&self, token: u32) -> Option<u32> {
         self.mux.call_context(token)
     }

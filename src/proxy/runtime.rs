@@ -25,6 +25,9 @@ pub trait CallOwner {
     fn take_finished(&mut self) -> Vec<Finished>;
     /// Whether `take_finished` has anything (asked after every callback, so it costs nothing).
     fn has_finished(&self) -> bool;
+    /// Holds this client's calls back until `release` (`hold_calls`).
+    fn hold(&mut self);
+    fn release(&mut self);
 }
 
 type SharedOwner = Rc<RefCell<dyn CallOwner>>;
@@ -52,6 +55,9 @@ struct Runtime {
     affinity: Option<Affinity>,
     /// The host's time, read once per callback (`now_ms`).
     now_ms: Option<u64>,
+    /// Set by `redis-chain` while one of its filters runs: the filter's place, carried in the
+    /// high bits of the tags of the Redis work it submits (`tagged`).
+    tag_base: u32,
 }
 
 thread_local! {
@@ -89,6 +95,41 @@ pub fn now_ms() -> u64 {
     let now = host::now_ms();
     with(|r| r.now_ms = Some(now));
     now
+}
+
+/// The tag bits that name a filter inside `redis-chain` (its place plus one); the low bits are
+/// the filter's own step code.
+pub const TAG_SHIFT: u32 = 24;
+
+/// While `redis-chain` runs its filter number `place` (from 1; 0 when none runs), the Redis
+/// work submitted carries that number in its tag, so the answer finds the filter again.
+pub fn set_tag_base(place: u32) {
+    with(|r| r.tag_base = place);
+}
+
+/// `tag` with the running chain filter's place in its high bits.
+pub(super) fn tagged(tag: u32) -> u32 {
+    with(|r| tag | (r.tag_base << TAG_SHIFT))
+}
+
+/// Holds back the calls of every Redis client: what the running callback submits until
+/// `release_calls` leaves as one pipeline per node (`redis-chain`, whose filters' independent
+/// commands take one round trip together).
+pub fn hold_calls() {
+    for client in clients_of(None) {
+        if let Ok(mut c) = client.try_borrow_mut() {
+            c.hold();
+        }
+    }
+}
+
+/// Ends `hold_calls`: the held work leaves.
+pub fn release_calls() {
+    for client in clients_of(None) {
+        if let Ok(mut c) = client.try_borrow_mut() {
+            c.release();
+        }
+    }
 }
 
 /// Whether the running callback may dispatch a call for `root` (its own work). ngx_wasm_module

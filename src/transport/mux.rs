@@ -254,6 +254,23 @@ impl Mux {
         self.calls.get(&token).map(|c| c.context)
     }
 
+    /// Holds every call back until `release`: the jobs submitted meanwhile (by several
+    /// filters of one `redis-chain`, in one callback) leave together, one pipeline per node.
+    pub fn hold(&mut self) {
+        self.holding += 1;
+    }
+
+    /// Ends a `hold`: what waits for each node leaves as one call (unless a call to it is in
+    /// flight, as ever).
+    pub fn release(&mut self, host: &mut dyn Dispatcher, now_ms: u64) {
+        self.holding = self.holding.saturating_sub(1);
+        if self.holding == 0 {
+            for node in std::mem::take(&mut self.held) {
+                self.pump(host, now_ms, &node);
+            }
+        }
+    }
+
     /// Jobs that finished during the last calls, for the caller to deliver.
     pub fn take_finished(&mut self) -> Vec<Finished> {
         std::mem::take(&mut self.finished)
@@ -580,16 +597,11 @@ impl Mux {
 
     /// Routes parts together: each node they go to is pumped once they are all queued.
     fn route_all(&mut self, host: &mut dyn Dispatcher, now_ms: u64, parts: Vec<(Ticket, Target)>) {
-        self.holding += 1;
+        self.hold();
         for (ticket, target) in parts {
             self.route(host, now_ms, ticket, &target);
         }
-        self.holding -= 1;
-        if self.holding == 0 {
-            for node in std::mem::take(&mut self.held) {
-                self.pump(host, now_ms, &node);
-            }
-        }
+        self.release(host, now_ms);
     }
 
     /// Queues a part on the node the topology names, or parks it until the lookup is done.

@@ -182,3 +182,18 @@ fn each_waiting_context_runs_its_own_sentinel_lookup() {
     let t = h.sent.last().unwrap().0;
     assert_eq!(answer(&mut m, &mut h, 11, t, ":2\r\n+OK\r\n"), vec![11]);
 }
+
+#[test]
+fn one_contexts_jobs_submitted_while_held_leave_as_one_call() {
+    let (mut m, mut h) = (mux(json!({})), FakeHost::default());
+    m.hold();
+    submit(&mut m, &mut h, 0, 5, incr("a"));
+    submit(&mut m, &mut h, 0, 5, incr("b"));
+    assert!(h.sent.is_empty());
+    m.release(&mut h, 0);
+    assert_eq!(h.sent.len(), 1, "one call for both");
+    assert_eq!(
+        answer(&mut m, &mut h, 5, 1, ":1\r\n:1\r\n+OK\r\n"),
+        vec![5, 5]
+    );
+}

@@ -143,6 +143,27 @@ fn requests_arriving_during_a_call_leave_together_and_get_their_own_replies() {
 }
 
 #[test]
+fn jobs_submitted_while_held_leave_as_one_call_on_release() {
+    let (mut m, mut h) = (mux(json!({})), FakeHost::default());
+    m.hold();
+    for tag in 1..=2 {
+        let waiter = Waiter { context_id: 1, tag };
+        assert!(matches!(
+            m.submit(&mut h, 0, waiter, incr("a")),
+            Submitted::Pending
+        ));
+    }
+    assert!(h.sent.is_empty(), "nothing leaves while held");
+    m.release(&mut h, 0);
+    assert_eq!(h.sent.len(), 1);
+    assert_eq!(h.last_commands(), 3); // 2 INCR + QUIT
+    m.on_response(&mut h, 0, 1, &ok(":1\r\n:2\r\n+OK\r\n"));
+    let mut tags: Vec<_> = m.take_finished().iter().map(|f| f.waiter.tag).collect();
+    tags.sort();
+    assert_eq!(tags, vec![1, 2]);
+}
+
+#[test]
 fn noscript_falls_back_to_eval_transparently() {
     let (mut m, mut h) = (mux(json!({})), FakeHost::default());
     let script = Script::new("return 1");

@@ -105,6 +105,9 @@ impl KongGateway {
             redis_allow: redis_allow.iter().map(|a| a.to_string()).collect(),
             user_root: running_as_root(),
             redis_ca,
+            // The tests name each chain's form: separate filters stay separate, and
+            // `redis-chain` is written out where a test wants it.
+            keep_apart: true,
         };
         let rendered = render(&config, &opts).expect("render nginx");
         std::fs::write(dir.0.join("nginx.conf"), &rendered.wasm).unwrap();

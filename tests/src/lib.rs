@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: real servers on free loopback ports (redis-server,
 //! the harness and its echo upstream), stopped when the test ends.
 
+pub mod alice;
 pub mod bodies;
 pub mod cluster;
 pub mod envoy;

@@ -157,6 +157,10 @@ pub struct RenderNginx {
     /// CA bundle (PEM) the bridge checks Redis' certificates against (lua_ssl_trusted_certificate)
     #[arg(long, value_name = "PEM")]
     pub redis_ca: Option<PathBuf>,
+    /// Keep consecutive filters of ours that wait on Redis apart (by default each such run
+    /// becomes one redis-chain)
+    #[arg(long)]
+    pub keep_filters_apart: bool,
 }
 
 #[derive(Args, Debug)]

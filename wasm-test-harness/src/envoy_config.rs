@@ -219,10 +219,27 @@ impl Transport {
     }
 }
 
+/// A tunnel, the targets a config needs through it, and how to reach them.
+pub(crate) type TunnelUse = (String, Vec<Target>, Transport);
+
 /// The tunnel a filter's config uses, the targets it needs (standalone node; sentinels or
-/// cluster seeds, and any port of their hosts) and how to reach them.
-pub(crate) fn redis_targets(config: Option<&str>) -> Option<(String, Vec<Target>, Transport)> {
-    let mut value: Value = serde_json::from_str(config?).ok()?;
+/// cluster seeds, and any port of their hosts) and how to reach them: one for a filter, one per
+/// inner filter with Redis for a `redis-chain`.
+pub(crate) fn redis_targets(config: Option<&str>) -> Vec<TunnelUse> {
+    let Some(value) = config.and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
+        return Vec::new();
+    };
+    match value.get("filters").and_then(Value::as_array) {
+        Some(inner) => inner
+            .iter()
+            .filter_map(|f| f.get("config").cloned())
+            .filter_map(targets_of)
+            .collect(),
+        None => targets_of(value).into_iter().collect(),
+    }
+}
+
+fn targets_of(mut value: Value) -> Option<TunnelUse> {
     redis_filter_core::config::guide_aliases::hoist(&mut value).ok()?;
     let mut top = Fields::new("", &value).ok()?;
     let redis = RedisConfig::from_plugin_config(&mut top).ok()?;
@@ -414,7 +431,7 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
                 json!({"@type": "type.googleapis.com/google.protobuf.StringValue", "value": c});
         }
         filters.push(json!({"name": name, "disabled": true, "typed_config": {"@type": WASM, "config": wasm}}));
-        if let Some((tunnel_name, targets, transport)) = redis_targets(f.config.as_deref()) {
+        for (tunnel_name, targets, transport) in redis_targets(f.config.as_deref()) {
             let list = tunnels.entry(tunnel_name).or_default();
             for t in targets {
                 add_target(list, t, &transport);

@@ -12,33 +12,9 @@ type Parser = fn(&[u8]) -> Result<(), String>;
 /// The config parser of each filter this project ships, by its Kong filter name.
 fn parser(name: &str) -> Option<Parser> {
     match name {
-        "redis-rate-limiting" => Some(|raw| {
-            redis_rate_limiting::config::Config::parse(raw)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }),
-        "redis-proxy-cache" => Some(|raw| {
-            redis_proxy_cache::config::Config::parse(raw)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }),
-        "redis-session" => Some(|raw| {
-            redis_session::config::Config::parse(raw)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }),
-        "redis-jwt" => Some(|raw| {
-            redis_jwt::config::Config::parse(raw)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }),
-        "redis-jwt-blacklist" => Some(|raw| {
-            redis_jwt_blacklist::config::Config::parse(raw)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }),
+        "redis-chain" => Some(redis_chain::config::check),
         "redis-chain-end" => Some(redis_chain_end::config::check),
-        _ => None,
+        _ => redis_chain::known::find(name).map(|k| k.check),
     }
 }
 

@@ -156,6 +156,7 @@ fn render_nginx(a: cli::RenderNginx) -> Result<(), String> {
             redis_allow: a.redis_allow,
             user_root: wasm_test_harness::nginx_config::running_as_root(),
             redis_ca: redis_ca.as_deref(),
+            keep_apart: a.keep_filters_apart,
         },
     )?;
     for (name, text) in [

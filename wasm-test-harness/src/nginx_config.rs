@@ -29,6 +29,9 @@ pub struct NginxOptions<'a> {
     pub user_root: bool,
     /// The CA bundle the bridge checks Redis' certificates against (`ssl_verify`).
     pub redis_ca: Option<&'a Path>,
+    /// Keep consecutive filters of ours that wait on Redis as they are, not merged into one
+    /// `redis-chain` (`merge_waiting`).
+    pub keep_apart: bool,
 }
 
 pub struct NginxConfigs {
@@ -72,6 +75,55 @@ fn needs_chain_end(filters: &[&FilterEntry]) -> bool {
     !ends && filters.iter().any(|f| may_pause(f))
 }
 
+/// The filter that runs a sequence of ours as one.
+pub const CHAIN: &str = "redis-chain";
+
+/// Whether a filter can go into a `redis-chain`: one of ours that waits on Redis, its config
+/// JSON (a config that is not goes as it is, for its filter to refuse).
+fn mergeable(f: &FilterEntry) -> bool {
+    let json = f
+        .config
+        .as_deref()
+        .is_none_or(|c| serde_json::from_str::<Value>(c).is_ok());
+    may_pause(f) && f.name != CHAIN && json
+}
+
+/// The chain with each run of two or more consecutive filters of ours that wait on Redis as one
+/// `redis-chain` (one VM entry per callback for all of them; their independent Redis commands
+/// in one round trip), and what was merged, each run as its filters' names.
+fn merge_waiting(filters: &[&FilterEntry]) -> (Vec<FilterEntry>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut merged = Vec::new();
+    let mut i = 0;
+    while let Some(f) = filters.get(i) {
+        let run = filters[i..].iter().take_while(|f| mergeable(f)).count();
+        if run < 2 {
+            out.push((*f).clone());
+            i += 1;
+            continue;
+        }
+        let inner: Vec<Value> = filters[i..i + run]
+            .iter()
+            .map(|f| {
+                let config = f.config.as_deref().and_then(|c| serde_json::from_str(c).ok());
+                serde_json::json!({"name": f.name, "config": config.unwrap_or(serde_json::json!({}))})
+            })
+            .collect();
+        let names: Vec<&str> = filters[i..i + run]
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        merged.push(names.join(", "));
+        out.push(FilterEntry {
+            name: CHAIN.into(),
+            config: Some(serde_json::json!({ "filters": inner }).to_string()),
+            origin: f.origin.clone(),
+        });
+        i += run;
+    }
+    (out, merged)
+}
+
 /// Whether this process runs as root: the rendered nginx then runs its workers as root too, so
 /// the engine's workers may use the bridge's socket (nginx drops to `nobody` otherwise).
 pub fn running_as_root() -> bool {
@@ -90,6 +142,19 @@ fn with_bridge(config: Option<&str>, socket: &Path) -> Option<String> {
     let Ok(mut value) = serde_json::from_str::<Value>(text) else {
         return Some(text.to_string());
     };
+    bridge_to(&mut value, socket);
+    Some(value.to_string())
+}
+
+/// Points a filter config's Redis at the bridge when it names no tunnel; in a `redis-chain`,
+/// each inner filter's config.
+fn bridge_to(value: &mut Value, socket: &Path) {
+    if let Some(filters) = value.get_mut("filters").and_then(Value::as_array_mut) {
+        for inner in filters.iter_mut().filter_map(|f| f.get_mut("config")) {
+            bridge_to(inner, socket);
+        }
+        return;
+    }
     let named_redis = value.as_object().is_some_and(|top| {
         top.keys()
             .any(|k| k == "redis" || k == "policy" || k.starts_with("redis_"))
@@ -106,10 +171,9 @@ fn with_bridge(config: Option<&str>, socket: &Path) -> Option<String> {
             }
         }
     }
-    Some(value.to_string())
 }
 
-fn filter_lines(out: &mut String, filters: &[&FilterEntry], socket: &Path) -> Result<(), String> {
+fn filter_lines(out: &mut String, filters: &[FilterEntry], socket: &Path) -> Result<(), String> {
     for f in filters {
         match with_bridge(f.config.as_deref(), socket) {
             Some(c) => writeln!(out, "            proxy_wasm {} {};", f.name, quote(&c)),
@@ -120,28 +184,46 @@ fn filter_lines(out: &mut String, filters: &[&FilterEntry], socket: &Path) -> Re
     Ok(())
 }
 
-fn location(
-    out: &mut String,
-    s: &Service,
-    r: &Route,
-    socket: &Path,
-    notes: &mut Vec<String>,
-) -> Result<(), String> {
-    let end = FilterEntry {
-        name: CHAIN_END.into(),
-        config: None,
-        origin: String::new(),
+/// What a route's location is rendered from, beyond the route.
+struct Rendering<'a> {
+    socket: &'a Path,
+    keep_apart: bool,
+    notes: Vec<String>,
+    /// The modules the locations use.
+    modules: BTreeSet<String>,
+}
+
+fn location(out: &mut String, s: &Service, r: &Route, how: &mut Rendering) -> Result<(), String> {
+    let declared: Vec<&FilterEntry> = s.filters.iter().chain(r.filters.iter()).collect();
+    let mut filters = if how.keep_apart {
+        declared.iter().map(|f| (*f).clone()).collect()
+    } else {
+        let (filters, merged) = merge_waiting(&declared);
+        for names in merged {
+            how.notes.push(format!(
+                "route {}: {names} merged into one {CHAIN} (one VM entry per callback, \
+                 independent Redis commands in one round trip; --keep-filters-apart keeps them \
+                 apart)",
+                r.name
+            ));
+        }
+        filters
     };
-    let mut filters: Vec<&FilterEntry> = s.filters.iter().chain(r.filters.iter()).collect();
-    let appended = needs_chain_end(&filters);
+    let appended = needs_chain_end(&filters.iter().collect::<Vec<_>>());
     if appended {
-        notes.push(format!(
+        how.notes.push(format!(
             "route {}: {CHAIN_END} appended to its filter chain, so that no filter pausing on \
              Redis is the chain's last (Kong's engine bug 9: docs/kong-engine.md)",
             r.name
         ));
-        filters.push(&end);
+        filters.push(FilterEntry {
+            name: CHAIN_END.into(),
+            config: None,
+            origin: String::new(),
+        });
     }
+    how.modules.extend(filters.iter().map(|f| f.name.clone()));
+    let socket = how.socket;
     let prefixes: Vec<&str> = if r.paths.is_empty() {
         vec!["/"]
     } else {
@@ -242,7 +324,7 @@ fn allowlist(config: &KongConfig, extra: &[String]) -> Result<String, String> {
             .iter()
             .chain(s.routes.iter().flat_map(|r| r.filters.iter()))
         {
-            if let Some((_, targets, _)) = redis_targets(f.config.as_deref()) {
+            for (_, targets, _) in redis_targets(f.config.as_deref()) {
                 domains.extend(targets.iter().map(Target::domain));
             }
         }
@@ -258,7 +340,12 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
     let user = if opts.user_root { "user root;\n" } else { "" };
     // The locations first: they say which modules the chains need.
     let mut locations = String::new();
-    let mut notes = Vec::new();
+    let mut how = Rendering {
+        socket: opts.bridge_socket,
+        keep_apart: opts.keep_apart,
+        notes: Vec::new(),
+        modules: BTreeSet::new(),
+    };
     // nginx picks the longest matching prefix, as Kong's router does.
     let mut seen = BTreeSet::new();
     for s in &config.services {
@@ -268,22 +355,10 @@ pub fn render(config: &KongConfig, opts: &NginxOptions) -> Result<NginxConfigs, 
                     return Err(format!("path {p} is routed twice"));
                 }
             }
-            location(&mut locations, s, r, opts.bridge_socket, &mut notes)?;
+            location(&mut locations, s, r, &mut how)?;
         }
     }
-    let mut modules = BTreeSet::new();
-    for s in &config.services {
-        for f in s
-            .filters
-            .iter()
-            .chain(s.routes.iter().flat_map(|r| r.filters.iter()))
-        {
-            modules.insert(f.name.clone());
-        }
-    }
-    if !notes.is_empty() {
-        modules.insert(CHAIN_END.to_string());
-    }
+    let Rendering { notes, modules, .. } = how;
     let mut wasm = format!(
         "{user}worker_processes {workers};\nerror_log {prefix}/logs/error.log info;\n\
          pid {prefix}/logs/nginx.pid;\nevents {{ worker_connections 4096; }}\nwasm {{\n",
@@ -350,6 +425,10 @@ mod tests {
     use std::path::PathBuf;
 
     fn render_yaml(yaml: &str) -> NginxConfigs {
+        render_with(yaml, false)
+    }
+
+    fn render_with(yaml: &str, keep_apart: bool) -> NginxConfigs {
         let config = KongConfig::parse(yaml).unwrap();
         let (f, p, s, l) = (
             PathBuf::from("/f"),
@@ -367,6 +446,7 @@ mod tests {
             redis_allow: vec!["10.0.0.9:*".into()],
             user_root: false,
             redis_ca: None,
+            keep_apart,
         };
         render(&config, &opts).unwrap()
     }
@@ -490,6 +570,67 @@ services:
             .contains("module redis-chain-end /f/redis-chain-end.wasm;"));
         assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
         assert!(c.notes[0].starts_with("route waits: redis-chain-end appended"));
+    }
+
+    const USERS: &str = r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://127.0.0.1:9000
+  routes:
+  - name: users
+    paths: [/]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {"minute": 5}
+      - name: redis-session
+        config: {"storage": "redis", "redis": {"port": 6390}}
+      - name: redis-jwt
+        config: {"anonymous": "anon"}
+      - name: theirs
+      - name: redis-jwt-blacklist
+"#;
+
+    #[test]
+    fn consecutive_filters_that_wait_on_redis_become_one_redis_chain_and_it_says_so() {
+        let c = render_yaml(USERS);
+        let lines: Vec<&str> = c
+            .wasm
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("proxy_wasm "))
+            .collect();
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert!(
+            lines[0].starts_with("proxy_wasm redis-rate-limiting "),
+            "local: never waits"
+        );
+        let chain = lines[1].strip_prefix("proxy_wasm redis-chain '").unwrap();
+        let chain: Value = serde_json::from_str(chain.trim_end_matches("';")).unwrap();
+        assert_eq!(chain["filters"][0]["name"], "redis-session");
+        assert_eq!(chain["filters"][0]["config"]["redis"]["port"], 6390);
+        assert_eq!(
+            chain["filters"][0]["config"]["redis"]["tunnel"], "unix:/p/bridge.sock",
+            "each inner config reaches the bridge"
+        );
+        assert_eq!(chain["filters"][1]["name"], "redis-jwt");
+        assert_eq!(lines[2], "proxy_wasm theirs;");
+        assert_eq!(
+            lines[3], "proxy_wasm redis-jwt-blacklist;",
+            "a run of one stays"
+        );
+        assert_eq!(lines[4], "proxy_wasm redis-chain-end;");
+        assert!(c.wasm.contains("module redis-chain /f/redis-chain.wasm;"));
+        assert!(
+            !c.wasm.contains("module redis-session "),
+            "only what the locations use"
+        );
+        assert!(c.notes[0].contains("redis-session, redis-jwt merged into one redis-chain"));
+        // Kept apart on request.
+        let c = render_with(USERS, true);
+        assert!(!c.wasm.contains("redis-chain "), "{}", c.wasm);
+        assert!(c.wasm.contains("proxy_wasm redis-session "));
     }
 
     #[test]

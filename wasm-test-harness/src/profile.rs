@@ -34,6 +34,18 @@ impl Profile {
         self == Profile::Kong && last && after_a_pause
     }
 
+    /// Whether a local response a filter sends from a call's answer ends the request phase. Not
+    /// in Kong's engine: there only the action of a local response sent from the phase itself
+    /// stops the chain (`ngx_proxy_wasm_hfuncs_send_local_response` sets DONE unless the step is
+    /// a call's answer, ngx_proxy_wasm_host.c about line 1122), and once the last call is
+    /// answered the dispatch resume handler sets CONTINUE and resumes the step at the next
+    /// filter (ngx_http_proxy_wasm_dispatch.c about lines 946-953): the later filters' request
+    /// headers run (a rate limit counts the refused request) before the response goes out
+    /// (docs/kong-engine.md, item 12).
+    pub fn local_from_answer_ends_phase(self) -> bool {
+        self == Profile::Envoy
+    }
+
     /// The harness' log line for a request refused by `pause_meets_bug_9`.
     pub fn bug_9_message(filter: &str) -> String {
         format!(

@@ -44,6 +44,9 @@ struct Place {
 enum PhaseEnd {
     Done,
     Local,
+    /// A local response sent from a call's answer, where the request phase goes on to the
+    /// filters after (`Profile::local_from_answer_ends_phase`).
+    LocalGoingOn,
     Failed(String),
 }
 
@@ -366,7 +369,7 @@ impl Worker {
                 None => return kong_error(500, "An unexpected error occurred"),
             };
             let guest = self.vms[vm].borrow().guest.id();
-            let run_headers = matches!(end, PhaseEnd::Done);
+            let run_headers = matches!(end, PhaseEnd::Done | PhaseEnd::LocalGoingOn);
             let result = self.call_vm(vm, |s| {
                 count(Counted::OnContextCreate);
                 let ctx = s.on_context_create(Some(root))?;
@@ -398,7 +401,13 @@ impl Worker {
                     after_a_pause: paused,
                 };
                 paused |= matches!(action, Ok(Action::Pause));
-                end = self.settle(id, c, action, place, notify).await;
+                let going_on = matches!(end, PhaseEnd::LocalGoingOn);
+                let settled = self.settle(id, c, action, place, going_on, notify).await;
+                end = match (end, settled) {
+                    (_, PhaseEnd::Failed(why)) => PhaseEnd::Failed(why),
+                    (PhaseEnd::LocalGoingOn, _) => PhaseEnd::LocalGoingOn,
+                    (_, settled) => settled,
+                };
             }
         }
         if matches!(end, PhaseEnd::Done) && body_len > 0 {
@@ -411,7 +420,7 @@ impl Worker {
         }
         match end {
             PhaseEnd::Done => self.proxy(id, matched).await,
-            PhaseEnd::Local => {
+            PhaseEnd::Local | PhaseEnd::LocalGoingOn => {
                 let local = self.with_request(id, |r| r.local_response.take()).flatten();
                 if let Some(local) = local {
                     let profile = self.shared.profile;
@@ -478,7 +487,7 @@ impl Worker {
                 after_a_pause: paused,
             };
             paused |= matches!(action, Ok(Action::Pause));
-            match self.settle(id, *c, action, place, notify).await {
+            match self.settle(id, *c, action, place, false, notify).await {
                 PhaseEnd::Done => {}
                 other => return other,
             }
@@ -494,6 +503,7 @@ impl Worker {
         c: Ctx,
         action: Result<Action, GuestError>,
         place: Place,
+        going_on: bool,
         notify: &Rc<Notify>,
     ) -> PhaseEnd {
         match action {
@@ -512,9 +522,21 @@ impl Worker {
                 let name = self.vms[c.vm].borrow().spec.name.clone();
                 return PhaseEnd::Failed(Profile::bug_9_message(&name));
             }
-            Ok(Action::Pause) => {
-                if let Err(why) = self.wait_resumed(id, c, notify).await {
+            // After a local response that lets the phase go on, a filter that pauses is held
+            // until its own call is answered.
+            Ok(Action::Pause) if going_on => {
+                if let Err(why) = self.wait_resumed(id, c, notify, false).await {
                     return PhaseEnd::Failed(why);
+                }
+            }
+            Ok(Action::Pause) if !self.has_local_response(id) => {
+                if let Err(why) = self.wait_resumed(id, c, notify, true).await {
+                    return PhaseEnd::Failed(why);
+                }
+                if self.has_local_response(id)
+                    && !self.shared.profile.local_from_answer_ends_phase()
+                {
+                    return PhaseEnd::LocalGoingOn;
                 }
             }
             Ok(_) => {}
@@ -590,7 +612,7 @@ impl Worker {
                     Ok((action, merged)) => {
                         body_done |= merged;
                         if action == Action::Pause {
-                            let _ = self.wait_resumed(id, *c, notify).await;
+                            let _ = self.wait_resumed(id, *c, notify, true).await;
                         }
                     }
                     Err(e) => eprintln!(
@@ -628,10 +650,12 @@ impl Worker {
         id: RequestId,
         c: Ctx,
         notify: &Rc<Notify>,
+        local_ends_it: bool,
     ) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + MAX_PAUSE;
         loop {
-            if self.resumed.borrow_mut().remove(&(c.guest, c.id)) || self.has_local_response(id) {
+            let local = local_ends_it && self.has_local_response(id);
+            if self.resumed.borrow_mut().remove(&(c.guest, c.id)) || local {
                 return Ok(());
             }
             if self.vms[c.vm].borrow().guest.id() != c.guest {

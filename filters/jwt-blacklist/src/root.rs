@@ -38,6 +38,20 @@ impl Feature for Filter {
         }
     }
 
+    /// Only its revocation endpoint asks who the caller is.
+    fn reads_handed(&self) -> bool {
+        self.config.revoke_path.is_some()
+    }
+
+    fn hands_on(&self) -> bool {
+        false
+    }
+
+    /// A lookup (`EXISTS`), unless revocation or the operators' endpoint is on.
+    fn changes_state(&self) -> bool {
+        self.config.revoke_path.is_some() || self.config.admin_path.is_some()
+    }
+
     fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {
         Box::new(BlacklistRequest::new(context_id, filter.clone()))
     }

@@ -16,6 +16,11 @@ pub use redis_filter_core::jwt as token;
 mod request;
 mod root;
 
+/// This filter as a feature of `redis-chain`.
+pub use request::Filter;
+
+// The module's entry point; off where another module (redis-chain) links this filter in.
+#[cfg(feature = "module")]
 redis_filter_core::filter_main!(|id| Box::new(redis_filter_core::proxy::FeatureRoot::<
     request::Filter,
 >::new(id)));

@@ -37,6 +37,21 @@ impl Feature for Filter {
         }
     }
 
+    /// With `anonymous` it steps aside for a consumer an earlier filter authenticated.
+    fn reads_handed(&self) -> bool {
+        self.config.anonymous.is_some()
+    }
+
+    /// With `anonymous` a request it cannot authenticate goes on as the anonymous consumer.
+    fn refuses(&self) -> bool {
+        self.config.anonymous.is_none()
+    }
+
+    /// Its Redis work is a lookup (a credential's `GET`).
+    fn changes_state(&self) -> bool {
+        false
+    }
+
     fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {
         Box::new(JwtRequest::new(context_id, filter.clone()))
     }

@@ -15,6 +15,11 @@ mod filter;
 mod request;
 mod root;
 
+/// This filter as a feature of `redis-chain`.
+pub use filter::Filter;
+
+// The module's entry point; off where another module (redis-chain) links this filter in.
+#[cfg(feature = "module")]
 redis_filter_core::filter_main!(|id| Box::new(redis_filter_core::proxy::FeatureRoot::<
     filter::Filter,
 >::new(id)));

@@ -72,6 +72,18 @@ impl Feature for Filter {
         }
     }
 
+    /// By consumer or credential: the one an authentication filter before it handed on.
+    fn reads_handed(&self) -> bool {
+        matches!(
+            self.config.limit_by,
+            crate::config::LimitBy::Consumer | crate::config::LimitBy::Credential
+        )
+    }
+
+    fn hands_on(&self) -> bool {
+        false
+    }
+
     fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {
         Box::new(RateLimit::new(context_id, filter.clone()))
     }

@@ -341,6 +341,12 @@ impl SessionRequest {
 }
 
 impl HttpContext for SessionRequest {
+    /// Its one response of its own is a logout's, for a method in `logout_methods`.
+    fn may_answer(&self) -> bool {
+        let methods = &self.filter.config.logout_methods;
+        methods.iter().any(|m| *m == self.method)
+    }
+
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
         let filter = self.filter.clone();
         let host = filter.host.as_ref();
