@@ -42,49 +42,9 @@ YAML
 } >"$WORK/kong.yml"
 "$HARNESS" credentials --redis "127.0.0.1:$redis_port" --do put --key k-alice --consumer-id c-alice \
   --username alice --secret alice-secret >/dev/null
-token=$(python3 - <<'PY'
-import base64, hashlib, hmac, json
-b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=")
-head = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-body = b(json.dumps({"iss": "k-alice", "exp": 4102444800, "jti": "bench"}).encode())
-sig = b(hmac.new(b"alice-secret", head + b"." + body, hashlib.sha256).digest())
-print((head + b"." + body + b"." + sig).decode())
-PY
-)
-
-# engine NAME [STRIP]: renders and starts the engine and its bridge (STRIP=1: without the
-# redis-chain-end render-nginx appends); sets $port.
-engine() {
-  local name=$1 strip=${2:-0} prefix="$WORK/$1"
-  port=$(free_port)
-  "$HARNESS" render-nginx --config "$WORK/kong.yml" --filters-path "$root/dist" --prefix "$prefix" \
-    --bridge-lua "$root/kong" --listen "127.0.0.1:$port" --workers 2 >/dev/null 2>&1
-  [ "$strip" = 1 ] && sed -i '/proxy_wasm redis-chain-end;/d' "$prefix/nginx.conf"
-  start "$name-bridge" nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'
-  start "$name" "$NGINX_WASM" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/logs/start.log" -g 'daemon off;'
-  wait_port "$port"
-  # Every worker compiles every module before it serves (seconds on a busy machine).
-  local want=$(( 2 * $(grep -c '^    module ' "$prefix/nginx.conf") ))
-  for _ in $(seq 1 600); do
-    [ "$(grep -c 'successfully loaded' "$prefix/logs/error.log" 2>/dev/null || true)" -ge "$want" ] && break
-    sleep 0.1
-  done
-}
+token=$(alice_token)
 
 crashes() { grep -c "exited on signal\|cannot be respawned" "$WORK/$1/logs/error.log" || true; }
-
-# cookie PORT: alice's session cookie on that engine (her token through /session, then the
-# session in Redis).
-cookie() {
-  local c
-  c=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$1/session" \
-    | tr -d '\r' | awk -F'[:;] *' 'tolower($1)=="set-cookie" && $2 ~ /^kong_session=/ {print $2}')
-  for _ in $(seq 1 50); do
-    curl -s -H "Cookie: $c" "http://127.0.0.1:$1/session" | grep -q '"c-alice"' && break
-    sleep 0.1
-  done
-  echo "$c"
-}
 
 # run URL HEADER: "RPS SOCKET_ERRORS NON_2XX"
 run() {
@@ -96,8 +56,8 @@ $(echo "$out" | awk '/Non-2xx/ {print $5; found=1} END {if (!found) print 0}')"
 }
 
 runs=${RUNS:-3}; secs=${SECONDS_PER_RUN:-5}
-engine ended; port_ended=$port
-engine bare 1; port_bare=$port
+kong_engine ended "$WORK/kong.yml" 0 --keep-filters-apart; port_ended=$port
+kong_engine bare "$WORK/kong.yml" 1 --keep-filters-apart; port_bare=$port
 bearer="Authorization: Bearer $token"
 echo "Kong's engine ($("$NGINX_WASM" -v 2>&1 | tr -d '\n'), 2 workers, -c32, $runs runs of ${secs}s per route)"
 printf '%-12s %-22s %22s %8s %8s %8s\n' route chain "req/s (each run)" errors non-2xx crashes
@@ -105,7 +65,7 @@ for route in plain session revocable limits; do
   for form in ended bare; do
     p=$([ $form = ended ] && echo "$port_ended" || echo "$port_bare")
     case $route in
-      session) header="Cookie: $(cookie "$p")" ;;
+      session) header="Cookie: $(session_cookie "$p" session)" ;;
       revocable) header=$bearer ;;
       *) header= ;;
     esac

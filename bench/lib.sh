@@ -192,3 +192,50 @@ envoy_bench_setup() {
   ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"
   start_upstreams
 }
+
+# alice_token: a JWT of alice's (iss k-alice, HS256 with alice-secret, valid until 2100).
+alice_token() {
+  python3 - <<'PY'
+import base64, hashlib, hmac, json
+b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=")
+head = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b(json.dumps({"iss": "k-alice", "exp": 4102444800, "jti": "bench"}).encode())
+sig = b(hmac.new(b"alice-secret", head + b"." + body, hashlib.sha256).digest())
+print((head + b"." + body + b"." + sig).decode())
+PY
+}
+
+# kong_engine NAME KONG_YML [STRIP [RENDER_FLAG...]]: renders KONG_YML for Kong's engine
+# ($NGINX_WASM) and starts it with its bridge, 2 workers, once every worker has loaded every
+# module (STRIP=1: without the redis-chain-end render-nginx appends); sets $port and $engine_pid.
+kong_engine() {
+  local name=$1 config=$2 strip=${3:-0} prefix="$WORK/$1"
+  shift $(( $# < 3 ? $# : 3 ))
+  port=$(free_port)
+  "$HARNESS" render-nginx --config "$config" --filters-path "$root/dist" --prefix "$prefix" \
+    --bridge-lua "$root/kong" --listen "127.0.0.1:$port" --workers 2 "$@" >/dev/null 2>&1
+  [ "$strip" = 1 ] && sed -i '/proxy_wasm redis-chain-end;/d' "$prefix/nginx.conf"
+  start "$name-bridge" nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'
+  start "$name" "$NGINX_WASM" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/logs/start.log" -g 'daemon off;'
+  engine_pid=${PIDS[-1]}
+  wait_port "$port"
+  # Every worker compiles every module before it serves (seconds on a busy machine).
+  local want=$(( 2 * $(grep -c '^    module ' "$prefix/nginx.conf") ))
+  for _ in $(seq 1 600); do
+    [ "$(grep -c 'successfully loaded' "$prefix/logs/error.log" 2>/dev/null || true)" -ge "$want" ] && break
+    sleep 0.1
+  done
+}
+
+# session_cookie PORT PATH: alice's session cookie from a session chain at PATH ($token through
+# it, then the session in Redis).
+session_cookie() {
+  local c
+  c=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$1/$2" \
+    | tr -d '\r' | awk -F'[:;] *' 'tolower($1)=="set-cookie" && $2 ~ /^kong_session=/ {print $2}')
+  for _ in $(seq 1 50); do
+    curl -s -H "Cookie: $c" "http://127.0.0.1:$1/$2" | grep -q '"c-alice"' && break
+    sleep 0.1
+  done
+  echo "$c"
+}
