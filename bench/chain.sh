@@ -90,11 +90,11 @@ for _ in $(seq 1 "$rounds"); do
 done
 echo
 echo "Kong's engine ($("$NGINX_WASM" -v 2>&1 | tr -d '\n'), 2 workers, -c32, median of $rounds x ${secs}s)"
-printf '%-16s %10s %22s\n' route "req/s" "(each round)"
+printf '%-16s %10s   %s\n' route "req/s" "(each round)"
 declare -A kmed
 for p in $routes; do
   kmed[$p]=$(echo "${krps[$p]}" | tr ' ' '\n' | grep . | median)
-  printf '%-16s %10.0f %22s\n' "/$p" "${kmed[$p]}" "$(echo "${krps[$p]}" | awk '{for (i=1;i<=NF;i++) printf "%.0f ", $i}')"
+  printf '%-16s %10.0f   %s\n' "/$p" "${kmed[$p]}" "$(echo "${krps[$p]}" | awk '{for (i=1;i<=NF;i++) printf "%.0f ", $i}')"
 done
 for by in consumer ip; do
   awk -v c="${kmed[chain-$by]}" -v a="${kmed[apart-$by]}" -v by="$by" \

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Kong's engine (nginx + Kong's ngx_wasm_module: ../shared/hosts/nginx-wasm or $NGINX_WASM), the
-# chains Kong users build, each as render-nginx writes it (ended with redis-chain-end) and with
-# that last filter taken out (the chain as a user would write it without it), side by side in one
+# chains Kong users build, as separate filters (render-nginx --keep-filters-apart: by default it
+# merges them into one redis-chain, which bench/chain.sh measures), each as render-nginx writes it
+# (ended with redis-chain-end) and with that last filter taken out (the chain as a user would
+# write it without it), side by side in one
 # run: 2 workers, wrk -c32, RUNS runs of SECONDS_PER_RUN s per route. Counts worker crashes
 # (engine bug 9: docs/kong-engine.md), requests left unanswered (wrk socket errors) and non-2xx.
 #   /session   redis-session -> redis-jwt (anonymous) -> redis-rate-limiting by consumer, with the
