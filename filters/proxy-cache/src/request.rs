@@ -59,6 +59,18 @@ enum Reply {
     Swapping(Option<Vec<u8>>),
 }
 
+/// Where a request is in the coalescing of a cold entry's fetch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Coalescing {
+    /// On its own: no lock taken, none waited for.
+    Alone,
+    /// It holds the entry's lock: others wait for its response.
+    Owner,
+    /// It waits for another request fetching its entry, until `until_ms` (ms since the epoch;
+    /// Envoy, where the root looks the entry up again on its ticks).
+    Waiting { until_ms: u64 },
+}
+
 pub struct CacheRequest {
     id: u32,
     filter: Rc<Filter>,
@@ -69,10 +81,7 @@ pub struct CacheRequest {
     status: Option<&'static str>,
     key: Option<String>,
     keys: store::Keys,
-    /// This request holds the lock of a cold entry: others wait for its response.
-    lock_owner: bool,
-    /// Until when it waits for another request fetching its entry (ms since the epoch).
-    wait_until: Option<u64>,
+    coalescing: Coalescing,
     reply: Reply,
     /// The client asked for the diagnostic headers (`Kong-Debug`).
     debug: bool,
@@ -92,12 +101,20 @@ impl CacheRequest {
             status: None,
             key: None,
             keys: store::Keys::default(),
-            lock_owner: false,
-            wait_until: None,
+            coalescing: Coalescing::Alone,
             reply: Reply::Pass,
             debug: false,
             stale_entry: None,
         }
+    }
+
+    /// Whether it held the entry's lock, which it gives up now (to write or release it).
+    fn take_lock(&mut self) -> bool {
+        let owner = self.coalescing == Coalescing::Owner;
+        if owner {
+            self.coalescing = Coalescing::Alone;
+        }
+        owner
     }
 
     fn now_s(&self) -> u64 {
@@ -158,13 +175,13 @@ impl CacheRequest {
         match found {
             Err(e) => self.on_fetched(Err(e)),
             Ok(store::Lookup::Entry(raw)) => {
-                if self.wait_until.is_some() {
+                if let Coalescing::Waiting { .. } = self.coalescing {
                     self.filter.count(Counted::Coalesced);
                 }
                 self.on_fetched(Ok(Some(raw)))
             }
             Ok(store::Lookup::Fetch) => {
-                self.lock_owner = true;
+                self.coalescing = Coalescing::Owner;
                 self.on_fetched(Ok(None))
             }
             Ok(store::Lookup::Wait) => {
@@ -182,7 +199,11 @@ impl CacheRequest {
                     // Envoy: the root looks it up again for this request on its ticks (a
                     // blocking wait cannot cross Envoy's tunnel: it half-closes the upstream
                     // connection once the call's body is sent, and Redis then drops it).
-                    let until = *self.wait_until.get_or_insert(now + ms);
+                    let until = match self.coalescing {
+                        Coalescing::Waiting { until_ms } => until_ms,
+                        Coalescing::Alone | Coalescing::Owner => now + ms,
+                    };
+                    self.coalescing = Coalescing::Waiting { until_ms: until };
                     if now >= until {
                         return self.refresh("Miss", Counted::Miss);
                     }
@@ -307,7 +328,7 @@ impl CacheRequest {
                 self.serve(entry, "Stale", Counted::Stale)
             }
             (Ok(true), _) => {
-                self.lock_owner = true;
+                self.coalescing = Coalescing::Owner;
                 self.refresh("Refresh", Counted::Refresh)
             }
             _ => self.refresh("Refresh", Counted::Refresh),
@@ -476,7 +497,7 @@ impl HttpContext for CacheRequest {
     fn on_log(&mut self) {
         // No response was kept (the upstream failed, the client went away): let waiters go.
         self.release();
-        if self.wait_until.is_some() {
+        if let Coalescing::Waiting { .. } = self.coalescing {
             self.filter.forget_waiter(self.id);
         }
     }

@@ -103,7 +103,8 @@ impl CacheRequest {
             return;
         };
         let max = config.redis.max_redirections();
-        let lock_ms = std::mem::take(&mut self.lock_owner)
+        let lock_ms = self
+            .take_lock()
             .then(|| config.coalesce_wait_ms())
             .flatten();
         let job = store::store_job(&self.keys, value, storage_ttl, lock_ms, max);
@@ -116,7 +117,7 @@ impl CacheRequest {
 
     /// The lock goes back unused (the response is not kept): the waiters go upstream.
     pub(super) fn release(&mut self) {
-        if !std::mem::take(&mut self.lock_owner) {
+        if !self.take_lock() {
             return;
         }
         let filter = &self.filter;
