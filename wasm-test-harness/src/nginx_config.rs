@@ -46,25 +46,28 @@ pub struct NginxConfigs {
 /// The filter that ends a chain whose filters may pause on Redis (engine bug 9).
 pub const CHAIN_END: &str = "redis-chain-end";
 
-/// Whether a filter of ours may pause the request on a Redis call: any of ours but
-/// redis-chain-end and rate limiting with the `local` policy (Kong's default), which counts in
-/// shared memory and never waits.
+/// Whether a filter of ours may pause the request on a Redis call: redis-chain and the
+/// blacklist always; the others with Redis in their config (rate limiting `policy: redis`,
+/// redis-session `storage: redis`, redis-proxy-cache `strategy: redis`, redis-jwt
+/// `credentials_in_redis`). Kong's defaults (`local`, `cookie`, `memory`, inline credentials)
+/// never wait.
 fn may_pause(f: &FilterEntry) -> bool {
-    if !f.name.starts_with("redis-") || f.name == CHAIN_END {
-        return false;
-    }
-    if f.name != "redis-rate-limiting" {
-        return true;
-    }
     let config = f
         .config
         .as_deref()
         .and_then(|c| serde_json::from_str::<Value>(c).ok());
-    let policy = config
-        .as_ref()
-        .and_then(|c| c.get("policy"))
-        .and_then(Value::as_str);
-    !matches!(policy, None | Some("local"))
+    let field = |name: &str| config.as_ref().and_then(|c| c.get(name)).cloned();
+    let says = |name: &str, value: &str| field(name).is_some_and(|v| v == value);
+    match f.name.as_str() {
+        CHAIN | "redis-jwt-blacklist" => true,
+        "redis-rate-limiting" => {
+            !matches!(field("policy"), None | Some(Value::Null)) && !says("policy", "local")
+        }
+        "redis-session" => says("storage", "redis"),
+        "redis-proxy-cache" => says("strategy", "redis"),
+        "redis-jwt" => field("credentials_in_redis") == Some(Value::Bool(true)),
+        _ => false,
+    }
 }
 
 /// Whether a chain gets redis-chain-end appended: a filter of ours in it may pause and it does
@@ -78,26 +81,28 @@ fn needs_chain_end(filters: &[&FilterEntry]) -> bool {
 /// The filter that runs a sequence of ours as one.
 pub const CHAIN: &str = "redis-chain";
 
-/// Whether a filter can go into a `redis-chain`: one of ours that waits on Redis, its config
-/// JSON (a config that is not goes as it is, for its filter to refuse).
+/// Whether a filter can go into a `redis-chain`: one of the five of ours, its config JSON (a
+/// config that is not goes as it is, for its filter to refuse).
 fn mergeable(f: &FilterEntry) -> bool {
     let json = f
         .config
         .as_deref()
         .is_none_or(|c| serde_json::from_str::<Value>(c).is_ok());
-    may_pause(f) && f.name != CHAIN && json
+    redis_chain::known::find(&f.name).is_some() && json
 }
 
-/// The chain with each run of two or more consecutive filters of ours that wait on Redis as one
-/// `redis-chain` (one VM entry per callback for all of them; their independent Redis commands
-/// in one round trip), and what was merged, each run as its filters' names.
+/// The chain with each run of two or more consecutive filters of ours of which one at least
+/// waits on Redis as one `redis-chain` (one VM entry per callback for all of them; their
+/// independent Redis commands in one round trip; no filter left to pause last), and what was
+/// merged, each run as its filters' names.
 fn merge_waiting(filters: &[&FilterEntry]) -> (Vec<FilterEntry>, Vec<String>) {
     let mut out = Vec::new();
     let mut merged = Vec::new();
     let mut i = 0;
     while let Some(f) = filters.get(i) {
         let run = filters[i..].iter().take_while(|f| mergeable(f)).count();
-        if run < 2 {
+        let waits = filters[i..i + run].iter().any(|f| may_pause(f));
+        if run < 2 || !waits {
             out.push((*f).clone());
             i += 1;
             continue;
@@ -547,7 +552,8 @@ services:
 
     #[test]
     fn a_chain_that_may_pause_on_redis_ends_with_redis_chain_end_and_says_so() {
-        let c = render_yaml(CHAINS);
+        // The filters as written (merged, the first route would be one redis-chain: below).
+        let c = render_with(CHAINS, true);
         let block = |path: &str| -> String {
             let at = c.wasm.find(&format!("location {path} {{")).unwrap();
             let rest = &c.wasm[at..];
@@ -590,43 +596,61 @@ services:
         config: {"anonymous": "anon"}
       - name: theirs
       - name: redis-jwt-blacklist
+  - name: inline
+    paths: [/inline]
+    filter_chains:
+    - filters:
+      - name: redis-jwt
+        config: {"anonymous": "anon"}
+      - name: redis-rate-limiting
+        config: {"minute": 5}
 "#;
 
     #[test]
-    fn consecutive_filters_that_wait_on_redis_become_one_redis_chain_and_it_says_so() {
+    fn consecutive_filters_of_ours_become_one_redis_chain_where_one_waits_and_it_says_so() {
         let c = render_yaml(USERS);
-        let lines: Vec<&str> = c
-            .wasm
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("proxy_wasm "))
-            .collect();
-        assert_eq!(lines.len(), 5, "{lines:?}");
-        assert!(
-            lines[0].starts_with("proxy_wasm redis-rate-limiting "),
-            "local: never waits"
-        );
-        let chain = lines[1].strip_prefix("proxy_wasm redis-chain '").unwrap();
+        let lines = |path: &str| -> Vec<String> {
+            let at = c.wasm.find(&format!("location {path} {{")).unwrap();
+            let block = &c.wasm[at..];
+            block[..block.find("proxy_pass").unwrap()]
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("proxy_wasm "))
+                .map(str::to_string)
+                .collect()
+        };
+        let users = lines("/");
+        assert_eq!(users.len(), 4, "{users:?}");
+        let chain = users[0].strip_prefix("proxy_wasm redis-chain '").unwrap();
         let chain: Value = serde_json::from_str(chain.trim_end_matches("';")).unwrap();
-        assert_eq!(chain["filters"][0]["name"], "redis-session");
-        assert_eq!(chain["filters"][0]["config"]["redis"]["port"], 6390);
+        let names: Vec<&str> = (0..3)
+            .map(|i| chain["filters"][i]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["redis-rate-limiting", "redis-session", "redis-jwt"]);
+        assert_eq!(chain["filters"][1]["config"]["redis"]["port"], 6390);
         assert_eq!(
-            chain["filters"][0]["config"]["redis"]["tunnel"], "unix:/p/bridge.sock",
+            chain["filters"][1]["config"]["redis"]["tunnel"], "unix:/p/bridge.sock",
             "each inner config reaches the bridge"
         );
-        assert_eq!(chain["filters"][1]["name"], "redis-jwt");
-        assert_eq!(lines[2], "proxy_wasm theirs;");
+        assert_eq!(users[1], "proxy_wasm theirs;");
         assert_eq!(
-            lines[3], "proxy_wasm redis-jwt-blacklist;",
+            users[2], "proxy_wasm redis-jwt-blacklist;",
             "a run of one stays"
         );
-        assert_eq!(lines[4], "proxy_wasm redis-chain-end;");
+        assert_eq!(users[3], "proxy_wasm redis-chain-end;");
+        let inline = lines("/inline");
+        assert_eq!(
+            inline.len(),
+            2,
+            "nothing waits: as written, no end: {inline:?}"
+        );
         assert!(c.wasm.contains("module redis-chain /f/redis-chain.wasm;"));
         assert!(
             !c.wasm.contains("module redis-session "),
             "only what the locations use"
         );
-        assert!(c.notes[0].contains("redis-session, redis-jwt merged into one redis-chain"));
+        assert!(c.notes[0]
+            .contains("redis-rate-limiting, redis-session, redis-jwt merged into one redis-chain"));
         // Kept apart on request.
         let c = render_with(USERS, true);
         assert!(!c.wasm.contains("redis-chain "), "{}", c.wasm);
