@@ -31,6 +31,8 @@ pub enum Kind {
     },
     /// An array of strings, each one of a fixed set.
     StringsOneOf(Vec<&'static str>),
+    /// A list of strings, as an array or as one comma-separated string (kong.conf's lists).
+    StrOrStrings,
     Record,
 }
 
@@ -70,7 +72,7 @@ impl Recorded {
         if let Some(kind) = self.fields.get(target).cloned() {
             let kind = match kind {
                 // kong.conf style: "host:port,host:port" as well as a list.
-                Kind::Array | Kind::Strings => Kind::Str,
+                Kind::Array | Kind::Strings => Kind::StrOrStrings,
                 k => k,
             };
             self.fields.insert(path.to_string(), kind);
@@ -158,6 +160,9 @@ fn leaf(kind: &Kind) -> Value {
             "items": {"type": "integer", "minimum": min, "maximum": max}}),
         Kind::StringsOneOf(choices) => json!({"type": ["array", "null"],
             "items": {"type": "string", "enum": choices}}),
+        Kind::StrOrStrings => {
+            json!({"type": ["string", "array", "null"], "items": {"type": "string"}})
+        }
         Kind::Record => object(&Node::default()),
     }
 }
