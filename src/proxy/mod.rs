@@ -28,8 +28,8 @@ pub use guest_host::GuestHost;
 pub use host_calls::HostSharedData;
 pub use redis::{RedisClient, SharedClient};
 pub use runtime::{
-    affinity, current_context, hold_calls, release_calls, set_root_factory, set_tag_base,
-    RootFactory, TAG_SHIFT,
+    affinity, current_context, hold_calls, set_root_factory, set_tag_base, HeldCalls, RootFactory,
+    TAG_SHIFT,
 };
 pub use step::Step;
 

@@ -112,22 +112,36 @@ pub(super) fn tagged(tag: u32) -> u32 {
     with(|r| tag | (r.tag_base << TAG_SHIFT))
 }
 
-/// Holds back the calls of every Redis client: what the running callback submits until
-/// `release_calls` leaves as one pipeline per node (`redis-chain`, whose filters' independent
-/// commands take one round trip together).
-pub fn hold_calls() {
-    for client in clients_of(None) {
-        if let Ok(mut c) = client.try_borrow_mut() {
-            c.hold();
-        }
-    }
+/// Holds back the calls of every Redis client: what the running callback submits until the
+/// returned guard goes leaves as one pipeline per node (`redis-chain`, whose filters'
+/// independent commands take one round trip together).
+pub fn hold_calls() -> HeldCalls {
+    let held = clients_of(None)
+        .into_iter()
+        .filter(|client| match client.try_borrow_mut() {
+            Ok(mut c) => {
+                c.hold();
+                true
+            }
+            Err(_) => false,
+        })
+        .collect();
+    HeldCalls(held)
 }
 
-/// Ends `hold_calls`: the held work leaves.
-pub fn release_calls() {
-    for client in clients_of(None) {
-        if let Ok(mut c) = client.try_borrow_mut() {
-            c.release();
+/// The clients `hold_calls` held; each is released, once, when this goes.
+pub struct HeldCalls(Vec<SharedOwner>);
+
+impl Drop for HeldCalls {
+    fn drop(&mut self) {
+        for client in &self.0 {
+            match client.try_borrow_mut() {
+                Ok(mut c) => c.release(),
+                Err(_) => host::log(
+                    LogLevel::Error,
+                    "redis: a held client is busy; not released",
+                ),
+            }
         }
     }
 }

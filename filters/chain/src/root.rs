@@ -49,19 +49,16 @@ pub(crate) fn split(tag: u32) -> Option<(usize, u32)> {
 }
 
 /// Holds the Redis calls back for a callback's span: what the chain's filters submit in it
-/// leaves together.
-pub(crate) struct Hold;
+/// leaves together when this goes.
+pub(crate) struct Hold {
+    _calls: proxy::HeldCalls,
+}
 
 impl Hold {
     pub fn new() -> Self {
-        proxy::hold_calls();
-        Hold
-    }
-}
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        proxy::release_calls();
+        Hold {
+            _calls: proxy::hold_calls(),
+        }
     }
 }
 
