@@ -52,17 +52,7 @@ fn dedent(text: &str) -> String {
         .join("\n")
 }
 
-/// A filter's config parser: the config's JSON in, the refusal out.
-type Parse = fn(&[u8]) -> Result<(), String>;
-
-/// The parser of a filter of ours, by its name.
-fn parser(name: &str) -> Option<Parse> {
-    match name {
-        "redis-chain" => Some(redis_chain::config::check),
-        "redis-chain-end" => Some(redis_chain_end::config::check),
-        _ => redis_chain::known::find(name).map(|k| k.check),
-    }
-}
+use wasm_test_harness::filter_check::parser;
 
 /// The filter name and `config` of every `{name: redis-..., config: ...}` anywhere in a
 /// document (a mapping, or a JSON string as kong.yml also allows).

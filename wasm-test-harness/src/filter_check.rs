@@ -7,10 +7,10 @@ use crate::kong_config::KongConfig;
 use std::path::Path;
 
 /// A filter's config parser: the config's JSON in, the refusal out.
-type Parser = fn(&[u8]) -> Result<(), String>;
+pub type Parser = fn(&[u8]) -> Result<(), String>;
 
 /// The config parser of each filter this project ships, by its Kong filter name.
-fn parser(name: &str) -> Option<Parser> {
+pub fn parser(name: &str) -> Option<Parser> {
     match name {
         "redis-chain" => Some(redis_chain::config::check),
         "redis-chain-end" => Some(redis_chain_end::config::check),

@@ -52,10 +52,7 @@ pub const CHAIN_END: &str = "redis-chain-end";
 /// `credentials_in_redis`). Kong's defaults (`local`, `cookie`, `memory`, inline credentials)
 /// never wait.
 fn may_pause(f: &FilterEntry) -> bool {
-    let config = f
-        .config
-        .as_deref()
-        .and_then(|c| serde_json::from_str::<Value>(c).ok());
+    let config = json_config(f);
     let field = |name: &str| config.as_ref().and_then(|c| c.get(name)).cloned();
     let says = |name: &str, value: &str| field(name).is_some_and(|v| v == value);
     match f.name.as_str() {
@@ -84,11 +81,12 @@ pub const CHAIN: &str = "redis-chain";
 /// Whether a filter can go into a `redis-chain`: one of the five of ours, its config JSON (a
 /// config that is not goes as it is, for its filter to refuse).
 fn mergeable(f: &FilterEntry) -> bool {
-    let json = f
-        .config
-        .as_deref()
-        .is_none_or(|c| serde_json::from_str::<Value>(c).is_ok());
-    redis_chain::known::find(&f.name).is_some() && json
+    redis_chain::known::find(&f.name).is_some() && (f.config.is_none() || json_config(f).is_some())
+}
+
+/// A filter's config as JSON (None when it has none, or it is not JSON).
+fn json_config(f: &FilterEntry) -> Option<Value> {
+    serde_json::from_str(f.config.as_deref()?).ok()
 }
 
 /// The chain with each run of two or more consecutive filters of ours of which one at least
@@ -110,8 +108,8 @@ fn merge_waiting(filters: &[&FilterEntry]) -> (Vec<FilterEntry>, Vec<String>) {
         let inner: Vec<Value> = filters[i..i + run]
             .iter()
             .map(|f| {
-                let config = f.config.as_deref().and_then(|c| serde_json::from_str(c).ok());
-                serde_json::json!({"name": f.name, "config": config.unwrap_or(serde_json::json!({}))})
+                let config = json_config(f).unwrap_or(serde_json::json!({}));
+                serde_json::json!({"name": f.name, "config": config})
             })
             .collect();
         let names: Vec<&str> = filters[i..i + run]

@@ -88,11 +88,21 @@ impl ChainRequest {
 
     /// The filters in the order the host runs them in `phase`.
     fn order(&self, phase: Phase) -> Vec<usize> {
-        let n = self.parts.len();
-        if phase.is_response() && !self.chain.host.resumes_only_itself() {
-            (0..n).rev().collect()
+        if phase.is_response() {
+            self.response_order()
         } else {
+            (0..self.parts.len()).collect()
+        }
+    }
+
+    /// The host's order for the response phases and the log: the chain's in Kong's engine,
+    /// the reverse in Envoy.
+    fn response_order(&self) -> Vec<usize> {
+        let n = self.parts.len();
+        if self.chain.host.resumes_only_itself() {
             (0..n).collect()
+        } else {
+            (0..n).rev().collect()
         }
     }
 
@@ -236,7 +246,7 @@ impl ChainRequest {
 
     /// Every filter, in the host's response order, for a callback that cannot pause.
     fn each(&mut self, f: impl Fn(&mut dyn HttpContext)) {
-        for i in self.order(Phase::ResponseHeaders(0, false)) {
+        for i in self.response_order() {
             self.call(i, i, |p| {
                 f(p);
                 Action::Continue
