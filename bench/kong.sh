@@ -5,12 +5,12 @@
 # connections at Kong's default keepalive_requests (10000) and at 100, and with a fresh connection
 # per request; then the cost of one tunnelled call (a request through redis-probe, one INCR,
 # minus a request without it, at one connection) against a direct Redis round trip.
-# Beside it, what a Kong user has today: Kong's rate-limiting plugin with `policy: redis` in
-# realtime, its path reproduced in nginx + Lua (bench/kong-lua: one EVAL per period over a
-# pooled cosocket) in Debian's nginx, 2 workers, the same upstream pool; and where our realtime
-# filter's time goes per request: the bridge's Lua and Redis (a call over a kept-alive
-# connection), the connection the engine opens per call, the engine's dispatch, and the growth
-# of bug 4 (keepalive_requests 10000 against 100).
+# Beside it, what a Kong user has today, in Kong itself (3.9.3 built by
+# scripts/kong-from-source.sh, 2 workers, dbless): Kong's rate-limiting plugin with `policy: redis`
+# in realtime against our filter through the bridge in Kong's own nginx, and a route with neither;
+# and where our realtime filter's time goes per request: the bridge's Lua and Redis (a call over a
+# kept-alive connection), the connection the engine opens per call, the engine's dispatch, and the
+# growth of bug 4 (keepalive_requests 10000 against 100).
 # Every run also counts worker crashes and requests left unanswered (wrk socket errors).
 source "$(dirname "$0")/lib.sh"
 NGINX_WASM=${NGINX_WASM:-$root/../shared/hosts/nginx-wasm}
@@ -63,36 +63,48 @@ sed -i "s#^\( *\)listen unix:\(.*\);#&\n\1listen 127.0.0.1:$bridge_port;#" "$WOR
 kill -HUP "$(cat "$WORK/ka10000/logs/bridge.pid")"
 wait_port "$bridge_port"
 
-# Kong's Lua path: Debian's nginx with the Lua module, 2 workers, the same upstream pool.
-lua_port=$(free_port); mkdir -p "$WORK/lua/logs"
-cat >"$WORK/lua/nginx.conf" <<NGINX
-worker_processes 2;
-load_module /usr/lib/nginx/modules/ndk_http_module.so;
-load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-error_log $WORK/lua/logs/error.log notice;
-pid $WORK/lua/logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    lua_package_path "$root/bench/kong-lua/?.lua;;";
-    client_body_temp_path $WORK/lua/body;
-    proxy_temp_path $WORK/lua/proxy;
-    upstream echo { server 127.0.0.1:$echo_port; keepalive 512; keepalive_requests 10000; keepalive_timeout 60s; }
-    server {
-        listen 127.0.0.1:$lua_port reuseport;
-        keepalive_requests 10000;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        location /plain { proxy_pass http://echo; }
-        location /realtime {
-            access_by_lua_block { require("lua_rate_limit").access($redis_port, { year = 1000000000 }) }
-            proxy_pass http://echo;
-        }
-    }
-}
-NGINX
-start lua nginx -p "$WORK/lua/" -c "$WORK/lua/nginx.conf" -e "$WORK/lua/logs/start.log" -g 'daemon off;'
-wait_port "$lua_port"
+# Kong itself (3.9.3 from scripts/kong-from-source.sh: $KONG_PREFIX, ../shared/hosts/kong or
+# target/kong), 2 workers: Kong's own rate-limiting plugin (policy redis, realtime) against our
+# filter through the bridge in Kong's nginx, beside a route with neither.
+kong_prefix=${KONG_PREFIX:-}
+for candidate in "$root/../shared/hosts/kong" "$root/target/kong"; do
+  [ -z "$kong_prefix" ] && [ -x "$candidate/bin/kong" ] && kong_prefix=$candidate
+done
+[ -n "$kong_prefix" ] || { echo "no Kong (scripts/kong-from-source.sh; set KONG_PREFIX)" >&2; exit 1; }
+kong_port=$(free_port); kong_admin=$(free_port); kdir="$WORK/kong3"; mkdir -p "$kdir/filters"
+ln -s "$root/dist/redis-rate-limiting.wasm" "$root/dist/redis-chain-end.wasm" \
+  "$root/kong/redis-rate-limiting.meta.json" "$root/kong/redis-chain-end.meta.json" "$kdir/filters/"
+sed -e "s#^\( *\)listen unix:.*;#\1listen unix:$kdir/bridge.sock;#" \
+  -e "s#^\( *\)set \$redis_bridge_allow .*#\1set \$redis_bridge_allow \"127.0.0.1:$redis_port\";#" \
+  "$root/kong/redis-bridge.conf" >"$kdir/bridge.conf"
+cat >"$kdir/kong.yml" <<YAML
+$(echo_service)
+  - name: lua
+    paths: [/lua]
+    plugins:
+    - name: rate-limiting
+      config: {year: 1000000000, limit_by: ip, policy: redis, redis: {host: 127.0.0.1, port: $redis_port}}
+  - name: realtime
+    paths: [/realtime]
+    filter_chains:
+    - filters:
+      - name: redis-rate-limiting
+        config: {year: 1000000000, limit_by: ip, policy: redis, redis: {host: 127.0.0.1, port: $redis_port, tunnel: "unix:$kdir/bridge.sock"}}
+      - name: redis-chain-end
+YAML
+kong_user=nobody; [ "$(id -u)" = 0 ] && kong_user="root root"
+PATH="$kong_prefix/openresty/bin:$kong_prefix/openresty/nginx/sbin:$PATH" \
+  KONG_DATABASE=off KONG_DECLARATIVE_CONFIG="$kdir/kong.yml" KONG_PROXY_LISTEN="127.0.0.1:$kong_port" \
+  KONG_ADMIN_LISTEN="127.0.0.1:$kong_admin" KONG_ADMIN_GUI_LISTEN=off KONG_STATUS_LISTEN=off \
+  KONG_ROUTER_FLAVOR=traditional KONG_NGINX_WORKER_PROCESSES=2 KONG_ANONYMOUS_REPORTS=off \
+  KONG_WASM=on KONG_WASM_FILTERS_PATH="$kdir/filters" KONG_NGINX_WASM_SHM_KV=12m \
+  KONG_NGINX_HTTP_INCLUDE="$kdir/bridge.conf" KONG_LUA_PACKAGE_PATH="$root/kong/?.lua;;" \
+  KONG_NGINX_USER="$kong_user" KONG_OPENRESTY_PATH="$kong_prefix/openresty" KONG_LOG_LEVEL=warn \
+  "$kong_prefix/bin/kong" start -p "$kdir/prefix" >"$WORK/kong3-start.log" 2>&1 ||
+  { cat "$WORK/kong3-start.log" >&2; exit 1; }
+PIDS+=("$(cat "$kdir/prefix/pids/nginx.pid")")
+wait_port "$kong_port"
+for p in plain lua realtime; do curl -s -o /dev/null "http://127.0.0.1:$kong_port/$p"; done
 
 table() {
   local title=$1 port=$2 header=${3:-}
@@ -109,11 +121,14 @@ table "keep-alive, keepalive_requests 10000 (Kong)" "$port_default"
 table "keep-alive, keepalive_requests 100" "$port_100"
 table "a fresh connection per request" "$port_default" "Connection: close"
 
-printf '\n%-44s %10s %8s %10s %8s\n' "Kong's Lua path (nginx + Lua, keep-alive)" "req/s" "p50 ms" "vs none" "errors"
-read -r lua_base p50 err < <(run "http://127.0.0.1:$lua_port/plain" "$conns" "$secs")
+printf '\n%-44s %10s %8s %10s %8s\n' "Kong 3.9.3 itself ($(cat "$WORK/kong3-version" 2>/dev/null || echo 2 workers))" "req/s" "p50 ms" "vs none" "errors"
+read -r lua_base p50 err < <(run "http://127.0.0.1:$kong_port/plain" "$conns" "$secs")
 printf '%-44s %10.0f %8s %10s %8s\n' "no plugin" "$lua_base" "$p50" "1.00" "$err"
-read -r lua_rt p50 err < <(run "http://127.0.0.1:$lua_port/realtime" "$conns" "$secs")
-printf '%-44s %10.0f %8s %10s %8s\n' "rate limiting, redis, realtime (EVAL)" "$lua_rt" "$p50" "$(ratio "$lua_rt" "$lua_base")" "$err"
+read -r lua_rt p50 err < <(run "http://127.0.0.1:$kong_port/lua" "$conns" "$secs")
+printf '%-44s %10.0f %8s %10s %8s\n' "Kong's rate-limiting, redis, realtime" "$lua_rt" "$p50" "$(ratio "$lua_rt" "$lua_base")" "$err"
+read -r kong_ours p50 err < <(run "http://127.0.0.1:$kong_port/realtime" "$conns" "$secs")
+printf '%-44s %10.0f %8s %10s %8s\n' "redis-rate-limiting, redis, realtime" "$kong_ours" "$p50" "$(ratio "$kong_ours" "$lua_base")" "$err"
+printf '%-44s %10s\n' "  ours / Kong's plugin" "$(ratio "$kong_ours" "$lua_rt")"
 
 # Where a request's time goes, in machine time per request (1e6 / req/s at -c$conns: both cores
 # busy), realtime against no filter on each path.
@@ -133,7 +148,8 @@ b_ka=$(bridge_rps); b_close=$(bridge_rps "Connection: close")
 ours10k=$(added "$rt10k" "$base10k"); ours100=$(added "$rt100" "$base100")
 lua=$(added "$lua_rt" "$lua_base")
 printf '\nper request, machine time (us)\n'
-printf '  Kong Lua path, realtime added:                 %8s\n' "$lua"
+printf '  Kong 3.9.3, its Lua plugin, realtime added:   %8s\n' "$lua"
+printf '  Kong 3.9.3, our filter, realtime added:        %8s\n' "$(added "$kong_ours" "$lua_base")"
 printf '  our filter, realtime added (keepalive 10000):  %8s\n' "$ours10k"
 printf '  our filter, realtime added (keepalive 100):    %8s\n' "$ours100"
 printf '    the bridge: Lua + Redis, kept-alive call:    %8s  (%.0f calls/s)\n' "$(us "$b_ka")" "$b_ka"
@@ -143,7 +159,7 @@ printf '    the engine: dispatch and filter (the rest, at keepalive 100): %s\n' 
 printf '    bug 4 pool growth (keepalive 10000 - 100):   %8s\n' "$(awk -v a="$ours10k" -v b="$ours100" 'BEGIN {printf "%.1f", a - b}')"
 
 echo
-echo "worker crashes: $(crashes ka10000) and $(crashes ka100)"
+echo "worker crashes: $(crashes ka10000) and $(crashes ka100), Kong $(grep -c "exited on signal" "$kdir/prefix/logs/error.log" || true)"
 
 read -r _ direct_p50 < <(redis-benchmark -p "$redis_port" -c 1 -n 20000 -q -t ping 2>/dev/null | tr -d '\r' | awk '/PING_INLINE/ {for (i=1;i<=NF;i++) if ($i ~ /^p50=/) {sub("p50=","",$i); print "x", $i}}')
 read -r _ plain_p50 _ < <(run "http://127.0.0.1:$port_100/plain" 1 3)

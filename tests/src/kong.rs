@@ -216,12 +216,16 @@ impl KongGateway {
 
     /// Worker crashes and workers that could not start, from the engine's log.
     pub fn crashes(&self) -> Vec<String> {
-        self.log()
-            .lines()
-            .filter(|l| l.contains("exited on signal") || l.contains("cannot be respawned"))
-            .map(str::to_string)
-            .collect()
+        worker_crashes(&self.log())
     }
+}
+
+/// The lines of an nginx error log that say a worker died or could not start again.
+pub fn worker_crashes(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("exited on signal") || l.contains("cannot be respawned"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// nginx (`bin`) in the foreground with `dir` as its prefix and `dir/conf` as its config, its

@@ -12,6 +12,7 @@ pub mod keep_alive;
 pub mod kong;
 pub mod load;
 pub mod procfs;
+pub mod real_kong;
 pub mod redis_server;
 pub mod sentinel;
 pub mod tls;

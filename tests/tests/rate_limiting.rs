@@ -10,6 +10,9 @@ use e2e_tests::{RedisServer, RedisVersion, Setup, TestGateway};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The service part of a key for a chain on a route: none, as Kong keys its plugin on a route.
+const NO_SERVICE: &str = "00000000-0000-0000-0000-000000000000";
+
 fn gateway(config: &str) -> TestGateway {
     Setup::new(&rate_limited_yaml(config))
         .filters(dist_dir())
@@ -166,7 +169,7 @@ fn keys_are_kongs_and_a_counter_seeded_in_kongs_format_is_honoured() {
         redis.port
     ));
     let minute_start = now_ms() / 60_000 * 60_000;
-    let key = format!("ratelimit:{ROUTE_ID}:{SERVICE_ID}:127.0.0.1:{minute_start}:minute");
+    let key = format!("ratelimit:{ROUTE_ID}:{NO_SERVICE}:127.0.0.1:{minute_start}:minute");
     redis.cmd(&["SET", &key, "5", "EX", "60"]);
     let r = get(gw.addr, "/", &[]);
     if now_ms() / 60_000 * 60_000 == minute_start {
@@ -245,7 +248,7 @@ fn each_limit_by_counts_separately() {
     assert_eq!(get(gw.addr, "/b", &[("x-consumer-id", "bob")]).status, 429);
     let keys = String::from_utf8(redis.cmd(&["KEYS", "*"])).unwrap();
     assert!(
-        keys.contains(&format!(":{SERVICE_ID}:{SERVICE_ID}:")),
+        keys.contains(&format!(":{NO_SERVICE}:{SERVICE_ID}:")),
         "{keys}"
     );
     redis.cmd(&["FLUSHALL"]);
@@ -463,7 +466,7 @@ fn sliding_window_weighs_the_previous_window() {
     let before = now_ms();
     let start = before / 3_600_000 * 3_600_000;
     let previous = format!(
-        "ratelimit:{ROUTE_ID}:{SERVICE_ID}:127.0.0.1:{}:hour",
+        "ratelimit:{ROUTE_ID}:{NO_SERVICE}:127.0.0.1:{}:hour",
         start - 3_600_000
     );
     redis.cmd(&["SET", &previous, "600"]);
@@ -482,7 +485,7 @@ fn sliding_window_weighs_the_previous_window() {
         "remaining {remaining}, expected about {}",
         expect(before)
     );
-    let current = format!("ratelimit:{ROUTE_ID}:{SERVICE_ID}:127.0.0.1:{start}:hour");
+    let current = format!("ratelimit:{ROUTE_ID}:{NO_SERVICE}:127.0.0.1:{start}:hour");
     let ttl: i64 = String::from_utf8(redis.cmd(&["TTL", &current]))
         .unwrap()
         .trim_start_matches(':')

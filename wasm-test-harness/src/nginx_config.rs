@@ -151,7 +151,7 @@ fn with_bridge(config: Option<&str>, socket: &Path) -> Option<String> {
 
 /// Points a filter config's Redis at the bridge when it names no tunnel; in a `redis-chain`,
 /// each inner filter's config.
-fn bridge_to(value: &mut Value, socket: &Path) {
+pub fn bridge_to(value: &mut Value, socket: &Path) {
     if let Some(filters) = value.get_mut("filters").and_then(Value::as_array_mut) {
         for inner in filters.iter_mut().filter_map(|f| f.get_mut("config")) {
             bridge_to(inner, socket);

@@ -26,7 +26,8 @@ pub fn kong_schema() -> Value {
             "$schema": "http://json-schema.org/draft-04/schema#",
             "additionalProperties": false,
             "properties": {},
-            "type": "object"
+            // null: listed with no `config`, as users write it (Kong validates null).
+            "type": ["object", "null"]
         }
     })
 }

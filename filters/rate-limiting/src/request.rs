@@ -101,25 +101,29 @@ impl RateLimit {
         info
     }
 
-    /// The plugin's scope for the keys: the config's ids, else Kong's properties, else zeros.
+    /// The plugin's scope for the keys, as Kong's plugin has it (`conf.route_id` /
+    /// `conf.service_id`: the entity it is attached to): the config's ids when it names either
+    /// (the other all zeros), else the request's route from Kong's `kong.route_id` with no
+    /// service (a chain on a route, as Kong keys a plugin on that route), else zeros.
     fn scope(&self) -> Scope {
         let config = &self.filter.config;
-        let known = self.filter.kong_properties.get();
-        let host = self.filter.host.as_ref();
-        let lookup = |name: &str| -> Option<String> {
-            if known == Some(false) {
-                return None;
-            }
-            host.property(&["kong", name])
+        let zeros = || EMPTY_UUID.to_string();
+        if config.route_id.is_some() || config.service_id.is_some() {
+            return Scope {
+                route_id: config.route_id.clone().unwrap_or_else(zeros),
+                service_id: config.service_id.clone().unwrap_or_else(zeros),
+            };
+        }
+        let route_id = match self.filter.kong_properties.get() {
+            Some(false) => None,
+            _ => self.filter.host.property(&["kong", "route_id"]),
         };
-        let route_id = config.route_id.clone().or_else(|| lookup("route_id"));
-        let service_id = config.service_id.clone().or_else(|| lookup("service_id"));
-        if known.is_none() && config.route_id.is_none() {
+        if self.filter.kong_properties.get().is_none() {
             self.filter.kong_properties.set(Some(route_id.is_some()));
         }
         Scope {
-            route_id: route_id.unwrap_or_else(|| EMPTY_UUID.into()),
-            service_id: service_id.unwrap_or_else(|| EMPTY_UUID.into()),
+            route_id: route_id.unwrap_or_else(zeros),
+            service_id: zeros(),
         }
     }
 

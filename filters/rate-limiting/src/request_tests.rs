@@ -211,8 +211,10 @@ fn redis_failing_answers_500_when_not_fault_tolerant() {
     assert_eq!(status(&host), Some(500));
 }
 
+const EMPTY: &str = "00000000-0000-0000-0000-000000000000";
+
 #[test]
-fn kongs_properties_scope_the_keys_when_present_and_zeros_when_absent() {
+fn kongs_route_scopes_the_keys_as_a_plugin_on_that_route_and_zeros_when_absent() {
     let route = "5a1a1a1a-0000-4000-8000-00000000000a";
     let service = "5b1b1b1b-0000-4000-8000-00000000000b";
     let host = MockHost::default()
@@ -223,16 +225,27 @@ fn kongs_properties_scope_the_keys_when_present_and_zeros_when_absent() {
     request(&filter, &host, 10);
     let script = redis.submitted.borrow()[0].2[0].clone();
     assert!(
-        script.contains(&format!("ratelimit:{route}:{service}:alice:")),
+        script.contains(&format!("ratelimit:{route}:{EMPTY}:alice:")),
+        "Kong's plugin on the route has no service in its key: {script}"
+    );
+    // A chain on a service names the service, as Kong's plugin on that service keys it.
+    let host = MockHost::default()
+        .with_property("kong.route_id", route)
+        .with_property("redis_filters_consumer", r#"{"id": "alice"}"#);
+    let config = format!(r#"{{"minute": 5, "policy": "redis", "service_id": "{service}"}}"#);
+    let (filter, host, redis) = setup(&config, host);
+    request(&filter, &host, 10);
+    let script = redis.submitted.borrow()[0].2[0].clone();
+    assert!(
+        script.contains(&format!("ratelimit:{EMPTY}:{service}:alice:")),
         "{script}"
     );
     let host = MockHost::default().with_property("redis_filters_consumer", r#"{"id": "bob"}"#);
     let (filter, host, redis) = setup(r#"{"minute": 5, "policy": "redis"}"#, host);
     request(&filter, &host, 10);
     let script = redis.submitted.borrow()[0].2[0].clone();
-    let zeros = "00000000-0000-0000-0000-000000000000";
     assert!(
-        script.contains(&format!("ratelimit:{zeros}:{zeros}:bob:")),
+        script.contains(&format!("ratelimit:{EMPTY}:{EMPTY}:bob:")),
         "{script}"
     );
 }
