@@ -75,6 +75,13 @@ fn the_demo_serves_in_kong_with_kongs_headers_and_keys() {
     // sha256("<route id>|<method>|<request line cut at the ?>|<query args k=v, sorted>|<headers>"),
     // the request line losing its protocol with the query.
     let route = kong.id_of("routes", "catalog");
+    // The harness gives entities declared without an id the ids Kong gives them.
+    let harness_id = wasm_test_harness::kong_config::uuid_from_name;
+    assert_eq!(route, harness_id("routes", "catalog"));
+    assert_eq!(
+        kong.id_of("services", "product-catalog"),
+        harness_id("services", "product-catalog")
+    );
     let url = "/catalog/items?header=Cache-Control:public,max-age=300";
     let miss = get(kong.addr, url, &[]);
     assert_eq!(miss.status, 200, "{}", kong.log());

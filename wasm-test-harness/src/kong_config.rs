@@ -222,7 +222,7 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
     let default_port = if protocol == "https" { 443 } else { 80 };
     let port = s.port.or(port).unwrap_or(default_port);
     let path = s.path.or(path).unwrap_or_default();
-    let id = s.id.unwrap_or_else(|| uuid_from_name("service", &name));
+    let id = s.id.unwrap_or_else(|| uuid_from_name("services", &name));
     let mut routes = Vec::new();
     for (i, r) in s.routes.into_iter().enumerate() {
         routes.push(route(r, &name, i)?);
@@ -245,7 +245,7 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
 
 fn route(r: RawRoute, service: &str, index: usize) -> Result<Route, String> {
     let name = r.name.unwrap_or_else(|| format!("{service}-route-{index}"));
-    let id = r.id.unwrap_or_else(|| uuid_from_name("route", &name));
+    let id = r.id.unwrap_or_else(|| uuid_from_name("routes", &name));
     let mut filters = Vec::new();
     for (i, chain) in r.filter_chains.iter().enumerate() {
         filters.extend(chain_filters(chain, &format!("route:{name}/chain{i}"))?);
@@ -292,16 +292,18 @@ fn chain_filters(chain: &RawChain, origin: &str) -> Result<Vec<FilterEntry>, Str
     Ok(out)
 }
 
-/// A stable UUID for an entity declared without `id` (Kong generates one; we make it
-/// deterministic so keys survive a restart).
-pub fn uuid_from_name(kind: &str, name: &str) -> String {
-    let digest = sha1_smol::Sha1::from(format!("{kind}:{name}"))
-        .digest()
-        .bytes();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
+/// The id Kong gives an entity declared without `id` in a declarative config (dbless): a UUID v5
+/// of its name in its table's namespace (`services`, `routes`), itself a UUID v5 of the table's
+/// name under Kong's fixed root (kong/db/schema/others/declarative_config.lua at 3.9.3). So keys
+/// built from route and service ids (rate limiting, proxy-cache) are Kong's for the same kong.yml
+/// and survive a restart; Kong 3.9.3 gave the demo's route `catalog`
+/// 5d075dd8-5d8d-5acc-bb89-567ce42033dc.
+pub fn uuid_from_name(table: &str, name: &str) -> String {
+    const ROOT: [u8; 16] = [
+        0xfd, 0x02, 0x80, 0x1f, 0x09, 0x57, 0x4a, 0x15, 0xa5, 0x5a, 0xc8, 0xd9, 0x60, 0x6f, 0x30,
+        0xb5,
+    ];
+    let b = uuid_v5(&uuid_v5(&ROOT, table), name);
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",
@@ -313,9 +315,30 @@ pub fn uuid_from_name(kind: &str, name: &str) -> String {
     )
 }
 
+/// RFC 4122's name-based UUID (SHA-1), as bytes.
+fn uuid_v5(namespace: &[u8; 16], name: &str) -> [u8; 16] {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(namespace);
+    sha.update(name.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&sha.digest().bytes()[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_of_entities_without_one_are_kongs() {
+        // Read off Kong 3.9.3's Admin API for the demo's kong.yml.
+        assert_eq!(
+            uuid_from_name("routes", "catalog"),
+            "5d075dd8-5d8d-5acc-bb89-567ce42033dc"
+        );
+    }
 
     const TWO_SERVICES: &str = r#"
 _format_version: "3.0"
