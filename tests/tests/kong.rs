@@ -281,10 +281,16 @@ fn the_chains_users_build_answer_right_in_kong() {
         let found = keys(&redis, "ratelimit:*c-alice*");
         assert!(!found.is_empty(), "{path}: the session's consumer counted");
     }
+    // A token revoked (its jti in the blacklist, as the guide's revoke path writes it) is refused.
+    redis.cmd(&["SET", "jwt_blacklist:t-revoked", "1", "EX", "300"]);
+    let revoked = format!("Bearer {}", alice::token("t-revoked"));
     for path in ["/revocable", "/chain/revocable"] {
         let r = get(kong.addr, path, &[("authorization", &bearer)]);
         assert_eq!(r.status, 200, "{path}: {}\n{}", r.text(), kong.log());
         assert_eq!(get(kong.addr, path, &[]).status, 401, "{path}");
+        let r = get(kong.addr, path, &[("authorization", &revoked)]);
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert_eq!(r.json()["message"], "Token revoked", "{path}");
     }
     for path in ["/limits", "/chain/limits"] {
         let r = get(kong.addr, path, &[]);
@@ -295,12 +301,12 @@ fn the_chains_users_build_answer_right_in_kong() {
 }
 
 /// The same chains under `wrk` (16 connections, 3 s each): every request answered 2xx and no
-/// worker crash. Kong 3.9.3 fails it: its workers die (signal 11) under every chain here whose
-/// filters wait on Redis, with the bridge inside Kong or apart, with ngx_wasm_module 9136e46
-/// (Kong's pin) or a376e67 (docs/kong-engine.md, item 13). Kong's engine alone passes the same
+/// worker crash. Kong 3.9.3 fails it: its workers die (signal 11) when a filter reads or writes
+/// a `kong.*` property from a call's answer, which runs Kong's Lua property handler on another
+/// request's Lua thread (docs/kong-engine.md, item 13). Kong's engine alone passes the same
 /// chains (`kong_engine_chains.rs`). Run it with `--ignored`.
 #[test]
-#[ignore = "Kong 3.9.3's workers crash under load with these chains: docs/kong-engine.md item 13"]
+#[ignore = "Kong 3.9.3 runs kong.* property handlers on other requests' Lua threads: docs/kong-engine.md item 13"]
 fn the_chains_users_build_survive_load_in_kong() {
     if !available("chains under load") {
         return;
