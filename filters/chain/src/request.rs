@@ -257,6 +257,7 @@ impl ChainRequest {
 
 impl HttpContext for ChainRequest {
     fn on_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        self.chain.turn.prime(self.id, self.chain.host.as_ref());
         self.start(Phase::RequestHeaders(num_headers, end_of_stream))
     }
 
@@ -281,6 +282,7 @@ impl HttpContext for ChainRequest {
     }
 
     fn on_redis(&mut self, tag: u32, outcome: Outcome) -> Action {
+        self.chain.turn.waited(self.id);
         let Some((i, tag)) = split(tag).filter(|(i, _)| *i < self.parts.len()) else {
             self.chain
                 .host
