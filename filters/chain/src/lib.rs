@@ -6,16 +6,18 @@
 //! into the VM per callback for all of them, the consumer handed on in memory, and the Redis
 //! work of filters that do not depend on one another leaving in one pipeline (one round trip).
 
+mod chain;
 pub mod config;
 mod host;
 pub mod known;
 mod request;
 mod root;
+mod tags;
 
 #[cfg(test)]
 mod request_tests;
 
-pub use root::Chain;
+pub use chain::Chain;
 
 /// The filter's name, in its log lines and its 500s.
 pub const NAME: &str = "redis-chain";

@@ -12,7 +12,8 @@
 //! a response of a filter that ran ahead waits for its turn, and is never sent if an earlier
 //! filter answers.
 
-use crate::root::{as_part, split, Chain, Hold};
+use crate::chain::Chain;
+use crate::tags::{as_part, split, Hold};
 use redis_filter_core::filter_host::{LocalResponse, LogLevel};
 use redis_filter_core::proxy::{Action, HttpContext};
 use redis_filter_core::Outcome;

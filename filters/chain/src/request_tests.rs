@@ -1,7 +1,7 @@
 //! The chain's request flow over fake filters whose requests follow a script.
 
+use crate::chain::Chain;
 use crate::host::Turn;
-use crate::root::Chain;
 use redis_filter_core::filter_host::{FilterHost, MockHost};
 use redis_filter_core::proxy::{Action, AnyFeature, Feature, HttpContext, RootContext};
 use redis_filter_core::proxy::{FeatureRoot, TAG_SHIFT};

@@ -1,66 +1,15 @@
 //! The chain as a `Feature`: its filters built from their configs over the chain's host, one
 //! tick for all of them, and the answers to their roots' Redis work routed by the filter's
-//! place carried in the tag.
+//! place carried in the tag (`tags`).
 
+use crate::chain::Chain;
 use crate::config;
-use crate::host::{ChainHost, Turn};
 use crate::request::ChainRequest;
+use crate::tags::{as_part, split, Hold};
 use redis_filter_core::filter_host::{FilterHost, LogLevel};
-use redis_filter_core::proxy::{self, AnyFeature, Feature, HttpContext};
+use redis_filter_core::proxy::{Feature, HttpContext};
 use redis_filter_core::Outcome;
 use std::rc::Rc;
-
-/// The chain: its filters, in order.
-pub struct Chain {
-    pub(crate) parts: Vec<Box<dyn AnyFeature>>,
-    pub(crate) host: Rc<dyn FilterHost>,
-    pub(crate) turn: Rc<Turn>,
-}
-
-impl Chain {
-    /// A chain of filters built already (the unit tests' fakes).
-    pub fn of(parts: Vec<Box<dyn AnyFeature>>, host: Rc<dyn FilterHost>, turn: Rc<Turn>) -> Self {
-        Self { parts, host, turn }
-    }
-
-    /// The host the chain's filters are built over, and the turn it shares with them.
-    pub fn host_for_parts(host: Rc<dyn FilterHost>) -> (Rc<dyn FilterHost>, Rc<Turn>) {
-        let turn = Rc::new(Turn::default());
-        let chain_host = ChainHost {
-            inner: host,
-            turn: turn.clone(),
-        };
-        (Rc::new(chain_host), turn)
-    }
-}
-
-/// Runs `f` as the chain's filter number `index` (its Redis work tagged with that place).
-pub(crate) fn as_part<T>(index: usize, f: impl FnOnce() -> T) -> T {
-    proxy::set_tag_base(index as u32 + 1);
-    let result = f();
-    proxy::set_tag_base(0);
-    result
-}
-
-/// A tag as the chain's filter it is for, and that filter's own tag.
-pub(crate) fn split(tag: u32) -> Option<(usize, u32)> {
-    let place = (tag >> proxy::TAG_SHIFT) as usize;
-    Some((place.checked_sub(1)?, tag & ((1 << proxy::TAG_SHIFT) - 1)))
-}
-
-/// Holds the Redis calls back for a callback's span: what the chain's filters submit in it
-/// leaves together when this goes.
-pub(crate) struct Hold {
-    _calls: proxy::HeldCalls,
-}
-
-impl Hold {
-    pub fn new() -> Self {
-        Hold {
-            _calls: proxy::hold_calls(),
-        }
-    }
-}
 
 impl Feature for Chain {
     const NAME: &'static str = crate::NAME;

@@ -4,7 +4,7 @@
 //! stale windows), a newline, then the body bytes exactly as received. Binary-safe, and
 //! readable with `redis-cli GET`.
 
-use crate::stale::Windows;
+use crate::windows::Windows;
 use serde_json::{json, Value};
 
 /// Kong's `CACHE_VERSION`: an entry of another version is purged and the request bypasses.

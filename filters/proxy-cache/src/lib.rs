@@ -10,6 +10,7 @@ pub mod entry;
 pub mod memory;
 pub mod stale;
 pub mod store;
+pub mod windows;
 
 mod filter;
 mod request;

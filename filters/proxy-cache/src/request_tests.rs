@@ -379,7 +379,7 @@ fn a_cold_entry_is_fetched_once_the_others_wait_for_it_in_kongs_engine() {
         timestamp: NOW_MS / 1000,
         ttl: 300,
         expires_at_ms: None,
-        stale: crate::stale::Windows::default(),
+        stale: crate::windows::Windows::default(),
     };
     host.next_request();
     let woke = Ok(vec![
@@ -549,7 +549,7 @@ fn stale_while_revalidate_one_request_refreshes_the_others_get_the_stale_entry()
         timestamp: NOW_MS / 1000 - 15,
         ttl: 10,
         expires_at_ms: None,
-        stale: crate::stale::Windows {
+        stale: crate::windows::Windows {
             while_revalidate: 30,
             if_error: 0,
         },

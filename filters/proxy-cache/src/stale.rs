@@ -4,40 +4,8 @@
 //! (seconds past its freshness): from the response's own `Cache-Control` directives with
 //! `cache_control`, else from the config.
 
-use crate::cache_control::Directives;
 use crate::config::Config;
 use crate::entry::Entry;
-
-/// How long past its freshness an entry may still be served: while a fresh one is fetched
-/// (`while_revalidate`), and when the upstream fails (`if_error`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Windows {
-    pub while_revalidate: u64,
-    pub if_error: u64,
-}
-
-impl Windows {
-    /// A response's windows: its own directives (with `cache_control`), else the config's.
-    pub fn of_response(config: &Config, cc: &Directives) -> Self {
-        let directive = |name: &str| {
-            config
-                .cache_control
-                .then(|| cc.number(name))
-                .flatten()
-                .map(|n| n.max(0.0) as u64)
-        };
-        Self {
-            while_revalidate: directive("stale-while-revalidate")
-                .unwrap_or(config.stale_while_revalidate),
-            if_error: directive("stale-if-error").unwrap_or(config.stale_if_error),
-        }
-    }
-
-    /// How much longer than its freshness the entry must stay in storage.
-    pub fn longest(self) -> u64 {
-        self.while_revalidate.max(self.if_error)
-    }
-}
 
 /// How long an entry is fresh: its response TTL with `cache_control`, else `cache_ttl`.
 pub fn fresh_for(config: &Config, entry: &Entry) -> u64 {
@@ -69,6 +37,8 @@ pub fn is_error(status: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache_control::Directives;
+    use crate::windows::Windows;
 
     fn config(json: &str) -> Config {
         Config::parse(json.as_bytes()).unwrap()

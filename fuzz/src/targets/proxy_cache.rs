@@ -6,7 +6,7 @@ use crate::engine::Target;
 use redis_proxy_cache::cache_control::{self, Directives};
 use redis_proxy_cache::cache_key::{self, KeyParts};
 use redis_proxy_cache::entry::Entry;
-use redis_proxy_cache::stale::Windows;
+use redis_proxy_cache::windows::Windows;
 
 pub const ENTRY: Target = Target {
     name: "cache-entry",
