@@ -21,6 +21,19 @@ pub mod wrk;
 pub use harness::{Setup, TestGateway};
 pub use redis_server::{RedisServer, RedisVersion};
 
+/// Waits until `condition` holds, asking every 20 ms; fails the test naming `what` once `timeout`
+/// has passed without it. Tests wait for what they assert rather than sleep before it.
+pub fn eventually(what: &str, timeout: std::time::Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {timeout:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The last `n` lines of a log, for an assertion's message.
 pub fn log_tail(log: &str, n: usize) -> String {
     let lines: Vec<&str> = log.lines().collect();

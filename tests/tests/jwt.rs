@@ -2,13 +2,14 @@
 //! a client's own consumer headers never reach the upstream; and with redis-session after it,
 //! the consumer it authenticated gets a session (the hand-off between them).
 
+use e2e_tests::eventually;
 use e2e_tests::gateway::{all_hosts, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
 use e2e_tests::{RedisServer, RedisVersion};
 use redis_filter_core::base64::b64url as b64;
 use redis_filter_core::hmac::{hmac, Sha};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An HS256 token with `claims`, signed with `secret`.
 fn token(claims: &str, secret: &[u8]) -> String {
@@ -311,17 +312,6 @@ fn public_key_algorithms_and_attacks() {
 }
 
 /// Waits (up to 5 s) until `probe` says yes; false when it never did.
-fn eventually(mut probe: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::time::Instant::now() < deadline {
-        if probe() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    false
-}
-
 /// Credentials kept in Redis, written with the `credentials` command's code: a put, a rotation
 /// (both secrets accepted), the old one retired, a public key, a delete, seen by two gateways
 /// within the cache TTL; with Redis gone, what a worker read stays in use.
@@ -359,9 +349,10 @@ fn credentials_in_redis_are_shared_by_every_gateway() {
             secret: serde_json::json!({"secret": "old-secret"}),
         });
         for gw in [&a, &b] {
-            assert!(
-                eventually(|| status(gw, &old).0 == 200),
-                "{host:?}: put not seen"
+            eventually(
+                &format!("{host:?}: put not seen"),
+                Duration::from_secs(5),
+                || status(gw, &old).0 == 200,
             );
         }
         let r = get(
@@ -378,9 +369,10 @@ fn credentials_in_redis_are_shared_by_every_gateway() {
             secret: serde_json::json!({"secret": "new-secret"}),
         });
         for gw in [&a, &b] {
-            assert!(
-                eventually(|| status(gw, &new).0 == 200),
-                "{host:?}: rotation not seen"
+            eventually(
+                &format!("{host:?}: rotation not seen"),
+                Duration::from_secs(5),
+                || status(gw, &new).0 == 200,
             );
             assert_eq!(
                 status(gw, &old).0,
@@ -391,13 +383,21 @@ fn credentials_in_redis_are_shared_by_every_gateway() {
         run(Action::Retire);
         for gw in [&a, &b] {
             let retired = || status(gw, &old) == refused("Invalid signature");
-            assert!(eventually(retired), "{host:?}: retirement not seen");
+            eventually(
+                &format!("{host:?}: retirement not seen"),
+                Duration::from_secs(5),
+                retired,
+            );
             assert_eq!(status(gw, &new).0, 200, "{host:?}");
         }
         run(Action::Delete);
         for gw in [&a, &b] {
             let gone = || status(gw, &new) == no_credentials;
-            assert!(eventually(gone), "{host:?}: delete not seen");
+            eventually(
+                &format!("{host:?}: delete not seen"),
+                Duration::from_secs(5),
+                gone,
+            );
         }
         // A public key in Redis.
         let (rs, pem) = redis_jwt::public_key::testing::sign("RS256", &claims);
@@ -405,16 +405,18 @@ fn credentials_in_redis_are_shared_by_every_gateway() {
             consumer: serde_json::json!({"id": "c-ops"}),
             secret: serde_json::json!({"algorithm": "RS256", "rsa_public_key": pem}),
         });
-        assert!(
-            eventually(|| status(&a, &rs).0 == 200),
-            "{host:?}: RS256 not seen"
+        eventually(
+            &format!("{host:?}: RS256 not seen"),
+            Duration::from_secs(5),
+            || status(&a, &rs).0 == 200,
         );
         // Both workers read it, as far as the kernel's choice of worker lets a client tell (a
         // worker that never did has nothing to serve once Redis is gone). A worker may still
         // hold the 1 s negative entry of the delete above, so this waits for it to pass.
-        assert!(
-            eventually(|| (0..8).all(|_| status(&a, &rs).0 == 200)),
-            "{host:?}: RS256 not seen by every worker"
+        eventually(
+            &format!("{host:?}: RS256 not seen by every worker"),
+            Duration::from_secs(5),
+            || (0..8).all(|_| status(&a, &rs).0 == 200),
         );
         // Redis gone: a worker's entry past its TTL still serves; an unknown key is Kong's 500.
         // (A worker that never read the key answers 500, one that last saw it absent 401: at

@@ -78,9 +78,15 @@ fn every_policy_under_load_no_worker_crashes_and_every_request_is_answered() {
         assert!(gw.crashes().is_empty(), "{path}: {:?}", gw.crashes());
     }
     // Everything sync_rate counted reaches Redis (flushed from on_tick, never from a request).
-    std::thread::sleep(Duration::from_millis(600));
-    let synced = counter(&redis, "127.0.0.1", "day");
-    assert!(synced > 100, "sync flushed {synced}\n{}", gw.log());
+    e2e_tests::eventually(
+        "sync_rate's counts flushed to Redis",
+        Duration::from_secs(5),
+        || {
+            let keys = redis.cmd(&["KEYS", "ratelimit:*:127.0.0.1:*:day"]);
+            String::from_utf8_lossy(&keys).contains("ratelimit:")
+                && counter(&redis, "127.0.0.1", "day") > 100
+        },
+    );
     let realtime = counter(&redis, "127.0.0.1", "hour");
     assert!(realtime > 100, "realtime counted {realtime}");
     assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());

@@ -4,6 +4,7 @@
 //! expiry, the body limit, Redis down with and without `bypass_on_err`, purge.
 
 use e2e_tests::bodies;
+use e2e_tests::eventually;
 use e2e_tests::gateway::{all_hosts, Gateway, Host, ROUTE_ID, SERVICE_ID};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, request, Response};
@@ -82,14 +83,6 @@ fn kong_key(host: Host, uri: &str, params: &str, headers: &str) -> String {
 }
 
 /// Waits until `f` holds (a write from Kong's engine leaves from the root's next tick).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn status(r: &Response) -> Option<&str> {
     r.header("x-cache-status")
 }
@@ -140,7 +133,7 @@ fn a_miss_on_one_gateway_is_a_hit_on_another_with_kongs_key() {
                     "default"
                 }
             );
-            eventually("the entry in Redis", || {
+            eventually("the entry in Redis", Duration::from_secs(5), || {
                 redis.cmd(&["EXISTS", &redis_key]) == b":1\r\n"
             });
             let ttl = String::from_utf8_lossy(&redis.cmd(&["TTL", &redis_key])).into_owned();
@@ -163,7 +156,7 @@ fn a_miss_on_one_gateway_is_a_hit_on_another_with_kongs_key() {
             // HEAD is its own entry, answered without a body.
             let head = request(a.addr(), "HEAD", path, &[], b"");
             assert_eq!(status(&head), Some("Miss"), "{host:?}: {:?}", head.headers);
-            eventually("a HEAD hit", || {
+            eventually("a HEAD hit", Duration::from_secs(5), || {
                 let r = request(b.addr(), "HEAD", path, &[], b"");
                 status(&r) == Some("Hit") && r.body.is_empty()
             });
@@ -218,7 +211,7 @@ fn every_bypass_vary_fields_and_the_body_limit() {
             let path = "/cc/b?header=Cache-Control:max-age=60";
             let first = get(gw.addr(), path, &[]);
             assert_eq!(status(&first), Some("Miss"), "{host:?}");
-            eventually("a hit", || {
+            eventually("a hit", Duration::from_secs(5), || {
                 status(&get(gw.addr(), path, &[])) == Some("Hit")
             });
             // Vary: only `lang` and X-Tenant make the key.
@@ -254,7 +247,7 @@ fn entries_expire_and_purge_needs_the_secret() {
             let gw = Gateway::start(host, &yaml(&routes), &dist_dir());
             let first = get(gw.addr(), "/short", &[]);
             assert_eq!(status(&first), Some("Miss"), "{host:?}");
-            eventually("a hit", || {
+            eventually("a hit", Duration::from_secs(5), || {
                 status(&get(gw.addr(), "/short", &[])) == Some("Hit")
             });
             std::thread::sleep(Duration::from_millis(2100));
@@ -263,7 +256,7 @@ fn entries_expire_and_purge_needs_the_secret() {
 
             let first = get(gw.addr(), "/p", &[]);
             let key = first.header("x-cache-key").unwrap().to_string();
-            eventually("a hit", || {
+            eventually("a hit", Duration::from_secs(5), || {
                 status(&get(gw.addr(), "/p", &[])) == Some("Hit")
             });
             let purge_path = format!("/proxy-cache/{key}");
@@ -405,7 +398,7 @@ fn stale_while_revalidate_and_stale_if_error() {
             let first = get(addr, "/sie?id=1", &[("x-nonce", "first")]);
             assert_eq!(status(&first), Some("Miss"), "{host:?}");
             let swr_first = get(addr, "/swr?id=1", &[("x-nonce", "first")]);
-            eventually("hits", || {
+            eventually("hits", Duration::from_secs(5), || {
                 status(&get(addr, "/sie?id=1", &[])) == Some("Hit")
                     && status(&get(addr, "/swr?id=1", &[])) == Some("Hit")
             });
@@ -435,7 +428,7 @@ fn stale_while_revalidate_and_stale_if_error() {
             // The fresh copy replaced the stale one. (It is fresh for one second only: on a loaded
             // machine a later refresh may have replaced it in turn, so any new copy counts.)
             assert_ne!(refreshed.body, swr_first.body, "{host:?}");
-            eventually("the fresh entry", || {
+            eventually("the fresh entry", Duration::from_secs(5), || {
                 let r = get(addr, "/swr?id=1", &[]);
                 status(&r) == Some("Hit") && r.body != swr_first.body
             });

@@ -1,5 +1,6 @@
 //! The Sentinel and Cluster fixtures themselves, against real redis-server/redis-sentinel.
 
+use e2e_tests::eventually;
 use std::time::{Duration, Instant};
 
 use e2e_tests::cluster::{key_slot, RedisCluster};
@@ -11,13 +12,6 @@ fn bulk(s: &str) -> Resp {
 }
 
 /// Polls `f` until it is true (replication and gossip are asynchronous).
-fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "{what}: not after {timeout:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn sentinel_group_starts_and_the_replica_follows_the_master() {
