@@ -39,7 +39,8 @@ show_file() {
   git --git-dir="$(git_dir "$mirror")" show "${3:-$commit}:$2"
 }
 
-# stamp DIR STEP: a step is skipped on the next run once its stamp exists (--force reruns it).
+# stamped STEP / stamp STEP: a step is skipped on the next run once its stamp exists (--force
+# reruns it).
 stamped() { [ -z "${FORCE:-}" ] && [ -f "$WORK/.done-$1" ]; }
 stamp() { touch "$WORK/.done-$1"; }
 
@@ -54,5 +55,8 @@ debian_packages() {
   say "Debian packages: ${missing[*]}"
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get install -y -q "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]}"
+  # A fresh machine may have no package lists yet: fetched once, then the install is tried again.
+  $sudo apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+    { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "${missing[@]}" >/dev/null; } ||
+    die "apt-get install ${missing[*]}"
 }
