@@ -4,8 +4,10 @@
 
 use super::tests::{incr, many_keys, ok, w, FakeHost};
 use super::*;
+use crate::config::RedisConfig;
 use crate::job::Pipeline;
 use crate::topology;
+use crate::transport::calls::LOST_CALL_GRACE_MS;
 use serde_json::json;
 
 const ROOT: u32 = 1;

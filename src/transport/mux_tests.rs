@@ -1,9 +1,12 @@
 use super::*;
+use crate::config::{NodeAddr, RedisConfig};
 use crate::job::{Pipeline, Request};
-use crate::resp::{decode_replies, ServerErrorKind};
+use crate::resp::{decode_replies, Command, Reply, ServerErrorKind};
 use crate::script::Script;
 use crate::shared_data::{SetError, SharedData};
 use crate::topology::Standalone;
+use crate::transport::calls::LOST_CALL_GRACE_MS;
+use crate::transport::TlsAsk;
 use serde_json::json;
 
 /// A host that records calls and lets the test answer them, with shared data.

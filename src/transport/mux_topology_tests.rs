@@ -3,7 +3,9 @@
 
 use super::tests::{ok, FakeHost};
 use super::*;
+use crate::config::RedisConfig;
 use crate::job::{Pipeline, Request};
+use crate::resp::{Command, Reply};
 use crate::slot::key_slot;
 use crate::topology::{self, RETRY_AFTER_FAILURE_MS};
 use serde_json::json;
