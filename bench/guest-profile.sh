@@ -37,7 +37,7 @@ groups = [
     ("RESP encode/decode", r"resp::|redis_protocol|push_header"),
     ("multiplexer and jobs", r"transport::|job::|Pipeline"),
     ("registry of contexts", r"proxy::runtime|\] proxy_on_|deliver_finished|clients_of"),
-    ("host-call wrappers", r"proxy::host|pairs::|guest_host"),
+    ("host-call wrappers", r"proxy::abi|pairs::|wasm_filter_host"),
     ("memory copies", r"memory_copy|memcpy|memmove|memset|memory_fill"),
     ("cluster slots", r"slot::"),
     ("the filter itself", r"redis_rate_limiting"),

@@ -1,6 +1,7 @@
 //! Redis failures logged at most once an interval, with the count of those silenced since: an
 //! outage must not flood the host's log (every filter uses it).
 
+use crate::filter_host::{FilterHost, LogLevel};
 use std::cell::Cell;
 
 /// At most one log line per interval for a run of Redis failures.
@@ -14,6 +15,14 @@ pub struct FailureLog {
 pub const FAILURE_LOG_INTERVAL_MS: u64 = 1000;
 
 impl FailureLog {
+    /// Logs a Redis failure at `error` through `host`, unless this run of failures was logged
+    /// less than an interval ago (then it is only counted, for the next line).
+    pub fn report(&self, host: &dyn FilterHost, line: &str) {
+        if let Some(line) = self.line(host.now_ms(), line) {
+            host.log(LogLevel::Error, &line);
+        }
+    }
+
     /// The line to log for a failure at `now_ms`, or None while it is silenced (then counted).
     pub fn line(&self, now_ms: u64, line: &str) -> Option<String> {
         if let Some(last) = self.last_ms.get() {

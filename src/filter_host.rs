@@ -1,6 +1,6 @@
 //! What a filter asks of its host, per request and per root, as one trait: so a filter's own
 //! logic (its request flow, its fail-open decisions, the headers it writes) runs unchanged
-//! against the real host (`proxy::GuestHost`) and against `MockHost` in unit tests.
+//! against the real host (`proxy::WasmFilterHost`) and against `MockHost` in unit tests.
 
 use crate::job::Job;
 use crate::shared_data::{Memory, SharedData};

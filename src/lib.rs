@@ -3,7 +3,7 @@
 //!
 //! Everything here that runs inside the Wasm VM returns errors as values: a panic would kill the
 //! VM and fail every later request (the workspace lints deny `unwrap`, `expect`, `panic` and
-//! indexing; `proxy::panic_hook` logs through the host if one happens anyway).
+//! indexing; the panic hook `proxy::install` sets logs through the host if one happens anyway).
 
 pub mod base64;
 pub mod config;

@@ -3,8 +3,8 @@
 //! thin entry into the registry (`runtime`); the ones no filter here uses answer as the crate's
 //! defaults do.
 
+use super::abi::{self, Buffer, HeaderMap, Stream};
 use super::context::Action;
-use super::host::{self, Buffer, HeaderMap, Stream};
 use super::runtime::{self, call_response, with_http, with_http_data, with_root};
 use crate::transport::CallResponse;
 
@@ -12,7 +12,7 @@ fn config(kind: Buffer, size: usize) -> Option<Vec<u8>> {
     if size == 0 {
         return None;
     }
-    host::buffer(kind, 0, size).ok().flatten()
+    abi::buffer(kind, 0, size).ok().flatten()
 }
 
 #[no_mangle]
@@ -133,7 +133,7 @@ pub extern "C" fn proxy_on_http_call_response(
 
 /// The answer of an HTTP call: `:status`, Kong's `:dispatch_status` when there was none, the body.
 fn read_call_response(body_size: usize) -> CallResponse {
-    let headers = host::headers(HeaderMap::HttpCallResponseHeaders).unwrap_or_default();
+    let headers = abi::headers(HeaderMap::HttpCallResponseHeaders).unwrap_or_default();
     let find = |name: &str| {
         headers
             .iter()
@@ -143,7 +143,7 @@ fn read_call_response(body_size: usize) -> CallResponse {
     CallResponse {
         status: find(":status").and_then(|s| s.parse().ok()),
         failure: find(":dispatch_status").filter(|s| s != "ok"),
-        body: host::buffer(Buffer::HttpCallResponseBody, 0, body_size)
+        body: abi::buffer(Buffer::HttpCallResponseBody, 0, body_size)
             .ok()
             .flatten()
             .unwrap_or_default(),

@@ -3,11 +3,11 @@
 //! work, and the request context it gives each request. `FeatureRoot` does the rest the same way
 //! for all of them: the config read once per `on_configure`, a refused config logged with its
 //! field and refused (or, where refusing would take the worker down, answered with Kong's 500
-//! on every request: `respond::configure`), the tick set, the root's callbacks handed on.
+//! on every request: `root_config::configure`), the tick set, the root's callbacks handed on.
 
 use super::context::{HttpContext, RootContext};
-use super::guest_host::GuestHost;
-use super::respond::{self, RefusedConfig};
+use super::root_config::{self, RefusedConfig};
+use super::wasm_filter_host::WasmFilterHost;
 use crate::filter_host::FilterHost;
 use crate::Outcome;
 use std::rc::Rc;
@@ -124,7 +124,7 @@ pub struct FeatureRoot<F: Feature> {
 
 impl<F: Feature> FeatureRoot<F> {
     pub fn new(id: u32) -> Self {
-        Self::with_host(id, Rc::new(GuestHost))
+        Self::with_host(id, Rc::new(WasmFilterHost))
     }
 
     /// A root over a given host (unit tests use `MockHost`).
@@ -148,7 +148,7 @@ impl<F: Feature> RootContext for FeatureRoot<F> {
         let raw = config.unwrap_or_else(|| b"{}".to_vec());
         let built = F::build(self.id, self.host.clone(), &raw);
         let tick = built.as_ref().map_or(0, F::tick_ms);
-        respond::configure(
+        root_config::configure(
             self.host.as_ref(),
             built,
             tick,

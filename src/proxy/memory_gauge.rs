@@ -5,7 +5,7 @@
 //! worker that grew. The measurement of issue 19 (`scripts/memory.sh`) reads it where the host
 //! shows metrics (the harness, Envoy; not a plain nginx with Kong's engine).
 
-use super::host::{self, MetricType};
+use super::abi::{self, MetricType};
 use std::cell::Cell;
 
 thread_local! {
@@ -28,7 +28,7 @@ pub fn define() {
             return;
         }
         let metric = format!("{}.memory_bytes", name.replace('-', "_"));
-        let id = host::define_metric(MetricType::Gauge, &metric).ok();
+        let id = abi::define_metric(MetricType::Gauge, &metric).ok();
         GAUGE.with(|g| g.set((id, last)));
     }
     observe();
@@ -40,7 +40,7 @@ pub fn observe() {
     let (id, last) = GAUGE.with(Cell::get);
     if let Some(id) = id {
         if bytes > last {
-            let _ = host::record_metric(id, bytes as u64);
+            let _ = abi::record_metric(id, bytes as u64);
             GAUGE.with(|g| g.set((Some(id), bytes)));
         }
     }

@@ -3,35 +3,37 @@
 //! batched call carries many requests' commands and its answer must reach all of them. So the
 //! answer is routed by token to the root context's Redis client instead.
 
+pub mod abi;
 pub mod context;
 mod exports;
 pub mod feature;
-mod guest_host;
 #[cfg(feature = "higress")]
-mod higress;
-pub mod host;
-mod host_calls;
+mod higress_transport;
+mod host_shared_data;
 mod memory_gauge;
 pub mod pairs;
 pub mod redis;
+mod redis_transport;
 pub mod respond;
+mod root_config;
 mod runtime;
 pub mod step;
 mod sys;
 #[cfg(not(feature = "higress"))]
-mod tunnel_host;
+mod tunnel_transport;
+mod wasm_filter_host;
 
 pub use context::{Action, HttpContext, RootContext};
 pub use exports::EXPORTED_CALLBACKS;
 pub use feature::{build_any, AnyFeature, BuildAny, Feature, FeatureRoot};
-pub use guest_host::GuestHost;
-pub use host_calls::HostSharedData;
+pub use host_shared_data::HostSharedData;
 pub use redis::{RedisClient, SharedClient};
 pub use runtime::{
     affinity, current_context, hold_calls, set_root_factory, set_tag_base, HeldCalls, RootFactory,
     TAG_SHIFT,
 };
 pub use step::Step;
+pub use wasm_filter_host::WasmFilterHost;
 
 /// Sets the root context factory, the filter's name for its memory gauge (`memory_gauge`) and a
 /// panic hook that logs through the host before the VM dies (a panic is a bug: filters return
@@ -39,10 +41,7 @@ pub use step::Step;
 pub fn install(crate_name: &'static str, factory: RootFactory) {
     memory_gauge::name(crate_name);
     std::panic::set_hook(Box::new(|info| {
-        host::log(
-            host::LogLevel::Critical,
-            &format!("filter panicked: {info}"),
-        );
+        abi::log(abi::LogLevel::Critical, &format!("filter panicked: {info}"));
     }));
     set_root_factory(factory);
 }

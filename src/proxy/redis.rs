@@ -2,7 +2,7 @@
 //! The guest's registry (`runtime`) keeps a weak reference per root and routes each call's
 //! answer to the client whose multiplexer made the call.
 
-use super::host_calls::Transport;
+use super::redis_transport::Transport;
 use super::runtime::{self, CallOwner};
 use crate::config::{RedisConfig, DEFAULT_TUNNEL};
 use crate::job::Job;
@@ -28,9 +28,9 @@ pub const KONG_BRIDGE: &str = "unix:/usr/local/kong/redis-bridge.sock";
 /// How this build reaches Redis: the RESP tunnel through `proxy_http_call`, or (the `higress`
 /// build) Higress' `proxy_redis_call`. Each is a `Dispatcher` of its own.
 #[cfg(not(feature = "higress"))]
-type HostCalls = super::tunnel_host::TunnelHost;
+type ThisTransport = super::tunnel_transport::TunnelTransport;
 #[cfg(feature = "higress")]
-type HostCalls = super::higress::HigressHost;
+type ThisTransport = super::higress_transport::HigressTransport;
 
 impl RedisClient {
     /// A client for `config`, owned by the root context `root_id`. Call it from that root's
@@ -42,7 +42,7 @@ impl RedisClient {
         if let Some(client) = shared_client(root_id, config) {
             return Ok(client);
         }
-        let framing = HostCalls::framing(config)?;
+        let framing = ThisTransport::framing(config)?;
         let affinity = runtime::affinity();
         let mut mux_config = MuxConfig::from_redis(config);
         if affinity == Affinity::PerContext && config.tunnel == DEFAULT_TUNNEL {
@@ -63,7 +63,7 @@ impl RedisClient {
             c.retain(|w| w.strong_count() > 0);
             c.push(Rc::downgrade(&client));
         });
-        HostCalls::init(config)?;
+        ThisTransport::init(config)?;
         Ok(client)
     }
 
@@ -80,8 +80,8 @@ impl RedisClient {
         self.mux.stats()
     }
 
-    fn host(&self) -> HostCalls {
-        HostCalls::new(self.root_id, self.mux.affinity())
+    fn host(&self) -> ThisTransport {
+        ThisTransport::new(self.root_id, self.mux.affinity())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Kong's error answers, for every filter: `{"message": ...}` plus `request_id` when the host
 //! has one, as `application/json; charset=utf-8`.
 
-use super::context::{Action, HttpContext};
+use super::context::Action;
 use crate::filter_host::{FilterHost, LogLevel};
 
 /// The body Kong sends with an error status.
@@ -50,9 +50,9 @@ pub fn kong_error(
     Action::Continue
 }
 
-/// What a filter does when its Redis step fails, in one place for every filter: Kong's
-/// `fault_tolerant` lets the request through (fail open), otherwise the request gets
-/// `status` with Kong's body (fail closed). The failure is logged either way.
+/// Kong's `fault_tolerant` (rate limiting's, and any filter's that follows Kong's plugins in
+/// it): a request whose Redis step failed goes through (fail open), or gets `status` with Kong's
+/// body (fail closed). The filter logs the failure itself (`FailureLog::report`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OnRedisFailure {
     pub fail_open: bool,
@@ -70,72 +70,13 @@ impl OnRedisFailure {
         }
     }
 
-    /// Logs `line` and lets the request through or answers it.
-    pub fn failed(&self, host: &dyn FilterHost, filter: &str, line: &str) -> Action {
-        host.log(LogLevel::Error, line);
-        self.quiet(host, filter)
-    }
-
-    /// `failed` without a log line (one was logged for this run of failures already).
-    pub fn quiet(&self, host: &dyn FilterHost, filter: &str) -> Action {
+    /// Lets the request through or answers it.
+    pub fn answer(&self, host: &dyn FilterHost, filter: &str) -> Action {
         if self.fail_open {
             Action::Continue
         } else {
             kong_error(host, filter, self.status, self.message, &[])
         }
-    }
-}
-
-/// What a root does with the filter it built from its config (`on_configure`'s answer): a
-/// built filter replaces the old one and the root ticks every `tick_ms`; a refused config is
-/// logged once with its field and refused, or, where refusing would take the worker down
-/// (Kong's engine), accepted with `refused` set so every request gets Kong's 500.
-pub fn configure<F>(
-    host: &dyn FilterHost,
-    built: Result<F, String>,
-    tick_ms: u32,
-    filter: &mut Option<std::rc::Rc<F>>,
-    refused: &mut bool,
-) -> bool {
-    match built {
-        Ok(f) => {
-            *refused = false;
-            *filter = Some(std::rc::Rc::new(f));
-            if !host.set_tick_period_ms(tick_ms) {
-                host.log(LogLevel::Warn, &format!("no tick of {tick_ms} ms"));
-            }
-            true
-        }
-        Err(e) => {
-            *filter = None;
-            if host.refusing_config_is_fatal() {
-                let line = format!("{e}; every request gets 500 until the config is fixed");
-                host.log(LogLevel::Error, &line);
-                *refused = true;
-                return true;
-            }
-            host.log(LogLevel::Error, &e);
-            false
-        }
-    }
-}
-
-/// The requests of a filter whose config was refused, where refusing it at load would take the
-/// worker down: each gets Kong's 500, and the reason was logged once at configure time.
-pub struct RefusedConfig {
-    pub filter: &'static str,
-    pub host: std::rc::Rc<dyn FilterHost>,
-}
-
-impl HttpContext for RefusedConfig {
-    fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-        kong_error(
-            self.host.as_ref(),
-            self.filter,
-            500,
-            "An unexpected error occurred",
-            &[],
-        )
     }
 }
 
@@ -148,13 +89,14 @@ mod tests {
     fn a_redis_failure_fails_open_or_closed() {
         let host = MockHost::default();
         let open = OnRedisFailure::kong(true);
-        let action = open.failed(&host, "f", "failed to get usage: boom");
-        assert_eq!(action, Action::Continue);
-        assert_eq!(host.logs.borrow()[0].1, "failed to get usage: boom");
+        assert_eq!(open.answer(&host, "f"), Action::Continue);
         assert!(host.local_response.borrow().is_none());
         let closed = OnRedisFailure::kong(false);
-        assert_eq!(closed.quiet(&host, "f"), Action::Pause);
-        assert_eq!(host.logs.borrow().len(), 1, "quiet logs nothing");
+        assert_eq!(closed.answer(&host, "f"), Action::Pause);
+        assert!(
+            host.logs.borrow().is_empty(),
+            "the filter logs, not the answer"
+        );
         let local = host.local_response.borrow();
         let (status, _, body) = local.as_ref().unwrap();
         assert_eq!(*status, 500);

@@ -3,8 +3,8 @@
 //! reach it through one thread-local; it is never borrowed across a call into a filter or into
 //! a host function that might call back.
 
+use super::abi::{self, LogLevel, Stream};
 use super::context::{Action, HttpContext, RootContext};
-use super::host::{self, LogLevel, Stream};
 use crate::fast_hash::FastMap;
 use crate::transport::{Affinity, CallResponse, Finished};
 use std::cell::RefCell;
@@ -92,7 +92,7 @@ pub fn now_ms() -> u64 {
     if let Some(now) = with(|r| r.now_ms) {
         return now;
     }
-    let now = host::now_ms();
+    let now = abi::now_ms();
     with(|r| r.now_ms = Some(now));
     now
 }
@@ -137,7 +137,7 @@ impl Drop for HeldCalls {
         for client in &self.0 {
             match client.try_borrow_mut() {
                 Ok(mut c) => c.release(),
-                Err(_) => host::log(
+                Err(_) => abi::log(
                     LogLevel::Error,
                     "redis: a held client is busy; not released",
                 ),
@@ -174,13 +174,13 @@ pub fn affinity() -> Affinity {
         return a;
     }
     let current = current_context();
-    let probe = host::set_effective_context(NO_SUCH_CONTEXT);
+    let probe = abi::set_effective_context(NO_SUCH_CONTEXT);
     let affinity = match probe {
         Ok(()) => Affinity::PerContext,
         Err(_) => Affinity::Shared,
     };
     if current != 0 {
-        let _ = host::set_effective_context(current);
+        let _ = abi::set_effective_context(current);
     }
     with(|r| r.affinity = Some(affinity));
     affinity
@@ -349,7 +349,7 @@ pub(super) fn call_response(context_id: u32, token: u32, read: impl FnOnce() -> 
     });
     let Some((client, dispatcher)) = owner else {
         enter(context_id);
-        host::log(
+        abi::log(
             LogLevel::Debug,
             &format!("answer to unknown call {token} ignored"),
         );
@@ -360,7 +360,7 @@ pub(super) fn call_response(context_id: u32, token: u32, read: impl FnOnce() -> 
             // What the proxy-wasm crate does first in this callback: a host that runs it on
             // the root (Envoy, the harness' wasmtime host) moves to the caller; Kong's engine
             // runs it on the caller already and ignores the call.
-            let _ = host::set_effective_context(dispatcher);
+            let _ = abi::set_effective_context(dispatcher);
             dispatcher
         }
         Affinity::Shared => context_id,
@@ -370,7 +370,7 @@ pub(super) fn call_response(context_id: u32, token: u32, read: impl FnOnce() -> 
     let response = read();
     match client.try_borrow_mut() {
         Ok(mut c) => c.on_response(token, &response),
-        Err(_) => host::log(LogLevel::Error, "redis client busy; answer dropped"),
+        Err(_) => abi::log(LogLevel::Error, "redis client busy; answer dropped"),
     }
     deliver_finished();
 }
@@ -409,15 +409,15 @@ fn deliver_finished() {
         for f in finished {
             let id = f.waiter.context_id;
             if id != current && affinity() == Affinity::PerContext {
-                host::log(
+                abi::log(
                     LogLevel::Error,
                     &format!("redis: a reply for context {id} reached context {current}; dropped"),
                 );
                 continue;
             }
             if id != effective {
-                if host::set_effective_context(id).is_err() {
-                    host::log(LogLevel::Debug, "redis: context gone before its reply");
+                if abi::set_effective_context(id).is_err() {
+                    abi::log(LogLevel::Debug, "redis: context gone before its reply");
                     continue;
                 }
                 effective = id;
@@ -427,7 +427,7 @@ fn deliver_finished() {
         }
     }
     if effective != current {
-        let _ = host::set_effective_context(current);
+        let _ = abi::set_effective_context(current);
     }
     switch_to(current);
 }
@@ -465,8 +465,8 @@ fn deliver(id: u32, f: Finished) {
     };
     if action == Action::Continue {
         if let Some(stream) = set_paused(id, None) {
-            if let Err(s) = host::resume(stream) {
-                host::log(
+            if let Err(s) = abi::resume(stream) {
+                abi::log(
                     LogLevel::Warn,
                     &format!("redis: resume failed (status {})", s.0),
                 );

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::revoked;
-use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
 use redis_filter_core::hmac::constant_time_eq;
 use redis_filter_core::jwt::{self, Found};
 use redis_filter_core::proxy::respond;
@@ -38,11 +38,10 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn log_failure(&self, error: &str) {
+    /// A Redis failure: logged at most once a second.
+    pub fn redis_failed(&self, error: &str) {
         let line = format!("[jwt-blacklist] {error}");
-        if let Some(line) = self.failure_log.line(self.host.now_ms(), &line) {
-            self.host.log(LogLevel::Error, &line);
-        }
+        self.failure_log.report(self.host.as_ref(), &line);
     }
 }
 
@@ -127,7 +126,7 @@ impl BlacklistRequest {
     /// Redis failed: fail open with `fault_tolerant`, else 503 (a revoked token must not slip
     /// through because Redis is away).
     fn failed(&self, error: &str) -> Action {
-        self.filter.log_failure(error);
+        self.filter.redis_failed(error);
         if self.filter.config.fault_tolerant {
             return Action::Continue;
         }
@@ -198,7 +197,7 @@ impl HttpContext for BlacklistRequest {
                 .submit(filter.root_id, Step::Revoke.code(), Box::new(job))
         {
             if let Err(e) = revoked::revoked(outcome) {
-                filter.log_failure(&e);
+                filter.redis_failed(&e);
             }
         }
         Action::Continue

@@ -34,7 +34,7 @@ impl Feature for Filter {
     /// is news.
     fn on_redis(filter: &Rc<Self>, _tag: u32, outcome: Outcome) {
         if let Err(e) = crate::revoked::revoked(outcome) {
-            filter.log_failure(&e);
+            filter.redis_failed(&e);
         }
     }
 

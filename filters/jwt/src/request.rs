@@ -200,9 +200,7 @@ impl JwtRequest {
             }
             Err(e) => {
                 let line = format!("[jwt] credential {:?}: {e}", waiting.key);
-                if let Some(line) = filter.failure_log.line(now_ms, &line) {
-                    host.log(LogLevel::Error, &line);
-                }
+                filter.failure_log.report(host, &line);
                 match &waiting.stale {
                     Some(consumer) => self.check_stored(
                         consumer.as_deref(),

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::store::{self, Keys};
 use redis_filter_core::failure_log::FailureLog;
-use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
 use redis_filter_core::proxy::Step as _;
 use redis_filter_core::transport::Submitted;
 use std::cell::{Cell, RefCell};
@@ -157,12 +157,9 @@ impl Filter {
     }
 
     /// A storage failure: counted, logged at most once a second (Kong logs each).
-    pub fn storage_failed(&self, line: &str) {
+    pub fn redis_failed(&self, line: &str) {
         self.count(Counted::RedisError);
-        let host = self.host.as_ref();
-        if let Some(line) = self.failure_log.line(host.now_ms(), line) {
-            host.log(LogLevel::Error, &line);
-        }
+        self.failure_log.report(self.host.as_ref(), line);
     }
 
     /// The route part of the key's prefix and of the Redis key: the config's `route_id`, else

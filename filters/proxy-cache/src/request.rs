@@ -242,7 +242,7 @@ impl CacheRequest {
         let raw = match found {
             Ok(raw) => raw,
             Err(e) => {
-                self.filter.storage_failed(&format!("[proxy-cache] {e}"));
+                self.filter.redis_failed(&format!("[proxy-cache] {e}"));
                 if self.filter.config.bypass_on_err {
                     return self.bypass();
                 }

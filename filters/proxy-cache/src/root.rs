@@ -38,7 +38,7 @@ impl Feature for Filter {
                 filter.poll_waiters();
             }
             (Some(RootStep::Release), Err(e)) => {
-                filter.storage_failed(&format!("[proxy-cache] lock release: {e}"))
+                filter.redis_failed(&format!("[proxy-cache] lock release: {e}"))
             }
             (Some(RootStep::Release), Ok(_)) | (None, _) => {}
         }

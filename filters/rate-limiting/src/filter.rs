@@ -87,7 +87,9 @@ impl Filter {
         self.bump(self.metrics.limited);
     }
 
-    pub fn redis_error(&self) {
+    /// A Redis failure: counted, logged at most once a second.
+    pub fn redis_failed(&self, line: &str) {
         self.bump(self.metrics.redis_errors);
+        self.failure_log.report(self.host.as_ref(), line);
     }
 }

@@ -278,14 +278,10 @@ impl RateLimit {
 
     /// Counting failed: Kong's fault tolerance (`failed to get usage: ...`, Kong's log line).
     fn failed(&self, error: &str) -> Action {
-        self.filter.redis_error();
+        self.filter
+            .redis_failed(&format!("failed to get usage: {error}"));
         let mode = OnRedisFailure::kong(self.filter.config.fault_tolerant);
-        let host = self.filter.host.as_ref();
-        let line = format!("failed to get usage: {error}");
-        let action = match self.filter.failure_log.line(host.now_ms(), &line) {
-            Some(line) => mode.failed(host, NAME, &line),
-            None => mode.quiet(host, NAME),
-        };
+        let action = mode.answer(self.filter.host.as_ref(), NAME);
         if action == Action::Continue && mode.fail_open {
             self.filter.allowed_redis_down();
         }

@@ -4,7 +4,7 @@
 use crate::config::{Config, Policy};
 use crate::filter::Filter;
 use crate::request::RateLimit;
-use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
 use redis_filter_core::proxy::{Feature, HttpContext, RedisClient, Step};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::Outcome;
@@ -67,8 +67,7 @@ impl Feature for Filter {
             filter.host.now_ms(),
             outcome,
         ) {
-            filter.redis_error();
-            filter.host.log(LogLevel::Error, &e.to_string());
+            filter.redis_failed(&e.to_string());
         }
     }
 

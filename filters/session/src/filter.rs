@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::cookie;
 use redis_filter_core::failure_log::FailureLog;
-use redis_filter_core::filter_host::{FilterHost, LogLevel, RedisSubmit};
+use redis_filter_core::filter_host::{FilterHost, RedisSubmit};
 use std::rc::Rc;
 
 pub const NAME: &str = "redis-session";
@@ -45,8 +45,6 @@ impl Filter {
         if let Some(id) = self.redis_errors {
             self.host.increment(id, 1);
         }
-        if let Some(line) = self.failure_log.line(self.host.now_ms(), line) {
-            self.host.log(LogLevel::Error, &line);
-        }
+        self.failure_log.report(self.host.as_ref(), line);
     }
 }

@@ -95,7 +95,7 @@ impl CacheRequest {
                     }
                 }
                 Ok(None) => filter.count(Counted::NotKept),
-                Err(e) => filter.storage_failed(&format!("[proxy-cache] {e}")),
+                Err(e) => filter.redis_failed(&format!("[proxy-cache] {e}")),
             }
             return;
         }
@@ -129,7 +129,7 @@ impl CacheRequest {
         if let Submitted::Done(Err(e)) =
             client.submit(filter.root_id, RootStep::Release.code(), Box::new(job))
         {
-            filter.storage_failed(&format!("[proxy-cache] could not release a lock: {e}"));
+            filter.redis_failed(&format!("[proxy-cache] could not release a lock: {e}"));
         }
     }
 }
@@ -138,6 +138,6 @@ impl CacheRequest {
 pub fn written(filter: &Filter, outcome: Outcome) {
     match store::stored(outcome) {
         Ok(()) => filter.count(Counted::Stored),
-        Err(e) => filter.storage_failed(&format!("[proxy-cache] could not store: {e}")),
+        Err(e) => filter.redis_failed(&format!("[proxy-cache] could not store: {e}")),
     }
 }

@@ -50,7 +50,7 @@ impl CacheRequest {
             Ok(false) => respond::kong_error(host, NAME, 404, "Not found", &[]),
             Err(e) => {
                 self.filter
-                    .storage_failed(&format!("[proxy-cache] purge: {e}"));
+                    .redis_failed(&format!("[proxy-cache] purge: {e}"));
                 respond::kong_error(host, NAME, 500, "An unexpected error occurred", &[])
             }
         }

@@ -8,7 +8,7 @@
 
 use redis_filter_core::filter_host::{FilterHost, LogLevel};
 use redis_filter_core::identity::{self, Consumer};
-use redis_filter_core::proxy::{Action, GuestHost, HttpContext, RootContext};
+use redis_filter_core::proxy::{Action, HttpContext, RootContext, WasmFilterHost};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -54,7 +54,7 @@ struct Stub {
 
 impl HttpContext for Stub {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let host = GuestHost;
+        let host = WasmFilterHost;
         if self.report {
             let consumer = identity::handed(&host);
             self.handed = Some(consumer.map_or_else(|| "none".into(), |c| c.id));
@@ -71,7 +71,7 @@ impl HttpContext for Stub {
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
         if let Some(id) = &self.handed {
-            GuestHost.set_response_header("x-handed-consumer", id);
+            WasmFilterHost.set_response_header("x-handed-consumer", id);
         }
         Action::Continue
     }

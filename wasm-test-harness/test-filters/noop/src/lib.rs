@@ -4,7 +4,7 @@
 //! header, replacing), `adds` (a response header, adding), `props` (the `source.address` property), `shared` (a shared-data read and
 //! compare-and-swap write), `metrics` (a counter increment), `clock` (the current time).
 
-use redis_filter_core::proxy::host::{self, HeaderMap, MetricType};
+use redis_filter_core::proxy::abi::{self, HeaderMap, MetricType};
 use redis_filter_core::proxy::{Action, HttpContext, RootContext};
 
 redis_filter_core::filter_main!(|_| Box::new(Root::default()));
@@ -34,7 +34,7 @@ impl RootContext for Root {
         self.shared = n("shared");
         self.metrics = n("metrics");
         self.clock = n("clock");
-        self.metric = host::define_metric(MetricType::Counter, "noop.requests").ok();
+        self.metric = abi::define_metric(MetricType::Counter, "noop.requests").ok();
         true
     }
 
@@ -46,34 +46,34 @@ impl RootContext for Root {
 impl HttpContext for Root {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
         for _ in 0..self.reads {
-            let _ = host::header(HeaderMap::RequestHeaders, "x-consumer-id");
+            let _ = abi::header(HeaderMap::RequestHeaders, "x-consumer-id");
         }
         for _ in 0..self.props {
-            let _ = host::property(&["source", "address"]);
+            let _ = abi::property(&["source", "address"]);
         }
         for _ in 0..self.shared {
-            if let Ok((value, cas)) = host::shared_data("noop") {
+            if let Ok((value, cas)) = abi::shared_data("noop") {
                 let n = value.map_or(0, |v| v.len());
-                let _ = host::set_shared_data("noop", &[b'1'; 8][..n.clamp(1, 8)], cas);
+                let _ = abi::set_shared_data("noop", &[b'1'; 8][..n.clamp(1, 8)], cas);
             }
         }
         for _ in 0..self.metrics {
             if let Some(id) = self.metric {
-                let _ = host::increment_metric(id, 1);
+                let _ = abi::increment_metric(id, 1);
             }
         }
         for _ in 0..self.clock {
-            let _ = host::now_ms();
+            let _ = abi::now_ms();
         }
         Action::Continue
     }
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
         for i in 0..self.sets {
-            let _ = host::set_header(HeaderMap::ResponseHeaders, &format!("x-noop-{i}"), "1");
+            let _ = abi::set_header(HeaderMap::ResponseHeaders, &format!("x-noop-{i}"), "1");
         }
         for i in 0..self.adds {
-            let _ = host::add_header(HeaderMap::ResponseHeaders, &format!("x-noop-{i}"), "1");
+            let _ = abi::add_header(HeaderMap::ResponseHeaders, &format!("x-noop-{i}"), "1");
         }
         Action::Continue
     }

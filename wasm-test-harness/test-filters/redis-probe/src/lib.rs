@@ -3,7 +3,7 @@
 //! count upstream and back as `x-redis-count`; a Redis failure is a 503 with the error.
 
 use redis_filter_core::job::Pipeline;
-use redis_filter_core::proxy::host::{self, HeaderMap, LogLevel};
+use redis_filter_core::proxy::abi::{self, HeaderMap, LogLevel};
 use redis_filter_core::proxy::{Action, HttpContext, RedisClient, RootContext, SharedClient};
 use redis_filter_core::transport::Submitted;
 use redis_filter_core::{Command, Fields, Outcome, RedisConfig, Reply};
@@ -29,11 +29,11 @@ impl RootContext for Root {
         match parsed {
             Ok(client) => {
                 self.client = Some(client);
-                let _ = host::set_tick_period_ms(100);
+                let _ = abi::set_tick_period_ms(100);
                 true
             }
             Err(e) => {
-                host::log(LogLevel::Error, &e);
+                abi::log(LogLevel::Error, &e);
                 false
             }
         }
@@ -61,8 +61,7 @@ impl Probe {
         match outcome.map(|r| r.into_iter().next()) {
             Ok(Some(Reply::Int(n))) => {
                 self.count = Some(n);
-                let _ =
-                    host::set_header(HeaderMap::RequestHeaders, "x-redis-count", &n.to_string());
+                let _ = abi::set_header(HeaderMap::RequestHeaders, "x-redis-count", &n.to_string());
                 Action::Continue
             }
             Ok(other) => self.fail(&format!("unexpected reply {other:?}")),
@@ -71,14 +70,14 @@ impl Probe {
     }
 
     fn fail(&self, message: &str) -> Action {
-        let _ = host::send_response(503, &[("x-redis-error", message)], message.as_bytes());
+        let _ = abi::send_response(503, &[("x-redis-error", message)], message.as_bytes());
         Action::Pause
     }
 }
 
 impl HttpContext for Probe {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let key = host::header(HeaderMap::RequestHeaders, "x-key")
+        let key = abi::header(HeaderMap::RequestHeaders, "x-key")
             .ok()
             .flatten()
             .unwrap_or_else(|| "probe".into());
@@ -99,7 +98,7 @@ impl HttpContext for Probe {
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
         if let Some(n) = self.count {
-            let _ = host::set_header(HeaderMap::ResponseHeaders, "x-redis-count", &n.to_string());
+            let _ = abi::set_header(HeaderMap::ResponseHeaders, "x-redis-count", &n.to_string());
         }
         Action::Continue
     }

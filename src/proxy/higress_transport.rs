@@ -2,8 +2,9 @@
 //! importing these loads only in Higress). The host keeps an authenticated connection pool per
 //! cluster; the filter sends raw RESP and gets raw RESP back.
 
-use super::host;
-use super::host_calls::{HostSharedData, Transport};
+use super::abi;
+use super::host_shared_data::HostSharedData;
+use super::redis_transport::Transport;
 use super::runtime;
 use crate::config::{NodeAddr, RedisConfig, RedisMode};
 use crate::shared_data::{SetError, SharedData};
@@ -51,9 +52,9 @@ unsafe fn proxy_redis_call(_: *const u8, _: usize, _: *const u8, _: usize, _: *m
 const REDIS_CALL_RESPONSE: u32 = 9;
 
 /// Higress' `Dispatcher`: the query goes to the configured service with `proxy_redis_call`.
-pub struct HigressHost;
+pub struct HigressTransport;
 
-impl Transport for HigressHost {
+impl Transport for HigressTransport {
     fn framing(config: &RedisConfig) -> Result<Framing, String> {
         if !matches!(config.mode, RedisMode::Standalone(_)) {
             return Err(
@@ -79,11 +80,11 @@ impl Transport for HigressHost {
     }
 
     fn new(_root_id: u32, _affinity: Affinity) -> Self {
-        HigressHost
+        HigressTransport
     }
 }
 
-impl SharedData for HigressHost {
+impl SharedData for HigressTransport {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         HostSharedData.get(key)
     }
@@ -93,7 +94,7 @@ impl SharedData for HigressHost {
     }
 }
 
-impl Dispatcher for HigressHost {
+impl Dispatcher for HigressTransport {
     fn current_context(&self) -> u32 {
         runtime::current_context()
     }
@@ -135,7 +136,7 @@ fn init(config: &RedisConfig) -> Result<(), String> {
     }
 }
 
-fn call(service: &str, query: &[u8]) -> Result<u32, host::Status> {
+fn call(service: &str, query: &[u8]) -> Result<u32, abi::Status> {
     let mut token = 0u32;
     let code = unsafe {
         proxy_redis_call(
@@ -149,7 +150,7 @@ fn call(service: &str, query: &[u8]) -> Result<u32, host::Status> {
     if code == 0 {
         Ok(token)
     } else {
-        Err(host::Status(code))
+        Err(abi::Status(code))
     }
 }
 
@@ -162,7 +163,7 @@ pub extern "C" fn proxy_on_redis_call_response(
 ) {
     super::runtime::call_response(context_id, token, || {
         let body = if status == 0 {
-            host::raw_buffer(REDIS_CALL_RESPONSE, 0, size)
+            abi::raw_buffer(REDIS_CALL_RESPONSE, 0, size)
                 .ok()
                 .flatten()
                 .unwrap_or_default()

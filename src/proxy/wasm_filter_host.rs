@@ -1,8 +1,8 @@
 //! `FilterHost` and `RedisSubmit` on the guest layer: what a filter's logic asks, answered by
 //! the proxy-wasm host it runs in.
 
-use super::host::{self, HeaderMap, MetricType};
-use super::host_calls::HostSharedData;
+use super::abi::{self, HeaderMap, MetricType};
+use super::host_shared_data::HostSharedData;
 use super::redis::RedisClient;
 use crate::filter_host::{FilterHost, LogLevel, RedisSubmit};
 use crate::job::Job;
@@ -12,60 +12,58 @@ use crate::transport::Submitted;
 use std::cell::RefCell;
 
 /// The host the filter runs in.
-pub struct GuestHost;
+pub struct WasmFilterHost;
 
-impl FilterHost for GuestHost {
+impl FilterHost for WasmFilterHost {
     fn now_ms(&self) -> u64 {
         super::runtime::now_ms()
     }
 
     fn log(&self, level: LogLevel, message: &str) {
-        host::log(level, message);
+        abi::log(level, message);
     }
 
     fn request_header(&self, name: &str) -> Option<String> {
-        host::header(HeaderMap::RequestHeaders, name).ok().flatten()
+        abi::header(HeaderMap::RequestHeaders, name).ok().flatten()
     }
 
     fn property(&self, path: &[&str]) -> Option<String> {
-        host::property(path)
+        abi::property(path)
             .ok()
             .flatten()
-            .map(super::host::utf8)
+            .map(super::abi::utf8)
             .filter(|s| !s.is_empty())
     }
 
     fn random(&self, out: &mut [u8]) -> bool {
-        host::random(out)
+        abi::random(out)
     }
 
     fn set_property(&self, path: &[&str], value: &[u8]) -> bool {
-        host::set_property(path, value).is_ok()
+        abi::set_property(path, value).is_ok()
     }
 
     fn set_request_header(&self, name: &str, value: Option<&str>) {
         let _ = match value {
-            Some(v) => host::set_header(HeaderMap::RequestHeaders, name, v),
-            None => host::remove_header(HeaderMap::RequestHeaders, name),
+            Some(v) => abi::set_header(HeaderMap::RequestHeaders, name, v),
+            None => abi::remove_header(HeaderMap::RequestHeaders, name),
         };
     }
 
     fn add_response_header(&self, name: &str, value: &str) {
-        let _ = host::add_header(HeaderMap::ResponseHeaders, name, value);
+        let _ = abi::add_header(HeaderMap::ResponseHeaders, name, value);
     }
 
     fn set_response_header(&self, name: &str, value: &str) {
-        let _ = host::set_header(HeaderMap::ResponseHeaders, name, value);
+        let _ = abi::set_header(HeaderMap::ResponseHeaders, name, value);
     }
 
     fn response_header(&self, name: &str) -> Option<String> {
-        host::header(HeaderMap::ResponseHeaders, name)
-            .ok()
-            .flatten()
+        abi::header(HeaderMap::ResponseHeaders, name).ok().flatten()
     }
 
     fn response_headers(&self) -> Vec<(String, String)> {
-        host::headers(HeaderMap::ResponseHeaders)
+        abi::headers(HeaderMap::ResponseHeaders)
             .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
@@ -73,13 +71,13 @@ impl FilterHost for GuestHost {
     }
 
     fn request_body(&self, size: usize) -> Option<Vec<u8>> {
-        host::buffer(host::Buffer::HttpRequestBody, 0, size)
+        abi::buffer(abi::Buffer::HttpRequestBody, 0, size)
             .ok()
             .flatten()
     }
 
     fn response_body(&self, size: usize) -> Option<Vec<u8>> {
-        host::buffer(host::Buffer::HttpResponseBody, 0, size)
+        abi::buffer(abi::Buffer::HttpResponseBody, 0, size)
             .ok()
             .flatten()
     }
@@ -89,7 +87,7 @@ impl FilterHost for GuestHost {
         // them, as Envoy does): asking to replace at least as many bytes as are given is the
         // same request to Envoy (the whole chunk goes) and is not cut by the engine.
         let size = size.max(body.len());
-        host::set_buffer(host::Buffer::HttpResponseBody, 0, size, body).is_ok()
+        abi::set_buffer(abi::Buffer::HttpResponseBody, 0, size, body).is_ok()
     }
 
     fn cut_response_body(&self, keep: usize, seen: usize) -> bool {
@@ -100,7 +98,7 @@ impl FilterHost for GuestHost {
         if keep == 0 || keep > seen {
             return false;
         }
-        host::set_buffer(host::Buffer::HttpResponseBody, keep, seen - keep, &[]).is_ok()
+        abi::set_buffer(abi::Buffer::HttpResponseBody, keep, seen - keep, &[]).is_ok()
     }
 
     fn local_body_gets_newline(&self) -> bool {
@@ -113,7 +111,7 @@ impl FilterHost for GuestHost {
     }
 
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> bool {
-        host::send_response(status, headers, body).is_ok()
+        abi::send_response(status, headers, body).is_ok()
     }
 
     fn shared_data(&self) -> &dyn SharedData {
@@ -121,11 +119,11 @@ impl FilterHost for GuestHost {
     }
 
     fn counter(&self, name: &str) -> Option<u32> {
-        host::define_metric(MetricType::Counter, name).ok()
+        abi::define_metric(MetricType::Counter, name).ok()
     }
 
     fn increment(&self, metric: u32, by: i64) {
-        let _ = host::increment_metric(metric, by);
+        let _ = abi::increment_metric(metric, by);
     }
 
     fn refusing_config_is_fatal(&self) -> bool {
@@ -133,7 +131,7 @@ impl FilterHost for GuestHost {
     }
 
     fn set_tick_period_ms(&self, ms: u32) -> bool {
-        host::set_tick_period_ms(ms).is_ok()
+        abi::set_tick_period_ms(ms).is_ok()
     }
 
     fn request_properties_readable(&self) -> bool {

@@ -2,8 +2,9 @@
 //! upstream (Envoy's internal listener, Kong's bridge, the harness), on the root context where
 //! the host lets one context act for another.
 
-use super::host;
-use super::host_calls::{HostSharedData, Transport};
+use super::abi;
+use super::host_shared_data::HostSharedData;
+use super::redis_transport::Transport;
 use super::runtime;
 use crate::config::{NodeAddr, RedisConfig};
 use crate::shared_data::{SetError, SharedData};
@@ -14,12 +15,12 @@ use crate::transport::{Affinity, Dispatcher, Framing, TlsAsk};
 /// host's own timeout, whose failure path differs per engine, is a last resort).
 const BRIDGE_GRACE_MS: u32 = 1000;
 
-pub struct TunnelHost {
+pub struct TunnelTransport {
     root_id: u32,
     affinity: Affinity,
 }
 
-impl Transport for TunnelHost {
+impl Transport for TunnelTransport {
     fn framing(config: &RedisConfig) -> Result<Framing, String> {
         Ok(Framing::new(config))
     }
@@ -33,7 +34,7 @@ impl Transport for TunnelHost {
     }
 }
 
-impl SharedData for TunnelHost {
+impl SharedData for TunnelTransport {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         HostSharedData.get(key)
     }
@@ -43,7 +44,7 @@ impl SharedData for TunnelHost {
     }
 }
 
-impl Dispatcher for TunnelHost {
+impl Dispatcher for TunnelTransport {
     fn current_context(&self) -> u32 {
         runtime::current_context()
     }
@@ -67,14 +68,14 @@ impl Dispatcher for TunnelHost {
             Affinity::Shared => {
                 let current = runtime::current_context();
                 let on_root =
-                    current != self.root_id && host::set_effective_context(self.root_id).is_ok();
-                let token = host::http_call(upstream, &headers, &body, timeout_ms);
+                    current != self.root_id && abi::set_effective_context(self.root_id).is_ok();
+                let token = abi::http_call(upstream, &headers, &body, timeout_ms);
                 if on_root {
-                    let _ = host::set_effective_context(current);
+                    let _ = abi::set_effective_context(current);
                 }
                 token
             }
-            Affinity::PerContext => host::http_call(
+            Affinity::PerContext => abi::http_call(
                 upstream,
                 &headers,
                 &body,
