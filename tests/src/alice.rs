@@ -38,18 +38,11 @@ pub type Route = (String, Vec<(&'static str, String)>);
 
 /// A kong.yml with one route per entry, to the echo upstream (`{echo}`).
 pub fn yaml(routes: &[Route]) -> String {
-    let mut out = String::from(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{echo}\n  routes:\n",
-    );
-    for (i, (path, filters)) in routes.iter().enumerate() {
-        out.push_str(&format!(
-            "  - name: r{i}\n    paths: [{path}]\n    strip_path: false\n    filter_chains:\n    - filters:\n"
-        ));
-        for (name, config) in filters {
-            out.push_str(&format!("      - name: {name}\n        config: {config}\n"));
-        }
-    }
-    out
+    let routes: Vec<(&str, Vec<(&str, String)>)> = routes
+        .iter()
+        .map(|(path, filters)| (path.as_str(), filters.clone()))
+        .collect();
+    crate::kong_yml::KongYml::new().routes(&routes).to_string()
 }
 
 /// The same filters as one `redis-chain`.

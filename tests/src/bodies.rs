@@ -3,6 +3,8 @@
 //! caches them with redis-proxy-cache alone (`/exact`) and followed by a filter that does not
 //! pause (`/chained`: the engine then tells the cache's `on_response_body` no end of stream).
 
+use crate::kong_yml::{KongYml, Route};
+
 /// A 1x1 PNG: binary, with CR, LF, NUL and bytes over 0x7f, and no newline at its end.
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\xdac\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x56\xc7\x2f\x0d\0\0\0\0IEND\xaeB`\x82";
 
@@ -89,30 +91,12 @@ pub fn kong_yml(redis_port: u16) -> String {
         types.join(", ")
     );
     let limit = r#"{"year": 1000000000, "policy": "local"}"#;
-    format!(
-        r#"_format_version: "3.0"
-services:
-- name: echo
-  url: http://{{echo}}
-  routes:
-  - name: exact
-    paths: [/exact]
-    strip_path: false
-    filter_chains:
-    - filters:
-      - name: redis-proxy-cache
-        config: {cache}
-  - name: chained
-    paths: [/chained]
-    strip_path: false
-    filter_chains:
-    - filters:
-      - name: redis-proxy-cache
-        config: {cache}
-      - name: redis-rate-limiting
-        config: {limit}
-"#
-    )
+    let route = |name: &str| Route::at(&format!("/{name}")).name(name).strip_path(false);
+    let chained = route("chained").filter("redis-proxy-cache", &cache);
+    KongYml::new()
+        .route(route("exact").filter("redis-proxy-cache", &cache))
+        .route(chained.filter("redis-rate-limiting", limit))
+        .to_string()
 }
 
 #[cfg(test)]

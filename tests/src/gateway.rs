@@ -5,6 +5,7 @@ use crate::envoy::EnvoyGateway;
 use crate::harness::{Setup, TestGateway};
 use crate::http::{get, Response};
 use crate::kong::{self, KongGateway};
+use crate::kong_yml::{KongYml, Route};
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -14,23 +15,11 @@ pub const SERVICE_ID: &str = "5b1b1b1b-0000-4000-8000-00000000000b";
 /// A kong.yml with one service (`{echo}` for the upstream) and one route carrying
 /// `redis-rate-limiting` with `config` (its JSON).
 pub fn rate_limited_yaml(config: &str) -> String {
-    format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: echo
-  id: {SERVICE_ID}
-  url: http://{{echo}}
-  routes:
-  - name: limited
-    id: {ROUTE_ID}
-    paths: [/]
-    filter_chains:
-    - filters:
-      - name: redis-rate-limiting
-        config: {config}
-"#
-    )
+    let route = Route::at("/").name("limited").id(ROUTE_ID);
+    KongYml::new()
+        .service_id(SERVICE_ID)
+        .route(route.filter("redis-rate-limiting", config))
+        .to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 pub mod alice;
 pub mod bodies;
+pub mod clock;
 pub mod cluster;
 pub mod envoy;
 pub mod gateway;
@@ -10,6 +11,7 @@ pub mod harness;
 pub mod http;
 pub mod keep_alive;
 pub mod kong;
+pub mod kong_yml;
 pub mod load;
 pub mod procfs;
 pub mod real_kong;
@@ -24,13 +26,49 @@ pub use redis_server::{RedisServer, RedisVersion};
 /// Waits until `condition` holds, asking every 20 ms; fails the test naming `what` once `timeout`
 /// has passed without it. Tests wait for what they assert rather than sleep before it.
 pub fn eventually(what: &str, timeout: std::time::Duration, mut condition: impl FnMut() -> bool) {
+    eventually_ok(what, timeout, || {
+        condition().then_some(()).ok_or_else(String::new)
+    });
+}
+
+/// `eventually` for an attempt that says why it failed: returns the first success; once
+/// `timeout` has passed, fails the test with `what` and the last attempt's reason.
+pub fn eventually_ok<T>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut attempt: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = std::time::Instant::now() + timeout;
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: not within {timeout:?}"
-        );
+    loop {
+        match attempt() {
+            Ok(done) => return done,
+            Err(why) => assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: not within {timeout:?} {why}"
+            ),
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Says that a test ran without a host or server this machine lacks: on stderr, and as a line
+/// (`where`, `why` and `test`, tab-separated) of the skip list that the test command counts at its
+/// end (`$E2E_SKIPS`, else `target/e2e-skips.txt`).
+pub fn skipped(place: &str, test: &str, why: &str) {
+    eprintln!("SKIPPED {place} ({test}): {why}");
+    let list = std::env::var_os("E2E_SKIPS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-skips.txt")
+        });
+    let line = format!("{place}\t{why}\t{test}\n");
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&list)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    if let Err(e) = appended {
+        eprintln!("(could not add it to {}: {e})", list.display());
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::http::try_request;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ pub struct Sample {
 
 pub struct Load {
     stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
     threads: Vec<JoinHandle<Vec<Sample>>>,
 }
 
@@ -35,9 +36,11 @@ impl Load {
         mark: &'static str,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
         let threads = (0..threads)
             .map(|_| {
                 let stop = stop.clone();
+                let answered = answered.clone();
                 std::thread::spawn(move || {
                     let mut out = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
@@ -54,13 +57,32 @@ impl Load {
                             },
                         };
                         out.push(sample);
+                        answered.fetch_add(1, Ordering::Relaxed);
                         std::thread::sleep(Duration::from_millis(2));
                     }
                     out
                 })
             })
             .collect();
-        Self { stop, threads }
+        Self {
+            stop,
+            answered,
+            threads,
+        }
+    }
+
+    /// Requests answered so far (a failed exchange included).
+    pub fn answered(&self) -> usize {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` further requests have been answered: a phase of the test has run under
+    /// load. Fails the test if they take longer than `timeout`.
+    pub fn run_for(&self, more: usize, timeout: Duration) {
+        let until = self.answered() + more;
+        crate::eventually(&format!("{more} more requests under load"), timeout, || {
+            self.answered() >= until
+        });
     }
 
     /// Stops the clients; every sample, in time order.

@@ -39,9 +39,8 @@ pub fn available(test: &str) -> bool {
     if kong_prefix().is_some() {
         return true;
     }
-    eprintln!(
-        "SKIPPED in Kong ({test}): no Kong 3.9 (build it with scripts/kong-from-source.sh and set KONG_PREFIX, or put it at ../shared/hosts/kong)"
-    );
+    let why = "no Kong 3.9 (build it with scripts/kong-from-source.sh and set KONG_PREFIX, or put it at ../shared/hosts/kong)";
+    crate::skipped("in Kong", test, why);
     false
 }
 

@@ -348,9 +348,8 @@ impl RedisVersion {
         if redis5_binary().is_some() {
             return vec![RedisVersion::Current, RedisVersion::V5];
         }
-        eprintln!(
-            "SKIPPED on Redis 5.0 ({test}): no redis-server 5.0 (set REDIS_5_SERVER, or put it at ../shared/hosts/redis-server-5.0.14)"
-        );
+        let why = "no redis-server 5.0 (set REDIS_5_SERVER, or put it at ../shared/hosts/redis-server-5.0.14)";
+        crate::skipped("on Redis 5.0", test, why);
         vec![RedisVersion::Current]
     }
 

@@ -8,7 +8,7 @@ use e2e_tests::harness::dist_dir;
 use e2e_tests::http::get;
 use e2e_tests::load::{summarize, wait_for_mark, Load};
 use e2e_tests::redis_server::Resp;
-use e2e_tests::Setup;
+use e2e_tests::{eventually, eventually_ok, Setup};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,9 @@ fn counter_keys(cluster: &RedisCluster) -> Vec<(String, u16)> {
     }
     out
 }
+
+/// How long a phase under load may take to show what it exists for.
+const PHASE: Duration = Duration::from_secs(15);
 
 fn counter(cluster: &RedisCluster, key: &str) -> i64 {
     let port = cluster.master_for_slot(cluster.key_slot(key));
@@ -94,16 +97,26 @@ fn migrating_a_live_counter_slot_under_load_fails_nothing_and_loses_no_count() {
             .expect("another master");
 
         let load = Load::start(gw.addr(), 4, "x-ratelimit-remaining-year");
-        std::thread::sleep(Duration::from_millis(300));
+        load.run_for(100, PHASE);
         let started = Instant::now();
+        let asking = cluster.server(to).calls("asking");
         cluster.begin_migration(slot, to);
-        std::thread::sleep(Duration::from_millis(300));
+        load.run_for(50, PHASE);
         let moved = cluster.migrate_some_keys(100);
-        // The key now lives on the target while the slot is still the source's: -ASK.
-        std::thread::sleep(Duration::from_millis(600));
+        // The key now lives on the target while the slot is still the source's: the source
+        // answers -ASK, and the gateway follows it with ASKING on the target.
+        eventually("an -ASK followed to the target", PHASE, || {
+            cluster.server(to).calls("asking") > asking
+        });
+        load.run_for(100, PHASE);
         cluster.finish_migration();
-        // The slot is the target's: -MOVED, then the new map.
-        std::thread::sleep(Duration::from_millis(600));
+        // The slot is the target's: the source answers -MOVED, and the gateway learns the new
+        // map, after which requests reach the target directly, with no ASKING before them.
+        eventually("requests on the target with no -ASK", PHASE, || {
+            let asking = cluster.server(to).calls("asking");
+            load.run_for(50, PHASE);
+            cluster.server(to).calls("asking") == asking
+        });
         let samples = load.stop();
         let s = summarize(&samples, started);
         let count = cluster
@@ -144,25 +157,41 @@ fn killing_a_master_under_load_gives_no_5xx_and_counting_resumes_on_its_replica(
         let (key, master) = counter_keys(&cluster).pop().expect("the year counter");
 
         let load = Load::start(gw.addr(), 4, "x-ratelimit-remaining-year");
-        std::thread::sleep(Duration::from_millis(300));
+        load.run_for(100, PHASE);
         let killed = Instant::now();
         cluster.kill_node(master);
-        wait_for_mark(
-            gw.addr(),
-            "x-ratelimit-remaining-year",
-            Duration::from_secs(20),
+        assert!(
+            wait_for_mark(
+                gw.addr(),
+                "x-ratelimit-remaining-year",
+                Duration::from_secs(20),
+            ),
+            "{host:?}: counted again after the kill"
         );
-        std::thread::sleep(Duration::from_millis(1000));
+        // The failover happened: the slot's new master holds the counter, and it keeps growing
+        // under the load.
+        let promoted = cluster.master_for_slot(cluster.key_slot(&key));
+        assert_ne!(promoted, master, "{host:?}: a replica took the slot over");
+        let on_promoted = || {
+            cluster
+                .cmd_on(promoted, &["GET", &key])
+                .text()
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let count = on_promoted();
+        load.run_for(100, PHASE);
+        eventually("the counter growing on the promoted master", PHASE, || {
+            on_promoted() > count
+        });
         let samples = load.stop();
         let s = summarize(&samples, killed);
-        let promoted = cluster.master_for_slot(cluster.key_slot(&key));
         eprintln!(
             "{host:?}: master {master} killed, {promoted} serves the slot now: {} requests, \
              {} failed, {} not counted; counted again {:?} after the kill",
             s.total, s.failed, s.unmarked, s.recovered_after
         );
         assert_eq!(s.failed, 0, "{host:?}: no 5xx with fault_tolerant");
-        assert_ne!(promoted, master);
         assert!(
             samples.iter().rev().take(20).all(|x| x.marked),
             "{host:?}: counting resumed"
@@ -188,31 +217,28 @@ fn sync_rate_flushes_every_key_to_its_master_on_a_cluster_with_a_password() {
         assert_eq!(get(gw.addr, "/", &[]).status, 200);
     }
     // Flushes run every 100 ms; give them a few.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let keys = counter_keys(&cluster);
-        // Per period (a window may have turned over during the burst: its counts add up).
-        let total = |period: &str| -> i64 {
-            keys.iter()
-                .filter(|(k, _)| k.ends_with(period))
-                .map(|(k, _)| counter(&cluster, k))
-                .sum()
-        };
-        let counts = [total(":minute"), total(":hour"), total(":day")];
-        if counts == [25, 25, 25] {
-            for (key, port) in &keys {
-                assert_eq!(
-                    *port,
-                    cluster.master_for_slot(cluster.key_slot(key)),
-                    "{key}"
-                );
+    eventually_ok(
+        "every period's counter flushed to 25 on its master",
+        Duration::from_secs(5),
+        || {
+            let keys = counter_keys(&cluster);
+            // Per period (a window may have turned over during the burst: its counts add up).
+            let total = |period: &str| -> i64 {
+                keys.iter()
+                    .filter(|(k, _)| k.ends_with(period))
+                    .map(|(k, _)| counter(&cluster, k))
+                    .sum()
+            };
+            let counts = [total(":minute"), total(":hour"), total(":day")];
+            if counts == [25, 25, 25] {
+                Ok(keys)
+            } else {
+                Err(format!("{keys:?} {counts:?}"))
             }
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "every period's counter flushed to 25 on its master: {keys:?} {counts:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+        },
+    );
+    for (key, port) in counter_keys(&cluster) {
+        let master = cluster.master_for_slot(cluster.key_slot(&key));
+        assert_eq!(port, master, "{key}");
     }
 }

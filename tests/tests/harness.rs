@@ -2,6 +2,7 @@
 //! and with this project's guest layer, real upstreams, real redis-server, both host profiles.
 
 use e2e_tests::http::{get, request};
+use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::{RedisServer, Setup};
 use std::collections::HashSet;
 use wasm_test_harness::Profile;
@@ -140,13 +141,15 @@ fn properties_metrics_ticks_queues_and_bodies() {
     );
     assert_eq!(gw.metrics()["probe_requests"], 2);
 
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let ticks: u64 = get(gw.addr, "/probe/ticks", &[])
-        .header("x-ticks")
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(ticks >= 3, "ticks every 20 ms, saw {ticks}");
+    let ticks = || -> u64 {
+        let r = get(gw.addr, "/probe/ticks", &[]);
+        r.header("x-ticks").unwrap().parse().unwrap()
+    };
+    e2e_tests::eventually(
+        "three ticks (one every 20 ms)",
+        std::time::Duration::from_secs(5),
+        || ticks() >= 3,
+    );
 
     assert_eq!(
         get(gw.addr, "/probe/queue", &[]).header("x-queue"),
@@ -427,29 +430,33 @@ fn the_kong_profile_refuses_a_chain_whose_last_filter_pauses_on_a_call() {
         r#"{{"hour": 1000, "policy": "redis", "redis": {{"host": "127.0.0.1", "port": {}}}}}"#,
         redis.port
     );
-    let route = |name: &str, filters: &[&str]| -> String {
-        let mut out =
-            format!("  - name: {name}\n    paths: [/{name}]\n    filter_chains:\n    - filters:\n");
+    let route = |name: &str, filters: &[&str]| -> Route {
+        let mut route = Route::at(&format!("/{name}")).name(name);
         for f in filters {
-            match *f {
-                "local" => out.push_str(
-                    "      - name: redis-rate-limiting\n        config: {\"hour\": 1000}\n",
-                ),
-                "redis-rate-limiting" => out.push_str(&format!(
-                    "      - name: redis-rate-limiting\n        config: {limit}\n"
-                )),
-                other => out.push_str(&format!("      - name: {other}\n")),
-            }
+            route = match *f {
+                "local" => route.filter("redis-rate-limiting", r#"{"hour": 1000}"#),
+                "redis-rate-limiting" => route.filter("redis-rate-limiting", &limit),
+                other => route.filter(other, ""),
+            };
         }
-        out
+        route
     };
-    let yaml = format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n{}{}{}{}",
-        route("two", &["redis-rate-limiting", "redis-rate-limiting"]),
-        route("ended", &["redis-rate-limiting", "redis-rate-limiting", "redis-chain-end"]),
-        route("alone", &["redis-rate-limiting"]),
-        route("quiet", &["local", "redis-rate-limiting"]),
-    );
+    let yaml = KongYml::new()
+        .route(route(
+            "two",
+            &["redis-rate-limiting", "redis-rate-limiting"],
+        ))
+        .route(route(
+            "ended",
+            &[
+                "redis-rate-limiting",
+                "redis-rate-limiting",
+                "redis-chain-end",
+            ],
+        ))
+        .route(route("alone", &["redis-rate-limiting"]))
+        .route(route("quiet", &["local", "redis-rate-limiting"]))
+        .to_string();
     let dist = e2e_tests::harness::dist_dir();
     for profile in [Profile::Kong, Profile::Envoy] {
         let gw = Setup::new(&yaml)

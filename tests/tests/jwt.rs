@@ -2,10 +2,11 @@
 //! a client's own consumer headers never reach the upstream; and with redis-session after it,
 //! the consumer it authenticated gets a session (the hand-off between them).
 
-use e2e_tests::eventually;
 use e2e_tests::gateway::{all_hosts, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
+use e2e_tests::kong_yml::{KongYml, Route};
+use e2e_tests::{clock, eventually};
 use e2e_tests::{RedisServer, RedisVersion};
 use redis_filter_core::base64::b64url as b64;
 use redis_filter_core::hmac::{hmac, Sha};
@@ -32,50 +33,32 @@ fn now() -> u64 {
 }
 
 fn yaml(redis: &RedisServer) -> String {
-    format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{{echo}}
-  routes:
-  - name: api
-    paths: [/api]
-    filter_chains:
-    - filters:
-      - name: redis-jwt
-        config: {{"claims_to_verify": ["exp"], "consumers": [{{"id": "c-alice", "username": "alice", "jwt_secrets": [{{"key": "k-alice", "secret": "alice-secret"}}]}}]}}
-  - name: shop
-    paths: [/shop]
-    filter_chains:
-    - filters:
-      - name: redis-jwt
-        config: {{"anonymous": "anonymous", "consumers": [{{"id": "c-alice", "username": "alice", "jwt_secrets": [{{"key": "k-alice", "secret": "alice-secret"}}]}}, {{"id": "c-anon", "username": "anonymous"}}]}}
-      - name: redis-session
-        config: {{"storage": "redis", "redis_port": {}, "cookie_name": "kong_session", "secret": "shared"}}
-      - name: redis-chain-end
-"#,
+    let alice = r#"{"id": "c-alice", "username": "alice", "jwt_secrets": [{"key": "k-alice", "secret": "alice-secret"}]}"#;
+    let api = format!(r#"{{"claims_to_verify": ["exp"], "consumers": [{alice}]}}"#);
+    let shop = format!(
+        r#"{{"anonymous": "anonymous", "consumers": [{alice}, {{"id": "c-anon", "username": "anonymous"}}]}}"#
+    );
+    let session = format!(
+        r#"{{"storage": "redis", "redis_port": {}, "cookie_name": "kong_session", "secret": "shared"}}"#,
         redis.port
-    )
+    );
+    let shop = Route::at("/shop")
+        .name("shop")
+        .filter("redis-jwt", &shop)
+        .filter("redis-session", &session)
+        .filter("redis-chain-end", "");
+    KongYml::new()
+        .route(Route::at("/api").name("api").filter("redis-jwt", &api))
+        .route(shop)
+        .to_string()
 }
 
 /// The `/api` route with redis-jwt alone, configured with `config`.
 fn api_with_jwt(config: &serde_json::Value) -> String {
-    format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{{echo}}
-  routes:
-  - name: api
-    paths: [/api]
-    filter_chains:
-    - filters:
-      - name: redis-jwt
-        config: {config}
-"#
-    )
+    let api = Route::at("/api").name("api");
+    KongYml::new()
+        .route(api.filter("redis-jwt", &config.to_string()))
+        .to_string()
 }
 
 fn upstream(r: &Response, header: &str) -> Option<String> {
@@ -191,19 +174,14 @@ fn tokens_are_checked_as_kong_does_and_the_consumer_reaches_the_session() {
             anon.header("set-cookie").is_none(),
             "{host:?}: anonymous gets no session"
         );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            let r = get(gw.addr(), "/shop", &[("cookie", &cookie)]);
-            if upstream(&r, "x-consumer-id").as_deref() == Some("c-alice") {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{host:?}: {}",
-                r.text()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        eventually(
+            &format!("{host:?}: the session cookie authenticates"),
+            Duration::from_secs(5),
+            || {
+                let r = get(gw.addr(), "/shop", &[("cookie", &cookie)]);
+                upstream(&r, "x-consumer-id").as_deref() == Some("c-alice")
+            },
+        );
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     }
 }
@@ -426,7 +404,10 @@ fn credentials_in_redis_are_shared_by_every_gateway() {
             b"x",
         );
         drop(redis);
-        std::thread::sleep(std::time::Duration::from_millis(1100));
+        clock::wait_for(
+            "the 1 s credential TTL to pass",
+            Duration::from_millis(1100),
+        );
         let answers: Vec<_> = (0..12).map(|_| status(&a, &rs)).collect();
         assert!(
             answers.iter().any(|(s, _)| *s == 200),

@@ -7,27 +7,17 @@
 //! our filter on another, counting one limit. Skipped, with a line saying so, where Kong is not
 //! found.
 
-use e2e_tests::alice;
 use e2e_tests::http::get;
+use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::real_kong::{available, Kong};
 use e2e_tests::RedisServer;
+use e2e_tests::{alice, clock};
 use redis_filter_core::hmac::sha256_hex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const EMPTY_UUID: &str = "00000000-0000-0000-0000-000000000000";
 
 fn redis_allow(redis: &RedisServer) -> String {
     format!("127.0.0.1:{}", redis.port)
-}
-
-/// Seconds left in the current minute; a test that counts within one minute waits for the next
-/// when few are left.
-fn wait_for_a_fresh_minute(needed: u64) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let left = 60 - now.as_secs() % 60;
-    if left < needed {
-        std::thread::sleep(std::time::Duration::from_secs(left));
-    }
 }
 
 /// The Redis keys matching `pattern`.
@@ -52,7 +42,7 @@ fn the_demo_serves_in_kong_with_kongs_headers_and_keys() {
     if !available("demo") {
         return;
     }
-    wait_for_a_fresh_minute(20);
+    clock::wait_for_a_fresh_minute(20);
     let redis = RedisServer::start(&[]);
     let kong = Kong::start(&demo_yaml(&redis), &[&redis_allow(&redis)]);
 
@@ -114,26 +104,13 @@ fn the_demo_serves_in_kong_with_kongs_headers_and_keys() {
     assert!(kong.crashes().is_empty(), "{:?}", kong.crashes());
 }
 
-/// A kong.yml with one service (`{echo}`, id `service`) and one route per `(name, path, chain)`
-/// with fixed ids, `plugins` being Kong plugins on the route in YAML.
-fn routes_yaml(service: &str, routes: &[(&str, &str, &str, &str)]) -> String {
-    let mut out = format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  id: {service}\n  url: http://{{echo}}\n  routes:\n"
-    );
-    for (id, name, path, body) in routes {
-        out.push_str(&format!(
-            "  - name: {name}\n    id: {id}\n    paths: [{path}]\n    strip_path: false\n{body}"
-        ));
-    }
-    out
+/// A route with a fixed id, its path kept whole, on the service `SERVICE_ID`.
+fn route(id: &str, name: &str, path: &str) -> Route {
+    Route::at(path).name(name).id(id).strip_path(false)
 }
 
-fn filter_chain(filters: &[(&str, String)]) -> String {
-    let mut out = String::from("    filter_chains:\n    - filters:\n");
-    for (name, config) in filters {
-        out.push_str(&format!("      - name: {name}\n        config: {config}\n"));
-    }
-    out
+fn with_service(route: Route) -> KongYml {
+    KongYml::new().service_id(SERVICE_ID).route(route)
 }
 
 const SERVICE_ID: &str = "7b3c6a1e-0d6f-4a7e-9c21-3f1e5d2b8a01";
@@ -144,7 +121,7 @@ fn rate_limit_keys_are_kongs_and_the_consumer_comes_from_kong_ctx_shared() {
     if !available("keys") {
         return;
     }
-    wait_for_a_fresh_minute(10);
+    clock::wait_for_a_fresh_minute(10);
     let redis = RedisServer::start(&[]);
     let r = format!(r#"{{"host": "127.0.0.1", "port": {}}}"#, redis.port);
     let jwt = format!(r#"{{"consumers": [{}]}}"#, alice::CONSUMER);
@@ -152,30 +129,14 @@ fn rate_limit_keys_are_kongs_and_the_consumer_comes_from_kong_ctx_shared() {
     let by_consumer =
         format!(r#"{{"minute": 100, "limit_by": "consumer", "policy": "redis", "redis": {r}}}"#);
     let consumer_route = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b05";
-    let yaml = routes_yaml(
-        SERVICE_ID,
-        &[
-            (
-                ROUTE_ID,
-                "by-ip",
-                "/ip",
-                &filter_chain(&[
-                    ("redis-rate-limiting", by_ip),
-                    ("redis-chain-end", "{}".into()),
-                ]),
-            ),
-            (
-                consumer_route,
-                "by-consumer",
-                "/consumer",
-                &filter_chain(&[
-                    ("redis-jwt", jwt),
-                    ("redis-rate-limiting", by_consumer),
-                    ("redis-chain-end", "{}".into()),
-                ]),
-            ),
-        ],
-    );
+    let by_ip = route(ROUTE_ID, "by-ip", "/ip")
+        .filter("redis-rate-limiting", &by_ip)
+        .filter("redis-chain-end", "{}");
+    let by_consumer = route(consumer_route, "by-consumer", "/consumer")
+        .filter("redis-jwt", &jwt)
+        .filter("redis-rate-limiting", &by_consumer)
+        .filter("redis-chain-end", "{}");
+    let yaml = with_service(by_ip).route(by_consumer).to_string();
     let kong = Kong::start(&yaml, &[&redis_allow(&redis)]);
     assert_eq!(kong.id_of("routes", "by-ip"), ROUTE_ID);
 
@@ -214,15 +175,8 @@ fn a_config_the_schema_refuses_is_refused_by_kong_naming_the_field() {
     if !available("schema") {
         return;
     }
-    let yaml = routes_yaml(
-        SERVICE_ID,
-        &[(
-            ROUTE_ID,
-            "bad",
-            "/bad",
-            &filter_chain(&[("redis-rate-limiting", r#"{"minute": "ten"}"#.into())]),
-        )],
-    );
+    let bad = route(ROUTE_ID, "bad", "/bad").filter("redis-rate-limiting", r#"{"minute": "ten"}"#);
+    let yaml = with_service(bad).to_string();
     let refused = match Kong::try_start(&yaml, &[], &[]) {
         Ok(_) => panic!("Kong took a config the schema refuses"),
         Err(e) => e,
@@ -366,31 +320,23 @@ fn kongs_lua_rate_limiting_and_the_filter_count_one_limit() {
     if !available("mixed fleet") {
         return;
     }
-    wait_for_a_fresh_minute(15);
+    clock::wait_for_a_fresh_minute(15);
     let redis = RedisServer::start(&[]);
     let limit = 6;
     let lua_plugin = format!(
         "    plugins:\n    - name: rate-limiting\n      config: {{minute: {limit}, policy: redis, redis: {{host: 127.0.0.1, port: {}}}}}\n",
         redis.port
     );
-    let filter = filter_chain(&[
-        (
-            "redis-rate-limiting",
-            format!(
-                r#"{{"minute": {limit}, "policy": "redis", "redis": {{"host": "127.0.0.1", "port": {}}}}}"#,
-                redis.port
-            ),
-        ),
-        ("redis-chain-end", "{}".into()),
-    ]);
-    let lua_kong = Kong::start(
-        &routes_yaml(SERVICE_ID, &[(ROUTE_ID, "api", "/api", &lua_plugin)]),
-        &[],
+    let config = format!(
+        r#"{{"minute": {limit}, "policy": "redis", "redis": {{"host": "127.0.0.1", "port": {}}}}}"#,
+        redis.port
     );
-    let wasm_kong = Kong::start(
-        &routes_yaml(SERVICE_ID, &[(ROUTE_ID, "api", "/api", &filter)]),
-        &[&redis_allow(&redis)],
-    );
+    let api = || route(ROUTE_ID, "api", "/api");
+    let lua_kong = Kong::start(&with_service(api().extra(&lua_plugin)).to_string(), &[]);
+    let filter = api()
+        .filter("redis-rate-limiting", &config)
+        .filter("redis-chain-end", "{}");
+    let wasm_kong = Kong::start(&with_service(filter).to_string(), &[&redis_allow(&redis)]);
     let mut allowed = 0;
     for i in 0..(2 * limit) {
         let kong = if i % 2 == 0 { &lua_kong } else { &wasm_kong };

@@ -5,7 +5,8 @@
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, get_from};
 use e2e_tests::kong::{available, KongGateway};
-use e2e_tests::RedisServer;
+use e2e_tests::kong_yml::{KongYml, Route};
+use e2e_tests::{eventually, RedisServer};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -13,15 +14,11 @@ const ROUTE_ID: &str = "5a1a1a1a-0000-4000-8000-00000000000a";
 
 /// A kong.yml with one route per `(path, config)`, all to the echo upstream.
 fn yaml(routes: &[(&str, String)]) -> String {
-    let mut out = String::from(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{echo}\n  routes:\n",
-    );
-    for (i, (path, config)) in routes.iter().enumerate() {
-        out.push_str(&format!(
-            "  - name: r{i}\n    paths: [{path}]\n    filter_chains:\n    - filters:\n      - name: redis-rate-limiting\n        config: {config}\n"
-        ));
+    let mut yml = KongYml::new();
+    for (path, config) in routes {
+        yml = yml.route(Route::at(path).filter("redis-rate-limiting", config));
     }
-    out
+    yml.to_string()
 }
 
 fn redis_block(redis: &RedisServer, extra: &str) -> String {
@@ -78,7 +75,7 @@ fn every_policy_under_load_no_worker_crashes_and_every_request_is_answered() {
         assert!(gw.crashes().is_empty(), "{path}: {:?}", gw.crashes());
     }
     // Everything sync_rate counted reaches Redis (flushed from on_tick, never from a request).
-    e2e_tests::eventually(
+    eventually(
         "sync_rate's counts flushed to Redis",
         Duration::from_secs(5),
         || {
@@ -186,7 +183,10 @@ fn redis_paused_or_gone_strict_answers_500_in_time_tolerant_passes_then_recovers
     let r = get(gw.addr, "/tolerant", &[]);
     assert_eq!(r.status, 200);
     assert!(r.header("x-ratelimit-remaining-hour").is_none());
-    std::thread::sleep(Duration::from_millis(2200));
+    // A command from here waits out the pause, so its answer says the pause is over.
+    eventually("Redis past its pause", Duration::from_secs(5), || {
+        redis.request(&["PING"]).is_ok()
+    });
 
     redis.kill();
     for _ in 0..3 {
@@ -195,15 +195,14 @@ fn redis_paused_or_gone_strict_answers_500_in_time_tolerant_passes_then_recovers
     }
     redis.restart();
     // The breaker lets a probe through after its back-off.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let r = get(gw.addr, "/strict", &[]);
-        if r.status == 200 && r.header("x-ratelimit-remaining-hour").is_some() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "did not recover\n{}", gw.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        "counting again after Redis came back",
+        Duration::from_secs(5),
+        || {
+            let r = get(gw.addr, "/strict", &[]);
+            r.status == 200 && r.header("x-ratelimit-remaining-hour").is_some()
+        },
+    );
     assert!(gw.crashes().is_empty(), "{:?}", gw.crashes());
 }
 
@@ -261,12 +260,12 @@ fn a_request_body_waits_with_its_request_and_two_filters_of_one_chain_each_count
     let redis = RedisServer::start(&[]);
     let r = redis_block(&redis, "");
     // One route, a chain of two: a per-minute limit in Redis, then a per-hour local one.
-    let yaml = format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  \
-         - name: chained\n    paths: [/]\n    filter_chains:\n    - filters:\n      \
-         - name: redis-rate-limiting\n        config: {{\"minute\": 3, \"policy\": \"redis\", \"redis\": {r}}}\n      \
-         - name: redis-rate-limiting\n        config: {{\"hour\": 100, \"policy\": \"local\"}}\n"
-    );
+    let minute = format!(r#"{{"minute": 3, "policy": "redis", "redis": {r}}}"#);
+    let route = Route::at("/").name("chained");
+    let route = route
+        .filter("redis-rate-limiting", &minute)
+        .filter("redis-rate-limiting", r#"{"hour": 100, "policy": "local"}"#);
+    let yaml = KongYml::new().route(route).to_string();
     let gw = KongGateway::start(&yaml, &dist_dir(), 2);
     let body = vec![b'x'; 100_000];
     for remaining in ["2", "1", "0"] {
@@ -323,9 +322,11 @@ fn a_chain_whose_second_filter_rejects_after_its_redis_call_crashes_no_worker() 
         r#"{{"second": 2, "policy": "redis", "redis": {}}}"#,
         redis_block(&redis, "")
     );
-    let kong_yml = format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  - name: chain\n    paths: [/chain]\n    filter_chains:\n    - filters:\n      - name: redis-jwt\n        config: {jwt}\n      - name: redis-rate-limiting\n        config: {limit}\n"
-    );
+    let route = Route::at("/chain").name("chain");
+    let route = route.filter("redis-jwt", jwt);
+    let kong_yml = KongYml::new()
+        .route(route.filter("redis-rate-limiting", &limit))
+        .to_string();
     let gw = KongGateway::start(&kong_yml, &dist_dir(), 2);
     let claims = r#"{"iss":"k","exp":4102444800}"#;
     let token = redis_filter_core::jwt::testing::sign("HS256", claims, b"s");
@@ -372,7 +373,6 @@ fn sync_rate_with_thousands_of_identifiers_flushes_them_all() {
         gw.log()
     );
     // Every identifier reaches Redis within a few flushes (at most 1,000 keys each).
-    let deadline = Instant::now() + Duration::from_secs(10);
     let synced = || {
         let reply = redis.cmd(&["EVAL", "return #redis.call('KEYS', 'ratelimit:*')", "0"]);
         String::from_utf8_lossy(&reply)
@@ -381,9 +381,11 @@ fn sync_rate_with_thousands_of_identifiers_flushes_them_all() {
             .parse::<usize>()
             .unwrap_or(0)
     };
-    while synced() < CLIENTS && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually(
+        &format!("{CLIENTS} identifiers in Redis"),
+        Duration::from_secs(10),
+        || synced() >= CLIENTS,
+    );
     assert_eq!(synced(), CLIENTS, "{}", gw.log());
     let log = gw.log();
     assert!(

@@ -11,9 +11,9 @@ use e2e_tests::alice;
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::get;
 use e2e_tests::kong::{available, KongGateway};
-use e2e_tests::RedisServer;
+use e2e_tests::{eventually_ok, RedisServer};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The chains' paths: each as separate filters and as one `redis-chain` (`alice::both_forms`).
 const PATHS: [&str; 6] = [
@@ -136,22 +136,19 @@ fn clients_giving_up_while_a_chain_waits_on_redis_crash_no_worker() {
             let _ = curl.wait();
         }
         // Once the pause ends, every chain serves again.
-        let deadline = Instant::now() + Duration::from_secs(5);
         for (path, (name, value)) in &routes {
-            loop {
-                let r = get(gw.addr, path, &[(name, value)]);
-                if r.status == 200 {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "round {round} {path}: {} {}\n{}",
-                    r.status,
-                    r.text(),
-                    e2e_tests::log_tail(&gw.log(), 40)
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            eventually_ok(
+                &format!("round {round}: {path} serving"),
+                Duration::from_secs(5),
+                || {
+                    let r = get(gw.addr, path, &[(name, value)]);
+                    if r.status == 200 {
+                        return Ok(());
+                    }
+                    let log = e2e_tests::log_tail(&gw.log(), 40);
+                    Err(format!("{} {}\n{log}", r.status, r.text()))
+                },
+            );
         }
         assert!(gw.crashes().is_empty(), "round {round}: {:?}", gw.crashes());
     }

@@ -4,11 +4,12 @@
 //! expiry, the body limit, Redis down with and without `bypass_on_err`, purge.
 
 use e2e_tests::bodies;
-use e2e_tests::eventually;
 use e2e_tests::gateway::{all_hosts, Gateway, Host, ROUTE_ID, SERVICE_ID};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, request, Response};
+use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::load::{summarize, Load};
+use e2e_tests::{eventually, eventually_ok};
 use e2e_tests::{RedisServer, RedisVersion};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -42,20 +43,15 @@ fn on_every_host_and_redis_version(test: &str, case: impl Fn(Host, RedisVersion)
 
 /// A kong.yml with one route per `(path, config)` carrying redis-proxy-cache.
 fn yaml(routes: &[(&str, String)]) -> String {
-    let mut out = format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  id: {SERVICE_ID}\n  url: http://{{echo}}\n  routes:\n"
-    );
+    let mut yml = KongYml::new().service_id(SERVICE_ID);
     for (i, (path, config)) in routes.iter().enumerate() {
-        let id = if i == 0 {
-            format!("    id: {ROUTE_ID}\n")
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            "  - name: r{i}\n{id}    paths: [{path}]\n    strip_path: false\n    filter_chains:\n    - filters:\n      - name: redis-proxy-cache\n        config: {config}\n"
-        ));
+        let mut route = Route::at(path).strip_path(false);
+        if i == 0 {
+            route = route.id(ROUTE_ID);
+        }
+        yml = yml.route(route.filter("redis-proxy-cache", config));
     }
-    out
+    yml.to_string()
 }
 
 fn config(redis: &RedisServer, extra: &str) -> String {
@@ -149,10 +145,15 @@ fn a_miss_on_one_gateway_is_a_hit_on_another_with_kongs_key() {
             let again = get(a.addr(), "/products?sort=asc&page=2", &[]);
             assert_hit(host, &again, &first);
             // Age grows.
-            std::thread::sleep(Duration::from_millis(1100));
-            let later = get(b.addr(), path, &[]);
             let age = |r: &Response| r.header("age").and_then(|a| a.parse::<u64>().ok());
-            assert!(age(&later) > age(&second), "{host:?}: {:?}", later.headers);
+            eventually(
+                &format!("{host:?}: Age growing"),
+                Duration::from_secs(5),
+                || {
+                    let later = get(b.addr(), path, &[]);
+                    status(&later) == Some("Hit") && age(&later) > age(&second)
+                },
+            );
             // HEAD is its own entry, answered without a body.
             let head = request(a.addr(), "HEAD", path, &[], b"");
             assert_eq!(status(&head), Some("Miss"), "{host:?}: {:?}", head.headers);
@@ -250,9 +251,12 @@ fn entries_expire_and_purge_needs_the_secret() {
             eventually("a hit", Duration::from_secs(5), || {
                 status(&get(gw.addr(), "/short", &[])) == Some("Hit")
             });
-            std::thread::sleep(Duration::from_millis(2100));
-            let after = get(gw.addr(), "/short", &[]);
-            assert_ne!(status(&after), Some("Hit"), "{host:?}: expired");
+            // cache_ttl 1: the entry expires.
+            eventually(
+                &format!("{host:?}: expired"),
+                Duration::from_secs(5),
+                || status(&get(gw.addr(), "/short", &[])) != Some("Hit"),
+            );
 
             let first = get(gw.addr(), "/p", &[]);
             let key = first.header("x-cache-key").unwrap().to_string();
@@ -298,18 +302,25 @@ fn redis_down_bypasses_or_answers_502() {
         // 5xx); without it each gets its 502; none is left unanswered.
         let bypassing = Load::start_on(gw.addr(), "/bypass/a", 3, "x-cache-key");
         let failing = Load::start_on(gw.addr(), "/a", 2, "x-cache-key");
-        std::thread::sleep(Duration::from_millis(300));
+        let phase = Duration::from_secs(15);
+        bypassing.run_for(20, phase);
+        failing.run_for(10, phase);
         let killed = Instant::now();
         redis.kill();
-        std::thread::sleep(Duration::from_millis(700));
+        bypassing.run_for(40, phase);
+        failing.run_for(20, phase);
         let summary = summarize(&bypassing.stop(), killed);
         assert_eq!(summary.failed, 0, "{host:?}: {summary:?}");
-        assert!(summary.total > 20, "{host:?}: {summary:?}");
         let samples = failing.stop();
         assert!(
             samples.iter().all(|s| s.status == 200 || s.status == 502),
             "{host:?}: {:?}",
             samples.iter().map(|s| s.status).collect::<Vec<_>>()
+        );
+        // The phase saw Redis gone: the route without bypass_on_err answered 502 under load.
+        assert!(
+            samples.iter().any(|s| s.at > killed && s.status == 502),
+            "{host:?}: no 502 after the kill"
         );
         for _ in 0..5 {
             let r = get(gw.addr(), "/bypass/a", &[]);
@@ -402,19 +413,43 @@ fn stale_while_revalidate_and_stale_if_error() {
                 status(&get(addr, "/sie?id=1", &[])) == Some("Hit")
                     && status(&get(addr, "/swr?id=1", &[])) == Some("Hit")
             });
-            std::thread::sleep(Duration::from_millis(2100));
-
-            // stale-if-error: the upstream fails, the stale entry answers.
-            let r = get(addr, "/sie?id=1&status=503", &[]);
+            // stale-if-error: once the entry is past its second, the upstream fails and the
+            // stale entry answers. (Until then a Hit answers, which changes nothing.)
+            let r = eventually_ok(
+                &format!("{host:?}: the stale entry answering a 503"),
+                Duration::from_secs(5),
+                || {
+                    let r = get(addr, "/sie?id=1&status=503", &[]);
+                    match status(&r) {
+                        Some("Stale") => Ok(r),
+                        Some("Hit") => Err("still fresh".into()),
+                        other => panic!("{host:?}: {other:?} {} {:?}", r.status, r.headers),
+                    }
+                },
+            );
             assert_eq!(r.status, 200, "{host:?}: {:?}", r.headers);
-            assert_eq!(status(&r), Some("Stale"), "{host:?}");
             assert_eq!(r.body, first.body, "{host:?}: the stale body");
 
-            // stale-while-revalidate: one slow refresh; meanwhile the stale entry is served.
-            let refresher = std::thread::spawn(move || {
-                get(addr, "/swr?id=1&delay_ms=600", &[("x-nonce", "second")])
+            // stale-while-revalidate: one slow refresh; meanwhile the stale entry is served. The
+            // refresher asks until its request is the one that refreshes (before the entry is
+            // stale it gets quick Hits), and holds the entry's lock while the upstream is slow.
+            let refresher = std::thread::spawn(move || loop {
+                let r = get(addr, "/swr?id=1&delay_ms=600", &[("x-nonce", "second")]);
+                if status(&r) != Some("Hit") {
+                    break r;
+                }
             });
-            std::thread::sleep(Duration::from_millis(200));
+            let cache_key = swr_first.header("x-cache-key").unwrap_or_default();
+            let lock = format!("*{cache_key}*:lock");
+            eventually(
+                &format!("{host:?}: the refresher holding {lock}"),
+                Duration::from_secs(5),
+                || {
+                    redis
+                        .request(&["KEYS", &lock])
+                        .is_ok_and(|r| !r.items().is_empty())
+                },
+            );
             let stale = get(addr, "/swr?id=1", &[]);
             assert_eq!(
                 status(&stale),
@@ -446,19 +481,15 @@ fn a_large_body_round_trips() {
         let first = get(gw.addr(), path, &[]);
         assert_eq!(status(&first), Some("Miss"), "{host:?}");
         assert_eq!(first.body.len(), 921_600);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        eventually_ok(&format!("{host:?}: a hit"), Duration::from_secs(5), || {
             let r = get(gw.addr(), path, &[]);
             if status(&r) == Some("Hit") && r.body == first.body {
-                break;
+                return Ok(());
             }
-            if Instant::now() > deadline {
-                let last = (r.status, r.headers.clone(), r.body.len());
-                let keys = String::from_utf8_lossy(&redis.cmd(&["KEYS", "*"])).into_owned();
-                panic!("{host:?}: no hit: {last:?}; keys {keys}; {}", gw.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            let last = (r.status, r.headers.clone(), r.body.len());
+            let keys = String::from_utf8_lossy(&redis.cmd(&["KEYS", "*"])).into_owned();
+            Err(format!("{last:?}; keys {keys}; {}", gw.log()))
+        });
         assert!(gw.crashes().is_empty(), "{host:?}: {:?}", gw.crashes());
     });
 }

@@ -3,18 +3,20 @@
 //! its wait list share one slot), and served from there to another gateway.
 
 use e2e_tests::cluster::RedisCluster;
+use e2e_tests::eventually_ok;
 use e2e_tests::gateway::{all_hosts, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
+use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::redis_server::Resp;
 use e2e_tests::sentinel::{SentinelGroup, SentinelOptions};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn yaml(config: &serde_json::Value) -> String {
-    format!(
-        "_format_version: \"3.0\"\nservices:\n- name: echo\n  url: http://{{echo}}\n  routes:\n  - name: cached\n    paths: [/]\n    filter_chains:\n    - filters:\n      - name: redis-proxy-cache\n        config: {config}\n"
-    )
+    let route = Route::at("/").name("cached");
+    let route = route.filter("redis-proxy-cache", &config.to_string());
+    KongYml::new().route(route).to_string()
 }
 
 fn status(r: &Response) -> Option<&str> {
@@ -27,23 +29,17 @@ fn miss_then_hit_across_gateways(a: &Gateway, b: &Gateway, path: &str) {
     let first = get(a.addr(), path, &[("x-nonce", "first")]);
     assert_eq!(first.status, 200, "{host:?}: {}", first.text());
     assert_eq!(status(&first), Some("Miss"), "{host:?}: {}", a.log());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let hit = eventually_ok(&format!("{host:?}: a hit"), Duration::from_secs(5), || {
         let r = get(b.addr(), path, &[("x-nonce", "second")]);
-        if status(&r) == Some("Hit") {
-            assert_eq!(
-                r.body, first.body,
-                "{host:?}: the stored body, byte for byte"
-            );
-            break;
+        match status(&r) {
+            Some("Hit") => Ok(r),
+            _ => Err(format!("{:?}", r.headers)),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{host:?}: no hit: {:?}",
-            r.headers
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
+    assert_eq!(
+        hit.body, first.body,
+        "{host:?}: the stored body, byte for byte"
+    );
 }
 
 #[test]

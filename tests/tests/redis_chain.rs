@@ -7,7 +7,7 @@ use e2e_tests::alice;
 use e2e_tests::gateway::{all_hosts, Gateway, Host};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
-use e2e_tests::RedisServer;
+use e2e_tests::{eventually_ok, RedisServer};
 
 /// What a client sees of an answer that the chain must reproduce: the status, the body, and
 /// the rate-limit and consumer headers.
@@ -119,19 +119,17 @@ fn a_chain_answers_as_its_filters_one_after_another() {
             "{host:?}: {}",
             gw.log()
         );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let hit = loop {
-            let r = get(gw.addr(), "/chain/cached?p=1", &auth);
-            if r.header("x-cache-status") == Some("Hit") {
-                break r;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{host:?}: no Hit: {:?}",
-                r.headers
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        let hit = eventually_ok(
+            &format!("{host:?}: a Hit"),
+            std::time::Duration::from_secs(5),
+            || {
+                let r = get(gw.addr(), "/chain/cached?p=1", &auth);
+                match r.header("x-cache-status") {
+                    Some("Hit") => Ok(r),
+                    _ => Err(format!("{:?}", r.headers)),
+                }
+            },
+        );
         assert_eq!(hit.body, first.body, "{host:?}");
         let length = hit.body.len().to_string();
         assert_eq!(

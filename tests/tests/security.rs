@@ -7,6 +7,7 @@
 use e2e_tests::gateway::{all_hosts, Gateway, Host};
 use e2e_tests::harness::dist_and_test_filters;
 use e2e_tests::http::{get, request, Response};
+use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::RedisServer;
 use redis_filter_core::jwt::testing::sign;
 use std::io::{Read, Write};
@@ -31,34 +32,23 @@ fn keys(redis: &RedisServer) -> u64 {
 /// /shared; then a route with no filter.
 fn jwt_yaml(redis: &RedisServer, extra_jwt: &str) -> String {
     let port = redis.port;
-    format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: api
-  url: http://{{echo}}
-  routes:
-  - name: api
-    paths: [/api]
-    strip_path: false
-    filter_chains:
-    - filters:
-      - name: redis-jwt
-        config: {{"consumers": [{{"id": "c-alice", "jwt_secrets": [{{"key": "k-alice", "secret": "canary-jwt-secret"}}]}}]{extra_jwt}}}
-      - name: redis-jwt-blacklist
-        config: {{"storage": "redis", "redis_port": {port}, "revoke_path": "/api/logout"}}
-      - name: redis-chain-end
-  - name: shared
-    paths: [/shared]
-    strip_path: false
-    filter_chains:
-    - filters:
-      - name: redis-jwt
-        config: {{"credentials_in_redis": true, "redis": {{"port": {port}}}}}
-  - name: plain
-    paths: [/plain]
-"#
-    )
+    let jwt = format!(
+        r#"{{"consumers": [{{"id": "c-alice", "jwt_secrets": [{{"key": "k-alice", "secret": "canary-jwt-secret"}}]}}]{extra_jwt}}}"#
+    );
+    let blacklist =
+        format!(r#"{{"storage": "redis", "redis_port": {port}, "revoke_path": "/api/logout"}}"#);
+    let in_redis = format!(r#"{{"credentials_in_redis": true, "redis": {{"port": {port}}}}}"#);
+    let api = Route::at("/api").name("api").strip_path(false);
+    let api = api
+        .filter("redis-jwt", &jwt)
+        .filter("redis-jwt-blacklist", &blacklist)
+        .filter("redis-chain-end", "");
+    let shared = Route::at("/shared").name("shared").strip_path(false);
+    KongYml::new()
+        .route(api)
+        .route(shared.filter("redis-jwt", &in_redis))
+        .route(Route::at("/plain").name("plain"))
+        .to_string()
 }
 
 /// A `jti` and an `iss` holding CRLF and RESP: the blacklist's EXISTS and SET and redis-jwt's

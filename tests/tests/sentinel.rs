@@ -3,10 +3,12 @@
 //! `fault_tolerant`, and counting resumes on the promoted replica (the time it takes is printed
 //! for the docs).
 
+use e2e_tests::eventually;
 use e2e_tests::gateway::{all_hosts, rate_limited_yaml, Gateway};
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::get;
 use e2e_tests::load::{summarize, wait_for_mark, Load};
+use e2e_tests::redis_server::Resp;
 use e2e_tests::sentinel::{SentinelGroup, SentinelOptions};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -32,6 +34,21 @@ fn sentinel_config(group: &SentinelGroup, limits: serde_json::Value) -> String {
     config["policy"] = json!("redis");
     config["redis"] = redis;
     config.to_string()
+}
+
+/// How long a phase under load may take to show what it exists for.
+const PHASE: Duration = Duration::from_secs(15);
+
+/// The sum of the minute counters on the current master.
+fn minute_count(group: &SentinelGroup) -> i64 {
+    let ask = |args: &[&str]| group.master().request(args).unwrap_or(Resp::Nil);
+    ask(&["KEYS", "ratelimit:*:minute"])
+        .items()
+        .iter()
+        .filter_map(Resp::text)
+        .filter_map(|k| ask(&["GET", &k]).text())
+        .filter_map(|v| v.parse::<i64>().ok())
+        .sum()
 }
 
 fn counter_keys(group: &SentinelGroup) -> String {
@@ -76,17 +93,25 @@ fn killing_the_master_under_load_gives_no_5xx_and_counting_resumes_on_the_new_on
         );
 
         let load = Load::start(gw.addr(), 4, "x-ratelimit-remaining-minute");
-        std::thread::sleep(Duration::from_millis(500));
+        load.run_for(100, PHASE);
         let killed = Instant::now();
         let old = group.kill_master();
         let promoted = group.wait_failover(Duration::from_secs(20));
-        // Keep the load on until requests are counted again, and a little longer.
-        wait_for_mark(
-            gw.addr(),
-            "x-ratelimit-remaining-minute",
-            Duration::from_secs(15),
+        // Keep the load on until requests are counted again.
+        assert!(
+            wait_for_mark(
+                gw.addr(),
+                "x-ratelimit-remaining-minute",
+                Duration::from_secs(15),
+            ),
+            "{host:?}: counted again after the failover"
         );
-        std::thread::sleep(Duration::from_millis(1000));
+        // The gateway followed the failover: the promoted master's count grows under the load.
+        let count = minute_count(&group);
+        load.run_for(100, PHASE);
+        eventually("the count growing on the promoted master", PHASE, || {
+            minute_count(&group) > count
+        });
         let samples = load.stop();
         let s = summarize(&samples, killed);
         eprintln!(

@@ -7,7 +7,8 @@
 use e2e_tests::gateway::{all_hosts, Gateway, Host};
 use e2e_tests::harness::TempDir;
 use e2e_tests::http::{get, request, Response};
-use e2e_tests::{RedisServer, RedisVersion};
+use e2e_tests::kong_yml::{KongYml, Route};
+use e2e_tests::{clock, eventually_ok, RedisServer, RedisVersion};
 use std::time::{Duration, Instant};
 
 fn filters() -> TempDir {
@@ -16,25 +17,16 @@ fn filters() -> TempDir {
 
 /// The guide's config (cookie_name kong_session, cookie_lifetime, ...) behind consumer-stub.
 fn yaml(redis: &RedisServer, extra: &str) -> String {
-    format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{{echo}}
-  routes:
-  - name: shop
-    paths: [/]
-    filter_chains:
-    - filters:
-      - name: consumer-stub
-        config: {{"keys": {{"k-alice": {{"id": "c-alice", "username": "alice", "credential": "k-alice", "groups": ["buyers"]}}}}}}
-      - name: redis-session
-        config: {{"storage": "redis", "redis_host": "127.0.0.1", "redis_port": {}, "redis_timeout": 2000, "cookie_name": "kong_session", "cookie_lifetime": 3600, "cookie_secure": true, "secret": "a-secret-shared-by-every-node"{extra}}}
-      - name: redis-chain-end
-"#,
+    let stub = r#"{"keys": {"k-alice": {"id": "c-alice", "username": "alice", "credential": "k-alice", "groups": ["buyers"]}}}"#;
+    let session = format!(
+        r#"{{"storage": "redis", "redis_host": "127.0.0.1", "redis_port": {}, "redis_timeout": 2000, "cookie_name": "kong_session", "cookie_lifetime": 3600, "cookie_secure": true, "secret": "a-secret-shared-by-every-node"{extra}}}"#,
         redis.port
-    )
+    );
+    let shop = Route::at("/").name("shop").filter("consumer-stub", stub);
+    let shop = shop
+        .filter("redis-session", &session)
+        .filter("redis-chain-end", "");
+    KongYml::new().route(shop).to_string()
 }
 
 /// The `kong_session=...` pair of a response's Set-Cookie.
@@ -62,19 +54,17 @@ fn with_cookie(gw: &Gateway, cookie: &str) -> Response {
 /// A request with the cookie on `gw` is authenticated (a session just written may take a tick
 /// to land in Kong's engine).
 fn eventually_authenticated(host: Host, gw: &Gateway, cookie: &str) -> Response {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let r = with_cookie(gw, cookie);
-        if upstream_consumer(&r).as_deref() == Some("c-alice") {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{host:?}: not authenticated: {}",
-            r.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually_ok(
+        &format!("{host:?}: authenticated by the cookie"),
+        Duration::from_secs(5),
+        || {
+            let r = with_cookie(gw, cookie);
+            match upstream_consumer(&r).as_deref() {
+                Some("c-alice") => Ok(r),
+                _ => Err(r.text()),
+            }
+        },
+    )
 }
 
 #[test]
@@ -185,7 +175,7 @@ fn forged_tampered_and_idle_sessions_are_no_sessions() {
             );
         }
         // Idle for longer than idling_timeout (1 s): gone.
-        std::thread::sleep(Duration::from_millis(2100));
+        clock::wait_for("idling_timeout (1 s) to pass", Duration::from_millis(2100));
         assert_eq!(
             upstream_consumer(&with_cookie(&gw, &cookie)),
             None,
@@ -251,7 +241,10 @@ fn renewal_and_the_absolute_timeout() {
         let short = session_cookie(&get(ending.addr(), "/", &[("apikey", "k-alice")]));
         eventually_authenticated(host, &renewing, &old);
         eventually_authenticated(host, &ending, &short);
-        std::thread::sleep(Duration::from_millis(7300));
+        clock::wait_for(
+            "three quarters of the rolling period (8 s) and the absolute timeout (2 s)",
+            Duration::from_millis(7300),
+        );
         let r = eventually_authenticated(host, &renewing, &old);
         let new = session_cookie(&r);
         assert_ne!(new, old, "{host:?}: renewed under a new id");
@@ -266,7 +259,7 @@ fn renewal_and_the_absolute_timeout() {
             None,
             "{host:?}: rolling"
         );
-        std::thread::sleep(Duration::from_millis(1100));
+        clock::wait_for("stale_ttl (1 s) to pass", Duration::from_millis(1100));
         assert_eq!(
             upstream_consumer(&with_cookie(&renewing, &old)),
             None,
@@ -291,26 +284,17 @@ fn a_session_begun_late_in_a_second_lives_its_whole_rolling_period() {
         // Warm up the gateway so that the timed requests below are quick.
         let warm = session_cookie(&get(gw.addr(), "/", &[("apikey", "k-alice")]));
         eventually_authenticated(host, &gw, &warm);
-        sleep_to_fraction(0.9);
+        clock::wait_to_fraction_of_second(0.9);
         let begun = Instant::now();
         let cookie = session_cookie(&get(gw.addr(), "/", &[("apikey", "k-alice")]));
-        sleep_to_fraction(0.05);
+        clock::wait_to_fraction_of_second(0.05);
         eventually_authenticated(host, &gw, &cookie);
-        std::thread::sleep(
-            (begun + Duration::from_millis(2600)).saturating_duration_since(Instant::now()),
+        clock::wait_past(
+            "2.6 s into the 3 s rolling period",
+            begun + Duration::from_millis(2600),
         );
         eventually_authenticated(host, &gw, &cookie);
     }
-}
-
-/// Sleeps until the wall clock's fraction of a second is `at` (within the next second).
-fn sleep_to_fraction(at: f64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let frac = f64::from(now.subsec_millis()) / 1000.0;
-    let wait = (at - frac).rem_euclid(1.0);
-    std::thread::sleep(Duration::from_secs_f64(wait));
 }
 
 /// A Redis that refuses writes (full, with `noeviction`) still serves the sessions it holds:
