@@ -23,7 +23,7 @@ envoy_port=$(free_port); gw_port=$(free_port)
     filter_chains: [{filters: [{name: redis-probe, config: '{"redis_port": $redis_port}'}]}]
 YAML
 } >"$WORK/kong.yml"
-"$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
+"$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
 add_native_local_ratelimit "$WORK/envoy.json"
 "$ENVOY" --mode validate -c "$WORK/envoy.json" >/dev/null 2>&1
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error

@@ -23,7 +23,7 @@ for name in ("hs", "rs", "es"):
 routes.append({"name": "hs-blacklist", "paths": ["/hs-blacklist"], "filter_chains": [{"filters": [jwt, blacklist]}]})
 print(json.dumps({"_format_version": "3.0", "services": [{"name": "echo", "url": f"http://127.0.0.1:{echo}", "routes": routes}]}))
 PY
-"$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
+"$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
 # Envoy's jwt_authn on the /native-* routes: one provider per algorithm, its key as a JWKS.
 python3 - "$WORK/envoy.json" "$WORK/keys.json" <<'PY'
 import json, sys

@@ -42,7 +42,7 @@ alice='{"id": "c-alice", "username": "alice", "jwt_secrets": [{"key": "k-alice",
       - {name: redis-rate-limiting, config: '{"hour": 1000000000, "policy": "redis", $r}'}
 YAML
 } >"$WORK/kong.yml"
-"$HARNESS" credentials --redis "127.0.0.1:$redis_port" --do put --key k-alice --consumer-id c-alice \
+"$CLI" credentials --redis "127.0.0.1:$redis_port" --do put --key k-alice --consumer-id c-alice \
   --username alice --secret alice-secret >/dev/null
 token=$(alice_token)
 

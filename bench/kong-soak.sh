@@ -15,7 +15,7 @@ ln -s "$root"/dist/*.wasm "$filters/"
 start_upstreams
 rate_limit_routes >"$WORK/kong.yml"
 port=$(free_port); prefix="$WORK/kong"
-"$HARNESS" render-nginx --config "$WORK/kong.yml" --filters-path "$filters" --prefix "$prefix" \
+"$CLI" render-nginx --config "$WORK/kong.yml" --filters-path "$filters" --prefix "$prefix" \
   --bridge-lua "$root/kong" --listen "127.0.0.1:$port" --workers 2 >/dev/null
 start bridge nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'
 start engine "$NGINX_WASM" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/logs/start.log" -g 'daemon off;'

@@ -34,7 +34,7 @@ YAML
 engine() {
   local name=$1 keepalive=$2 prefix="$WORK/$1"
   port=$(free_port)
-  "$HARNESS" render-nginx --config "$WORK/kong.yml" --filters-path "$filters" --prefix "$prefix" \
+  "$CLI" render-nginx --config "$WORK/kong.yml" --filters-path "$filters" --prefix "$prefix" \
     --bridge-lua "$root/kong" --listen "127.0.0.1:$port" --workers 2 >/dev/null
   sed -i "s/^    access_log off;/    access_log off;\n    keepalive_requests $keepalive;/" "$prefix/nginx.conf"
   start "$name-bridge" nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'

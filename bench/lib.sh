@@ -53,9 +53,12 @@ to_ms() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
+# build_native: the harness ($HARNESS: serve, echo) and the operator's CLI ($CLI: render-envoy,
+# render-nginx, credentials), optimised.
 build_native() {
-  (cd "$root" && source scripts/toolchain.sh && cargo build -q --profile native -p wasm-test-harness)
+  (cd "$root" && source scripts/toolchain.sh && cargo build -q --profile native -p wasm-test-harness -p redis-filters)
   HARNESS="$root/target/native/wasm-test-harness"
+  CLI="$root/target/native/redis-filters"
 }
 
 # start_upstreams: redis-server and the harness' echo upstream on free ports
@@ -180,9 +183,9 @@ baseline_build() {
   done
 }
 
-# envoy_bench_setup: what every Envoy benchmark starts with: the harness (for render-envoy and the
-# echo upstream), the filters and test filters linked into $filters, $ENVOY, redis-server and the
-# echo upstream (start_upstreams).
+# envoy_bench_setup: what every Envoy benchmark starts with: the harness (the echo upstream) and
+# the CLI (render-envoy), the filters and test filters linked into $filters, $ENVOY, redis-server
+# and the echo upstream (start_upstreams).
 envoy_bench_setup() {
   build_native
   bash "$root/scripts/build-wasm.sh" >/dev/null
@@ -212,7 +215,7 @@ kong_engine() {
   local name=$1 config=$2 strip=${3:-0} prefix="$WORK/$1"
   shift $(( $# < 3 ? $# : 3 ))
   port=$(free_port)
-  "$HARNESS" render-nginx --config "$config" --filters-path "$root/dist" --prefix "$prefix" \
+  "$CLI" render-nginx --config "$config" --filters-path "$root/dist" --prefix "$prefix" \
     --bridge-lua "$root/kong" --listen "127.0.0.1:$port" --workers 2 "$@" >/dev/null 2>&1
   [ "$strip" = 1 ] && sed -i '/proxy_wasm redis-chain-end;/d' "$prefix/nginx.conf"
   start "$name-bridge" nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'

@@ -58,7 +58,7 @@ rl='{"minute": 1000000000, "limit_by": "ip", "policy": "redis", "redis_port": '$
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl, "sync_rate": 0.1}'}]}]
 YAML
 } >"$WORK/kong.yml"
-"$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" \
+"$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" \
   --admin "127.0.0.1:$admin_port" >"$WORK/envoy.json"
 add_rls "$WORK/envoy.json" "$rls_port"
 "$ENVOY" --mode validate -c "$WORK/envoy.json" >"$WORK/validate.log" 2>&1 || { cat "$WORK/validate.log" >&2; exit 1; }
@@ -134,7 +134,7 @@ for limit in ${LIMITS:-300 20000}; do
     ports=(); pids=()
     for gw in 1 2; do
       port=$(free_port)
-      "$HARNESS" render-envoy --config "$WORK/exact.yml" --filters-path "$filters" --listen "127.0.0.1:$port" \
+      "$CLI" render-envoy --config "$WORK/exact.yml" --filters-path "$filters" --listen "127.0.0.1:$port" \
         --admin "127.0.0.1:$(free_port)" >"$WORK/exact-$gw.json"
       add_rls "$WORK/exact-$gw.json" "$exact_rls_port"
       start "exact-envoy-$gw" "$ENVOY" -c "$WORK/exact-$gw.json" --concurrency 1 --disable-hot-restart -l error

@@ -19,7 +19,7 @@ envoy_port=$(free_port); gw_port=$(free_port)
   - {name: native, paths: [/native]}
 YAML
 } >"$WORK/kong.yml"
-"$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
+"$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
 # Envoy's own cache: in the filter chain, turned off on every route but /native.
 python3 - "$WORK/envoy.json" <<'PY'
 import json, sys

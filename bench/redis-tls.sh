@@ -43,12 +43,12 @@ gw_port=$(free_port)
 start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$gw_port" --workers 1 --redis-ca "$ca/ca.pem"
 hosts+=("harness(kong-profile) $gw_port")
 envoy_port=$(free_port)
-"$HARNESS" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" --redis-ca "$ca/ca.pem" >"$WORK/envoy.json"
+"$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" --redis-ca "$ca/ca.pem" >"$WORK/envoy.json"
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 hosts+=("Envoy $envoy_port")
 if [ -x "$NGINX_WASM" ]; then
   kong_port=$(free_port); prefix="$WORK/kong"
-  "$HARNESS" render-nginx --config "$WORK/kong.yml" --filters-path "$filters" --prefix "$prefix" \
+  "$CLI" render-nginx --config "$WORK/kong.yml" --filters-path "$filters" --prefix "$prefix" \
     --bridge-lua "$root/kong" --listen "127.0.0.1:$kong_port" --workers 1 --redis-ca "$ca/ca.pem" >/dev/null
   start kong-bridge nginx -p "$prefix/" -c "$prefix/bridge.conf" -e "$prefix/logs/bridge-start.log" -g 'daemon off;'
   start kong "$NGINX_WASM" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/logs/start.log" -g 'daemon off;'

@@ -24,9 +24,10 @@ bash scripts/setup.sh
 echo "== 2/3 Building the filters for wasm32-wasip1 (dist/)"
 bash scripts/build-wasm.sh
 source scripts/toolchain.sh
-echo "== 3/3 Building the harness (the first build compiles wasmtime: several minutes; the tests reuse it)"
-cargo build -p wasm-test-harness
+echo "== 3/3 Building the harness and the redis-filters CLI (the first build compiles wasmtime: several minutes; the tests reuse it)"
+cargo build -p wasm-test-harness -p redis-filters
 harness="$root/target/debug/wasm-test-harness"
+cli="$root/target/debug/redis-filters"
 
 work=$(mktemp -d)
 pids=()
@@ -48,7 +49,7 @@ pids+=($!)
 sed -e "s/\${ECHO_PORT}/$echo_port/g" -e "s/\${REDIS_PORT}/$redis_port/g" demo/kong.yml >"$work/kong.yml"
 wait_port "$redis_port"; wait_port "$echo_port"
 if [ "$host" = kong ]; then
-  "$harness" render-nginx --config "$work/kong.yml" --filters-path "$root/dist" --prefix "$work/kong" \
+  "$cli" render-nginx --config "$work/kong.yml" --filters-path "$root/dist" --prefix "$work/kong" \
     --bridge-lua "$root/kong" --listen "127.0.0.1:$gw_port" --workers 2 >/dev/null
   setsid nginx -p "$work/kong/" -c "$work/kong/bridge.conf" -e "$work/kong/logs/bridge-start.log" -g 'daemon off;' &
   pids+=($!)
@@ -118,8 +119,9 @@ next_steps() {
   fi
   echo "  bash scripts/demo.sh --host kong       the same kong.yml in Kong's engine (nginx + ngx_wasm_module)"
   echo "  The harness' subcommands and flags: $harness --help"
+  echo "  Check a kong.yml's filter configs: $cli check --config KONG_YML (cli/README.md)"
   echo "  Envoy, the same filters:"
-  echo "    $harness render-envoy --config KONG_YML --filters-path $root/dist > envoy.json"
+  echo "    $cli render-envoy --config KONG_YML --filters-path $root/dist > envoy.json"
   echo "    (then: envoy -c envoy.json; envoy/README.md), render-nginx for Kong (kong/README.md)"
   echo "  Read: filters/*/README.md (each filter's config), docs/redis-config.md (Redis, Sentinel,"
   echo "        Cluster, TLS), docs/benchmarks.md, docs/kong-engine.md"

@@ -18,10 +18,10 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p redis-filter-core --all-targets --all-features -- -D warnings
 
-# The demo's build of the harness first: the tests must reuse it (same profile, same target/,
-# same features), never compile wasmtime a second time.
-step "harness (the demo's build)"
-cargo build -p wasm-test-harness
+# The demo's build of the harness and the CLI first: the tests must reuse it (same profile, same
+# target/, same features), never compile wasmtime a second time.
+step "harness and CLI (the demo's build)"
+cargo build -p wasm-test-harness -p redis-filters
 # The harness' test filters are wasm fixtures (built below), with no native tests; built natively
 # they would turn on more features of shared dependencies and so rebuild wasmtime.
 tests=(--workspace --exclude 'test-*')

@@ -114,7 +114,7 @@ services:
 /// The probes of `gw`; redis-jwt's credential is written to `credential_node` (`host:port`, the
 /// node that holds its key).
 fn probes(gw: &Gateway, credential_node: &str) -> Vec<Probe> {
-    use wasm_test_harness::credentials::{self, Action, Redis};
+    use redis_filters::credentials::{self, Action, Redis};
     let mut admin = Redis::connect(credential_node, None, None).expect("redis");
     credentials::run(
         &mut admin,
@@ -487,7 +487,7 @@ fn cluster_cells(host: Host, dir: &std::path::Path) {
         cluster.seed()
     );
     let gw = Gateway::start(host, &kong_yml(&nodes), dir);
-    let credential = format!("{}k-jwt", wasm_test_harness::credentials::DEFAULT_PREFIX);
+    let credential = format!("{}k-jwt", redis_filters::credentials::DEFAULT_PREFIX);
     let holder = cluster.master_for_slot(cluster.key_slot(&credential));
     let label = "a Cluster master gone, until its replica is promoted (1 s node timeout)";
     for probe in &probes(&gw, &format!("127.0.0.1:{holder}")) {

@@ -19,7 +19,7 @@ pub fn token(jti: &str) -> String {
 
 /// Puts alice's credential where redis-jwt reads it (`credentials_in_redis`).
 pub fn put_in_redis(redis: &RedisServer) {
-    use wasm_test_harness::credentials::{self, Action, Redis};
+    use redis_filters::credentials::{self, Action, Redis};
     let mut admin = Redis::connect(&format!("127.0.0.1:{}", redis.port), None, None).unwrap();
     credentials::run(
         &mut admin,

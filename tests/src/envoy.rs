@@ -1,14 +1,14 @@
 //! A real Envoy (from the project's venv) serving a kong.yml rendered by
-//! `wasm_test_harness::envoy_config`, with the harness' echo server as upstream. Stopped (by
+//! `redis_filters::envoy_config`, with the harness' echo server as upstream. Stopped (by
 //! pid) when dropped.
 
 use crate::harness::TempDir;
+use redis_filters::envoy_config::{render, EnvoyOptions};
+use redis_filters::kong_config::KongConfig;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use wasm_test_harness::envoy_config::{render, EnvoyOptions};
-use wasm_test_harness::kong_config::KongConfig;
 use wasm_test_harness::EchoServer;
 
 pub fn envoy_bin() -> PathBuf {

@@ -1,18 +1,18 @@
 //! Kong's engine for real: nginx built with Kong's ngx_wasm_module (`nginx-wasm`, found through
-//! `NGINX_WASM` or at `../shared/hosts/nginx-wasm`) serving a kong.yml rendered by
-//! `wasm_test_harness::nginx_config`, and the project's RESP bridge (kong/redis_bridge.lua) in
+//! `NGINX_WASM` or at `../shared/hosts/nginx-wasm`) serving a kong.yml rendered by the operator
+//! CLI's `redis_filters::nginx_config`, and the project's RESP bridge (kong/redis_bridge.lua) in
 //! Debian's nginx with the Lua module, on a unix socket. Both stopped (by pid) when dropped; the
 //! bridge can also be stopped and started again while the engine runs (`stop_bridge`,
 //! `start_bridge`: the tunnel gone).
 
 use crate::harness::TempDir;
+use redis_filters::kong_config::KongConfig;
+use redis_filters::nginx_config::{render, running_as_root, NginxOptions};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use wasm_test_harness::kong_config::KongConfig;
-use wasm_test_harness::nginx_config::{render, running_as_root, NginxOptions};
 use wasm_test_harness::EchoServer;
 
 fn repo() -> PathBuf {

@@ -7,13 +7,13 @@
 
 use crate::harness::{dist_dir, TempDir};
 use crate::http::{get, Response};
+use redis_filters::nginx_config::bridge_to;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use wasm_test_harness::nginx_config::bridge_to;
 use wasm_test_harness::EchoServer;
 
 fn repo() -> PathBuf {
@@ -117,7 +117,7 @@ impl Kong {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        if wasm_test_harness::nginx_config::running_as_root() {
+        if redis_filters::nginx_config::running_as_root() {
             vars.push(("KONG_NGINX_USER".into(), "root root".into()));
         }
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));

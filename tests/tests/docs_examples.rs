@@ -52,7 +52,7 @@ fn dedent(text: &str) -> String {
         .join("\n")
 }
 
-use wasm_test_harness::filter_check::parser;
+use redis_filters::filter_check::parser;
 
 /// The filter name and `config` of every `{name: redis-..., config: ...}` anywhere in a
 /// document (a mapping, or a JSON string as kong.yml also allows).

@@ -44,9 +44,9 @@ fn the_demo_config_renders_to_a_valid_envoy_config() {
             .replace("${REDIS_PORT}", "6379");
     let kong = dir.0.join("kong.yml");
     std::fs::write(&kong, yaml).unwrap();
-    let config = wasm_test_harness::kong_config::KongConfig::load(&kong).unwrap();
+    let config = redis_filters::kong_config::KongConfig::load(&kong).unwrap();
     let filters = std::fs::canonicalize(dist_dir()).unwrap();
-    let opts = wasm_test_harness::envoy_config::EnvoyOptions {
+    let opts = redis_filters::envoy_config::EnvoyOptions {
         filters_path: &filters,
         listen: ("127.0.0.1".into(), 8000),
         admin: None,
@@ -54,7 +54,7 @@ fn the_demo_config_renders_to_a_valid_envoy_config() {
         xff_trusted_hops: 0,
         redis_ca: None,
     };
-    let rendered = wasm_test_harness::envoy_config::render(&config, &opts).unwrap();
+    let rendered = redis_filters::envoy_config::render(&config, &opts).unwrap();
     let path = dir.0.join("envoy.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&rendered).unwrap()).unwrap();
     validate(&path);

@@ -295,7 +295,7 @@ fn public_key_algorithms_and_attacks() {
 /// within the cache TTL; with Redis gone, what a worker read stays in use.
 #[test]
 fn credentials_in_redis_are_shared_by_every_gateway() {
-    use wasm_test_harness::credentials::{self, Action, Redis};
+    use redis_filters::credentials::{self, Action, Redis};
     let test = "credentials_in_redis_are_shared_by_every_gateway";
     for (host, version) in RedisVersion::pairs(all_hosts(test), test) {
         eprintln!("{test}: {host:?}, Redis {version:?}");

@@ -227,7 +227,7 @@ fn a_token_revoked_on_one_node_is_refused_on_the_other() {
 #[test]
 fn on_a_cluster_credentials_and_revocations_live_on_their_slots_master() {
     use e2e_tests::cluster::RedisCluster;
-    use wasm_test_harness::credentials::{self, Action, Redis};
+    use redis_filters::credentials::{self, Action, Redis};
     for host in all_hosts("on_a_cluster_credentials_and_revocations_live_on_their_slots_master") {
         let cluster = RedisCluster::start(3, 0);
         let nodes =

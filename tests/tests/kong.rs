@@ -66,7 +66,7 @@ fn the_demo_serves_in_kong_with_kongs_headers_and_keys() {
     // the request line losing its protocol with the query.
     let route = kong.id_of("routes", "catalog");
     // The harness gives entities declared without an id the ids Kong gives them.
-    let harness_id = wasm_test_harness::kong_config::uuid_from_name;
+    let harness_id = redis_filters::kong_config::uuid_from_name;
     assert_eq!(route, harness_id("routes", "catalog"));
     assert_eq!(
         kong.id_of("services", "product-catalog"),

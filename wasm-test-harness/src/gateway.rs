@@ -2,7 +2,6 @@
 //! socket and the filters' shared data.
 
 use crate::callouts::Dispatches;
-use crate::kong_config::KongConfig;
 use crate::profile::Profile;
 use crate::router::Router;
 use crate::shared::SharedStore;
@@ -14,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use proxy_wasm_host::abi::v0_2_1::types::LogLevel;
 use proxy_wasm_host::abi::v0_2_1::Host;
 use proxy_wasm_host::{Engine, Module};
+use redis_filters::kong_config::KongConfig;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;

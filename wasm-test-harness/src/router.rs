@@ -1,7 +1,7 @@
 //! Kong-style route matching: the route whose path prefix is longest wins among those whose
 //! hosts and methods match; `strip_path` removes the matched prefix before the service's path.
 
-use crate::kong_config::{FilterEntry, KongConfig, Route, Service};
+use redis_filters::kong_config::{FilterEntry, KongConfig, Route, Service};
 
 /// What a request was routed to.
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! The harness' loader of Kong's declarative kong.yml.
+//! The loader of Kong's declarative kong.yml (`redis_filters::kong_config`: the harness serves
+//! what it reads, the CLI checks and renders it).
 
 use crate::engine::Target;
 
@@ -15,6 +16,6 @@ pub const TARGET: Target = Target {
         "\n", ": ", "- ", "[", "]", "{", "}", "'", "\"", "&a", "*a", "!!binary", "~", "<<: *a",
     ],
     run: |input| {
-        let _ = wasm_test_harness::kong_config::KongConfig::parse(&super::text(input));
+        let _ = redis_filters::kong_config::KongConfig::parse(&super::text(input));
     },
 };

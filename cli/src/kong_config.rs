@@ -1,5 +1,6 @@
 //! Kong's declarative configuration (`_format_version: "3.0"`): services, routes and their
-//! `filter_chains`, as much of it as a gateway needs to route requests and run filters.
+//! `filter_chains`, as much of it as a gateway needs to route requests and run filters (the
+//! harness serves it) and as the renderers and `check` read.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,8 +40,11 @@ pub struct Route {
 pub struct FilterEntry {
     pub name: String,
     pub config: Option<String>,
-    /// Where it was declared (`service:name/chain/0`), also the root id.
+    /// Where it was declared (`service:name/chain0/0`), also the root id.
     pub origin: String,
+    /// Where it is in the kong.yml, as a path of its keys and indexes
+    /// (`services[0].routes[1].filter_chains[0].filters[2]`): what a problem with it names.
+    pub path: String,
 }
 
 #[derive(Deserialize)]
@@ -130,19 +134,20 @@ impl KongConfig {
         for (i, s) in raw.services.into_iter().enumerate() {
             services.push(service(s, i)?);
         }
-        for r in raw.routes {
+        for (i, r) in raw.routes.into_iter().enumerate() {
+            let at = format!("routes[{i}]");
             let reference = r
                 .service
                 .clone()
-                .ok_or("a top-level route needs `service`")?;
+                .ok_or(format!("{at}: a top-level route needs `service`"))?;
             let target = find_service(&mut services, &reference)?;
             let index = target.routes.len();
-            let route = route(r, &target.name, index)?;
+            let route = route(r, &target.name, index, &at)?;
             target.routes.push(route);
         }
         for (i, chain) in raw.filter_chains.into_iter().enumerate() {
             let origin = format!("filter_chains[{i}]");
-            let entries = chain_filters(&chain, &origin)?;
+            let entries = chain_filters(&chain, &origin, &origin)?;
             match (&chain.service, &chain.route) {
                 (Some(s), None) => find_service(&mut services, s)?.filters.extend(entries),
                 (None, Some(r)) => find_route(&mut services, r)?.filters.extend(entries),
@@ -194,8 +199,8 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
             .split_once("://")
             .ok_or(format!("service {name}: bad url {url:?}"))?;
         protocol = scheme.to_string();
-        let (authority, p) = match rest.find('/') {
-            Some(i) => (&rest[..i], Some(rest[i..].to_string())),
+        let (authority, p) = match rest.find('/').and_then(|i| rest.split_at_checked(i)) {
+            Some((authority, p)) => (authority, Some(p.to_string())),
             None => (rest, None),
         };
         let (h, prt) = match authority.rsplit_once(':') {
@@ -223,14 +228,12 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
     let port = s.port.or(port).unwrap_or(default_port);
     let path = s.path.or(path).unwrap_or_default();
     let id = s.id.unwrap_or_else(|| uuid_from_name("services", &name));
+    let at = format!("services[{index}]");
     let mut routes = Vec::new();
     for (i, r) in s.routes.into_iter().enumerate() {
-        routes.push(route(r, &name, i)?);
+        routes.push(route(r, &name, i, &format!("{at}.routes[{i}]"))?);
     }
-    let mut filters = Vec::new();
-    for (i, chain) in s.filter_chains.iter().enumerate() {
-        filters.extend(chain_filters(chain, &format!("service:{name}/chain{i}"))?);
-    }
+    let filters = nested_chains(&s.filter_chains, &format!("service:{name}"), &at)?;
     Ok(Service {
         id,
         name,
@@ -243,13 +246,11 @@ fn service(s: RawService, index: usize) -> Result<Service, String> {
     })
 }
 
-fn route(r: RawRoute, service: &str, index: usize) -> Result<Route, String> {
+/// A route, the `index`th of its service's; `at` is its path in the file.
+fn route(r: RawRoute, service: &str, index: usize, at: &str) -> Result<Route, String> {
     let name = r.name.unwrap_or_else(|| format!("{service}-route-{index}"));
     let id = r.id.unwrap_or_else(|| uuid_from_name("routes", &name));
-    let mut filters = Vec::new();
-    for (i, chain) in r.filter_chains.iter().enumerate() {
-        filters.extend(chain_filters(chain, &format!("route:{name}/chain{i}"))?);
-    }
+    let filters = nested_chains(&r.filter_chains, &format!("route:{name}"), at)?;
     Ok(Route {
         id,
         name,
@@ -265,7 +266,24 @@ fn route(r: RawRoute, service: &str, index: usize) -> Result<Route, String> {
     })
 }
 
-fn chain_filters(chain: &RawChain, origin: &str) -> Result<Vec<FilterEntry>, String> {
+/// The enabled filters of the `filter_chains` of a service or route (`owner`, as the root ids
+/// name it: `route:NAME`), which is at `at` in the file.
+fn nested_chains(chains: &[RawChain], owner: &str, at: &str) -> Result<Vec<FilterEntry>, String> {
+    let mut filters = Vec::new();
+    for (i, chain) in chains.iter().enumerate() {
+        let origin = format!("{owner}/chain{i}");
+        filters.extend(chain_filters(
+            chain,
+            &origin,
+            &format!("{at}.filter_chains[{i}]"),
+        )?);
+    }
+    Ok(filters)
+}
+
+/// The enabled filters of a chain declared at `origin` (the root id's stem) and at `at` (its
+/// path in the file).
+fn chain_filters(chain: &RawChain, origin: &str, at: &str) -> Result<Vec<FilterEntry>, String> {
     if chain.enabled == Some(false) {
         return Ok(Vec::new());
     }
@@ -281,12 +299,15 @@ fn chain_filters(chain: &RawChain, origin: &str) -> Result<Vec<FilterEntry>, Str
         let config = match &f.config {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => Some(serde_json::to_string(other).map_err(|e| e.to_string())?),
+            Some(other) => {
+                Some(serde_json::to_string(other).map_err(|e| format!("{at}.filters[{i}]: {e}"))?)
+            }
         };
         out.push(FilterEntry {
             name: f.name.clone(),
             config,
             origin: format!("{origin}/{i}"),
+            path: format!("{at}.filters[{i}]"),
         });
     }
     Ok(out)
@@ -304,14 +325,17 @@ pub fn uuid_from_name(table: &str, name: &str) -> String {
         0xb5,
     ];
     let b = uuid_v5(&uuid_v5(&ROOT, table), name);
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let hex = |bytes: std::ops::Range<usize>| -> String {
+        let bytes = b.get(bytes).unwrap_or_default();
+        bytes.iter().map(|x| format!("{x:02x}")).collect()
+    };
     format!(
         "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
+        hex(0..4),
+        hex(4..6),
+        hex(6..8),
+        hex(8..10),
+        hex(10..16)
     )
 }
 
@@ -321,7 +345,9 @@ fn uuid_v5(namespace: &[u8; 16], name: &str) -> [u8; 16] {
     sha.update(namespace);
     sha.update(name.as_bytes());
     let mut b = [0u8; 16];
-    b.copy_from_slice(&sha.digest().bytes()[..16]);
+    for (to, from) in b.iter_mut().zip(sha.digest().bytes()) {
+        *to = from;
+    }
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     b
@@ -389,8 +415,52 @@ routes:
         assert_eq!(b.filters[0].name, "f3");
         assert_eq!(b.filters[0].config, None);
         assert_eq!(b.routes[0].methods, vec!["GET"]);
+        assert_eq!(
+            a.routes[0].filters[0].path,
+            "services[0].routes[0].filter_chains[0].filters[0]"
+        );
+        assert_eq!(b.filters[0].path, "services[1].filter_chains[0].filters[0]");
+        assert_eq!(b.filters[0].origin, "service:b/chain0:chain-b/0");
         assert!(!b.routes[0].strip_path);
         assert_eq!(a.id.len(), 36);
+    }
+
+    #[test]
+    fn each_filter_knows_its_path_in_the_file() {
+        let yaml = r#"
+_format_version: "3.0"
+services:
+- name: a
+  url: http://127.0.0.1:9001
+routes:
+- name: r
+  service: a
+  paths: [/]
+  filter_chains:
+  - filters:
+    - name: f1
+    - name: f2
+      enabled: false
+    - name: f3
+filter_chains:
+- route: r
+  filters:
+  - name: f4
+"#;
+        let c = KongConfig::parse(yaml).unwrap();
+        let paths: Vec<&str> = c.services[0].routes[0]
+            .filters
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "routes[0].filter_chains[0].filters[0]",
+                "routes[0].filter_chains[0].filters[2]",
+                "filter_chains[0].filters[0]"
+            ]
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `wasm-test-harness credentials`: puts, lists, rotates and deletes the credentials redis-jwt
+//! `redis-filters credentials`: puts, lists, rotates and deletes the credentials redis-jwt
 //! reads from Redis (`filters/jwt/src/store.rs` has the layout). Each value is checked as the
 //! filter will check it before it is written.
 
+use crate::set_field;
 use redis_filter_core::resp::{decode_replies, encode_pipeline, split_frames};
 use redis_filter_core::{Command, Reply};
 use serde_json::{json, Value};
@@ -122,22 +123,26 @@ pub fn run(redis: &mut Redis, prefix: &str, key: &str, action: Action) -> Result
             mut consumer,
             secret,
         } => {
-            consumer["jwt_secrets"] = json!([with_key(secret, key)]);
+            set_field(&mut consumer, "jwt_secrets", json!([with_key(secret, key)]));
             consumer
         }
         Action::Rotate { secret } => {
             let mut consumer = stored(redis)?;
-            let previous = consumer["jwt_secrets"].get(0).cloned();
+            let previous = newest_secret(&consumer);
             let secrets: Vec<Value> = std::iter::once(with_key(secret, key))
                 .chain(previous)
                 .collect();
-            consumer["jwt_secrets"] = Value::Array(secrets);
+            set_field(&mut consumer, "jwt_secrets", Value::Array(secrets));
             consumer
         }
         Action::Retire => {
             let mut consumer = stored(redis)?;
-            let newest = consumer["jwt_secrets"].get(0).cloned();
-            consumer["jwt_secrets"] = Value::Array(newest.into_iter().collect());
+            let newest = newest_secret(&consumer);
+            set_field(
+                &mut consumer,
+                "jwt_secrets",
+                Value::Array(newest.into_iter().collect()),
+            );
             consumer
         }
     };
@@ -151,8 +156,13 @@ pub fn run(redis: &mut Redis, prefix: &str, key: &str, action: Action) -> Result
     Ok(format!("{key}: {}", summary(&consumer)))
 }
 
+/// The first of a stored consumer's credentials: the newest.
+fn newest_secret(consumer: &Value) -> Option<Value> {
+    consumer.get("jwt_secrets")?.get(0).cloned()
+}
+
 fn with_key(mut secret: Value, key: &str) -> Value {
-    secret["key"] = json!(key);
+    set_field(&mut secret, "key", json!(key));
     secret
 }
 

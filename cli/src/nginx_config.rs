@@ -5,8 +5,9 @@
 //! unix socket and allowed to reach exactly the nodes the filters' configs name (and any port of
 //! the Sentinel and Cluster hosts), as the Envoy tunnel is.
 
-use crate::envoy_config::{redis_targets, Target};
+use crate::escape::regex_literal;
 use crate::kong_config::{FilterEntry, KongConfig, Route, Service};
+use crate::targets::{redis_targets, Target};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -96,33 +97,31 @@ fn json_config(f: &FilterEntry) -> Option<Value> {
 fn merge_waiting(filters: &[&FilterEntry]) -> (Vec<FilterEntry>, Vec<String>) {
     let mut out = Vec::new();
     let mut merged = Vec::new();
-    let mut i = 0;
-    while let Some(f) = filters.get(i) {
-        let run = filters[i..].iter().take_while(|f| mergeable(f)).count();
-        let waits = filters[i..i + run].iter().any(|f| may_pause(f));
-        if run < 2 || !waits {
+    let mut rest = filters;
+    while let Some((f, after)) = rest.split_first() {
+        let run = rest.iter().take_while(|f| mergeable(f)).count();
+        let (this, next) = rest.split_at_checked(run).unwrap_or((rest, &[]));
+        if run < 2 || !this.iter().any(|f| may_pause(f)) {
             out.push((*f).clone());
-            i += 1;
+            rest = after;
             continue;
         }
-        let inner: Vec<Value> = filters[i..i + run]
+        let inner: Vec<Value> = this
             .iter()
             .map(|f| {
                 let config = json_config(f).unwrap_or(serde_json::json!({}));
                 serde_json::json!({"name": f.name, "config": config})
             })
             .collect();
-        let names: Vec<&str> = filters[i..i + run]
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
+        let names: Vec<&str> = this.iter().map(|f| f.name.as_str()).collect();
         merged.push(names.join(", "));
         out.push(FilterEntry {
             name: CHAIN.into(),
             config: Some(serde_json::json!({ "filters": inner }).to_string()),
             origin: f.origin.clone(),
+            path: f.path.clone(),
         });
-        i += run;
+        rest = next;
     }
     (out, merged)
 }
@@ -223,6 +222,7 @@ fn location(out: &mut String, s: &Service, r: &Route, how: &mut Rendering) -> Re
             name: CHAIN_END.into(),
             config: None,
             origin: String::new(),
+            path: String::new(),
         });
     }
     how.modules.extend(filters.iter().map(|f| f.name.clone()));
@@ -242,11 +242,13 @@ fn location(out: &mut String, s: &Service, r: &Route, how: &mut Rendering) -> Re
             }
             filter_lines(out, &filters, socket)?;
         }
-        // Kong's strip_path: the matched prefix goes, the service's path comes first.
+        // Kong's strip_path: the matched prefix goes, the service's path comes first. The
+        // pattern quoted, as nginx reads it: a space or `;` in a path stays in the regex.
         let base = format!("{}/", s.path.trim_end_matches('/'));
         if r.strip_path {
-            let pattern = regex_escape(prefix.trim_end_matches('/'));
-            writeln!(out, "            rewrite ^{pattern}/?(.*)$ {base}$1 break;").map_err(w)?;
+            let pattern = regex_literal(prefix.trim_end_matches('/'));
+            let pattern = quote(&format!("^{pattern}/?(.*)$"));
+            writeln!(out, "            rewrite {pattern} {base}$1 break;").map_err(w)?;
         } else if base != "/" {
             writeln!(
                 out,
@@ -301,20 +303,6 @@ fn upstreams(out: &mut String, config: &KongConfig) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-/// A literal for an nginx (PCRE) regex.
-fn regex_escape(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_') {
-            out.push(c);
-        } else {
-            out.push('\\');
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The bridge's allowlist: every node the configs name, any port of Sentinel and Cluster hosts,
@@ -485,7 +473,7 @@ services:
         assert!(c.wasm.contains("location /limited {"));
         assert!(c.wasm.contains("proxy_wasm_request_headers_in_access on;"));
         assert!(
-            c.wasm.contains("rewrite ^/limited/?(.*)$ /$1 break;"),
+            c.wasm.contains("rewrite '^/limited/?(.*)$' /$1 break;"),
             "{}",
             c.wasm
         );
@@ -653,6 +641,26 @@ services:
         let c = render_with(USERS, true);
         assert!(!c.wasm.contains("redis-chain "), "{}", c.wasm);
         assert!(c.wasm.contains("proxy_wasm redis-session "));
+    }
+
+    #[test]
+    fn a_prefix_is_stripped_by_a_quoted_regex_that_matches_it_literally() {
+        let yaml = r#"
+_format_version: "3.0"
+services:
+- name: echo
+  url: http://127.0.0.1:9000/base
+  routes:
+  - name: odd
+    paths: ["/v1.0/a b;c"]
+"#;
+        let c = render_yaml(yaml);
+        assert!(
+            c.wasm
+                .contains(r"rewrite '^/v1\\.0/a b;c/?(.*)$' /base/$1 break;"),
+            "{}",
+            c.wasm
+        );
     }
 
     #[test]

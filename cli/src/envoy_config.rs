@@ -3,9 +3,10 @@
 //! plus the RESP tunnel: an internal listener that turns a POST into raw TCP, reachable only from
 //! inside Envoy and only towards the Redis nodes the filters may need (see `Target`).
 
+use crate::escape::regex_literal;
 use crate::kong_config::{FilterEntry, KongConfig, Route, Service};
-use redis_filter_core::config::{NodeAddr, RedisMode};
-use redis_filter_core::{Fields, RedisConfig};
+use crate::set_field;
+use crate::targets::{redis_targets, Target, Transport};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -68,21 +69,11 @@ fn filter_name(f: &FilterEntry) -> String {
     format!("{}@{}", f.name, f.origin)
 }
 
-fn regex_escape(s: &str) -> String {
-    s.chars().fold(String::new(), |mut out, c| {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
-}
-
 /// Kong's strip_path and service path, as an Envoy regex rewrite.
 fn path_rewrite(service: &Service, route: &Route, prefix: &str) -> Option<Value> {
     let base = service.path.trim_end_matches('/');
     if route.strip_path && !prefix.is_empty() && prefix != "/" {
-        let pattern = format!("^{}/?(.*)$", regex_escape(prefix.trim_end_matches('/')));
+        let pattern = format!("^{}/?(.*)$", regex_literal(prefix.trim_end_matches('/')));
         return Some(json!({"pattern": {"regex": pattern}, "substitution": format!("{base}/\\1")}));
     }
     (!base.is_empty())
@@ -111,155 +102,51 @@ fn route_entries(service: &Service, route: &Route) -> Vec<Value> {
         .map(|prefix| {
             let mut m = json!({"prefix": prefix});
             if !route.methods.is_empty() {
-                let methods = route.methods.iter().map(|m| regex_escape(m)).collect::<Vec<_>>().join("|");
-                m["headers"] = json!([{"name": ":method", "string_match": {"safe_regex": {"regex": format!("^({methods})$")}}}]);
+                let methods = route.methods.iter().map(|m| regex_literal(m)).collect::<Vec<_>>().join("|");
+                set_field(&mut m, "headers", json!([{"name": ":method", "string_match": {"safe_regex": {"regex": format!("^({methods})$")}}}]));
             }
             let mut action = json!({"cluster": service.name, "host_rewrite_literal": format!("{}:{}", service.host, service.port), "timeout": "60s"});
             if let Some(rewrite) = path_rewrite(service, route, prefix) {
-                action["regex_rewrite"] = rewrite;
+                set_field(&mut action, "regex_rewrite", rewrite);
             }
             json!({"name": format!("{}:{prefix}", route.name), "match": m, "route": action, "typed_per_filter_config": enabled})
         })
         .collect()
 }
 
-/// One `:authority` the tunnel lets through; anything else gets a 404, so the tunnel is never an
-/// open TCP proxy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// Exactly this node: a standalone node, a sentinel, a cluster seed, `--redis-allow h:p`.
-    Node(NodeAddr),
-    /// Any port of this host: the hosts of `sentinel_nodes` / `cluster_nodes` (Sentinel and
-    /// Cluster report nodes the config does not list, typically on the same hosts), and
-    /// `--redis-allow h:*`.
-    AnyPort(String),
+/// A target as a regex alternative over `:authority`. Envoy's prefix wildcard `host:*` matches
+/// any suffix, and the forward proxy resolves an authority whose "port" is not a number as one
+/// host name (`127.0.0.1:1.localhost` is loopback port 80): the route's `:authority` check keeps
+/// a wildcard to a numeric port.
+fn authority_pattern(target: &Target) -> String {
+    let domain = target.domain();
+    match target {
+        Target::Node(_) => regex_literal(&domain),
+        Target::AnyPort(_) => {
+            format!(
+                "{}[0-9]{{1,5}}",
+                regex_literal(domain.trim_end_matches('*'))
+            )
+        }
+    }
 }
 
-impl Target {
-    /// `--redis-allow`: `host:port` or `host:*` (`[v6]:port`, `[v6]:*`).
-    pub(crate) fn parse(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("--redis-allow {s:?}: {why} (expected HOST:PORT or HOST:*)");
-        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        let valid = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
-        if !valid {
-            return Err(bad("bad host"));
-        }
-        match port {
-            "*" => Ok(Self::AnyPort(host.to_string())),
-            p => match p.parse::<u16>() {
-                Ok(p) if p > 0 => Ok(Self::Node(NodeAddr::new(host, p))),
-                _ => Err(bad("bad port")),
+/// What a call of this transport carries (`redis_filter_core::transport::TlsAsk`): a route
+/// matches only calls that ask for exactly this, so a call never goes out with less TLS than it
+/// asked for (no route: 404).
+fn header_matchers(transport: &Transport) -> Vec<Value> {
+    let absent = |name: &str| json!({"name": name, "present_match": false});
+    let exact = |name: &str, value: &str| json!({"name": name, "string_match": {"exact": value}});
+    match transport {
+        Transport::Plain => vec![absent("x-redis-tls")],
+        Transport::Tls { sni, verify } => vec![
+            exact("x-redis-tls", if *verify { "verify" } else { "on" }),
+            match sni {
+                Some(name) => exact("x-redis-server-name", name),
+                None => absent("x-redis-server-name"),
             },
-        }
+        ],
     }
-
-    /// The virtual host domain: `host:port` or `host:*`, as the filter writes `:authority`
-    /// (IPv6 in brackets); lower case, as Envoy compares domains.
-    pub(crate) fn domain(&self) -> String {
-        let (host, port) = match self {
-            Self::Node(n) => (n.host.as_str(), n.port.to_string()),
-            Self::AnyPort(h) => (h.as_str(), "*".to_string()),
-        };
-        let host = host.to_ascii_lowercase();
-        if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        }
-    }
-
-    /// The same as a regex alternative over `:authority`. Envoy's prefix wildcard `host:*`
-    /// matches any suffix, and the forward proxy resolves an authority whose "port" is not a
-    /// number as one host name (`127.0.0.1:1.localhost` is loopback port 80): the route's
-    /// `:authority` check keeps a wildcard to a numeric port.
-    fn pattern(&self) -> String {
-        let domain = self.domain();
-        match self {
-            Self::Node(_) => regex_escape(&domain),
-            Self::AnyPort(_) => {
-                format!("{}[0-9]{{1,5}}", regex_escape(domain.trim_end_matches('*')))
-            }
-        }
-    }
-}
-
-/// How a tunnel reaches its targets: `redis.ssl` and `redis.server_name` of the config that
-/// named them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Transport {
-    Plain,
-    Tls { sni: Option<String>, verify: bool },
-}
-
-impl Transport {
-    /// What a call of this transport carries (`redis_filter_core::transport::TlsAsk`): a route
-    /// matches only calls that ask for exactly this, so a call never goes out with less TLS
-    /// than it asked for (no route: 404).
-    fn header_matchers(&self) -> Vec<Value> {
-        let absent = |name: &str| json!({"name": name, "present_match": false});
-        let exact =
-            |name: &str, value: &str| json!({"name": name, "string_match": {"exact": value}});
-        match self {
-            Transport::Plain => vec![absent("x-redis-tls")],
-            Transport::Tls { sni, verify } => vec![
-                exact("x-redis-tls", if *verify { "verify" } else { "on" }),
-                match sni {
-                    Some(name) => exact("x-redis-server-name", name),
-                    None => absent("x-redis-server-name"),
-                },
-            ],
-        }
-    }
-}
-
-/// A tunnel, the targets a config needs through it, and how to reach them.
-pub(crate) type TunnelUse = (String, Vec<Target>, Transport);
-
-/// The tunnel a filter's config uses, the targets it needs (standalone node; sentinels or
-/// cluster seeds, and any port of their hosts) and how to reach them: one for a filter, one per
-/// inner filter with Redis for a `redis-chain`.
-pub(crate) fn redis_targets(config: Option<&str>) -> Vec<TunnelUse> {
-    let Some(value) = config.and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
-        return Vec::new();
-    };
-    match value.get("filters").and_then(Value::as_array) {
-        Some(inner) => inner
-            .iter()
-            .filter_map(|f| f.get("config").cloned())
-            .filter_map(targets_of)
-            .collect(),
-        None => targets_of(value).into_iter().collect(),
-    }
-}
-
-fn targets_of(mut value: Value) -> Option<TunnelUse> {
-    redis_filter_core::config::guide_aliases::hoist(&mut value).ok()?;
-    let mut top = Fields::new("", &value).ok()?;
-    let redis = RedisConfig::from_plugin_config(&mut top).ok()?;
-    let targets = match &redis.mode {
-        RedisMode::Standalone(n) => vec![Target::Node(n.clone())],
-        RedisMode::Sentinel { nodes, .. } | RedisMode::Cluster { nodes, .. } => nodes
-            .iter()
-            .map(|n| Target::Node(n.clone()))
-            .chain(nodes.iter().map(|n| Target::AnyPort(n.host.clone())))
-            .collect(),
-    };
-    let transport = if redis.ssl {
-        Transport::Tls {
-            sni: redis.server_name,
-            verify: redis.ssl_verify,
-        }
-    } else {
-        Transport::Plain
-    };
-    Some((redis.tunnel, targets, transport))
 }
 
 /// Adds a target unless it is there already with this transport (two configs may reach one
@@ -307,7 +194,7 @@ fn tunnel(name: &str, targets: &[(Target, Transport)], ca: &Path) -> (Value, Vec
                 tls_count += 1;
                 let mut tls = json!({"@type": TLS});
                 if let Some(sni) = sni {
-                    tls["sni"] = json!(sni);
+                    set_field(&mut tls, "sni", json!(sni));
                 }
                 if *verify {
                     // `ssl_verify`: the chain against the CA bundle, and with `server_name`
@@ -315,28 +202,44 @@ fn tunnel(name: &str, targets: &[(Target, Transport)], ca: &Path) -> (Value, Vec
                     let mut validation =
                         json!({"trusted_ca": {"filename": ca.display().to_string()}});
                     if let Some(sni) = sni {
-                        validation["match_typed_subject_alt_names"] =
-                            json!([{"san_type": "DNS", "matcher": {"exact": sni}}]);
+                        set_field(
+                            &mut validation,
+                            "match_typed_subject_alt_names",
+                            json!([{"san_type": "DNS", "matcher": {"exact": sni}}]),
+                        );
                     }
-                    tls["common_tls_context"] = json!({"validation_context": validation});
+                    set_field(
+                        &mut tls,
+                        "common_tls_context",
+                        json!({"validation_context": validation}),
+                    );
                 }
-                c["transport_socket"] =
-                    json!({"name": "envoy.transport_sockets.tls", "typed_config": tls});
+                set_field(
+                    &mut c,
+                    "transport_socket",
+                    json!({"name": "envoy.transport_sockets.tls", "typed_config": tls}),
+                );
                 // SNI from `server_name` only, the validation above only: the forward proxy
                 // would otherwise turn on auto_sni and auto_san_validation (the node's address
                 // as the name); turning them off needs allow_insecure_cluster_options.
-                c["cluster_type"]["typed_config"]["allow_insecure_cluster_options"] = json!(true);
-                c["typed_extension_protocol_options"] = json!({
-                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                        "@type": HTTP_OPTIONS,
-                        "upstream_http_protocol_options": {"auto_sni": false, "auto_san_validation": false},
-                        "explicit_http_config": {"http_protocol_options": {}}
-                    }
-                });
+                if let Some(dfp) = c.pointer_mut("/cluster_type/typed_config") {
+                    set_field(dfp, "allow_insecure_cluster_options", json!(true));
+                }
+                set_field(
+                    &mut c,
+                    "typed_extension_protocol_options",
+                    json!({
+                        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                            "@type": HTTP_OPTIONS,
+                            "upstream_http_protocol_options": {"auto_sni": false, "auto_san_validation": false},
+                            "explicit_http_config": {"http_protocol_options": {}}
+                        }
+                    }),
+                );
                 format!("{name}_dfp_tls_{}", tls_count - 1)
             }
         };
-        c["name"] = json!(cluster_name);
+        set_field(&mut c, "name", json!(cluster_name));
         clusters.push(c);
         let mine: Vec<&Target> = targets
             .iter()
@@ -353,14 +256,14 @@ fn tunnel(name: &str, targets: &[(Target, Transport)], ca: &Path) -> (Value, Vec
                 "(?i)^({})$",
                 targets
                     .iter()
-                    .map(|t| t.pattern())
+                    .map(|t| authority_pattern(t))
                     .collect::<Vec<_>>()
                     .join("|")
             );
             let mut headers = vec![
                 json!({"name": ":authority", "string_match": {"safe_regex": {"regex": authority}}}),
             ];
-            headers.extend(transport.header_matchers());
+            headers.extend(header_matchers(transport));
             json!({
                 "match": {"prefix": "/", "headers": headers},
                 "route": {"cluster": cluster_name, "timeout": "0s",
@@ -427,8 +330,11 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
             "vm_config": {"vm_id": f.name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": code.to_string_lossy()}}}
         });
         if let Some(c) = &f.config {
-            wasm["configuration"] =
-                json!({"@type": "type.googleapis.com/google.protobuf.StringValue", "value": c});
+            set_field(
+                &mut wasm,
+                "configuration",
+                json!({"@type": "type.googleapis.com/google.protobuf.StringValue", "value": c}),
+            );
         }
         filters.push(json!({"name": name, "disabled": true, "typed_config": {"@type": WASM, "config": wasm}}));
         for (tunnel_name, targets, transport) in redis_targets(f.config.as_deref()) {
@@ -448,7 +354,9 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
     }
     for list in tunnels.values_mut() {
         // Reached like the nodes of the tunnel's first config.
-        let transport = list[0].1.clone();
+        let Some((_, transport)) = list.first().cloned() else {
+            continue;
+        };
         for t in &allow {
             add_target(list, t.clone(), &transport);
         }
@@ -501,23 +409,9 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
         "static_resources": {"listeners": listeners, "clusters": clusters}
     });
     if let Some((host, port)) = &opts.admin {
-        out["admin"] = json!({"address": socket(host, *port)});
+        set_field(&mut out, "admin", json!({"address": socket(host, *port)}));
     }
     Ok(out)
-}
-
-/// `host:port` to its parts.
-pub fn split_addr(addr: &str) -> Result<(String, u16), String> {
-    let (host, port) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{addr:?}: expected host:port"))?;
-    let port = port.parse().map_err(|_| format!("{addr:?}: bad port"))?;
-    Ok((
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-        port,
-    ))
 }
 
 #[cfg(test)]
