@@ -4,6 +4,7 @@
 use e2e_tests::envoy::{envoy_bin, EnvoyGateway};
 use e2e_tests::harness::{dist_dir, test_filters_dir, TempDir};
 use e2e_tests::http::{get, request};
+use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::RedisServer;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -81,42 +82,36 @@ fn the_checked_in_envoy_configs_validate() {
     assert!(n > 0, "no envoy/*.yaml");
 }
 
-const SDK_AND_TUNNEL: &str = r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{echo}
-  routes:
-  - name: hello
-    paths: [/h]
-    filter_chains:
-    - filters:
-      - name: http-headers
-  - name: secret
-    paths: [/s]
-    strip_path: false
-    filter_chains:
-    - filters:
-      - name: http-body
-  - name: probe
-    paths: [/probe]
-    strip_path: false
-    filter_chains:
-    - filters:
-      - name: probe
-  - name: limited
-    paths: [/limited]
-    filter_chains:
-    - filters:
-      - name: redis-rate-limiting
-        config: {"year": 100, "policy": "redis", "redis_port": REDIS_PORT}
-"#;
+/// The SDK's examples and the probe, and a rate-limited route on the Redis at `redis_port`.
+fn sdk_and_tunnel(redis_port: u16) -> String {
+    let limit = format!(r#"{{"year": 100, "policy": "redis", "redis_port": {redis_port}}}"#);
+    KongYml::new()
+        .route(Route::at("/h").name("hello").filter("http-headers", ""))
+        .route(
+            Route::at("/s")
+                .name("secret")
+                .strip_path(false)
+                .filter("http-body", ""),
+        )
+        .route(
+            Route::at("/probe")
+                .name("probe")
+                .strip_path(false)
+                .filter("probe", ""),
+        )
+        .route(
+            Route::at("/limited")
+                .name("limited")
+                .filter("redis-rate-limiting", &limit),
+        )
+        .to_string()
+}
 
 #[test]
 fn sdk_examples_serve_in_envoy_as_in_the_harness() {
     let dir = TempDir::new("sdk");
     let filters = all_filters(&dir);
-    let gw = EnvoyGateway::start(&SDK_AND_TUNNEL.replace("REDIS_PORT", "6379"), &filters, 1);
+    let gw = EnvoyGateway::start(&sdk_and_tunnel(6379), &filters, 1);
     let r = get(gw.addr, "/h/x", &[]);
     assert_eq!(r.status, 200, "{}", gw.log());
     assert_eq!(r.header("powered-by"), Some("proxy-wasm"));
@@ -135,11 +130,7 @@ fn the_tunnel_refuses_a_node_that_is_not_configured() {
     let redis = RedisServer::start(&[]);
     let dir = TempDir::new("tunnel");
     let filters = all_filters(&dir);
-    let gw = EnvoyGateway::start(
-        &SDK_AND_TUNNEL.replace("REDIS_PORT", &redis.port.to_string()),
-        &filters,
-        1,
-    );
+    let gw = EnvoyGateway::start(&sdk_and_tunnel(redis.port), &filters, 1);
     assert_eq!(get(gw.addr, "/limited", &[]).status, 200, "{}", gw.log());
     assert_eq!(
         redis.calls("eval") + redis.calls("evalsha"),
@@ -165,19 +156,14 @@ fn the_tunnel_refuses_a_node_that_is_not_configured() {
 /// A Redis Cluster config with one seed. The renderer reads the `redis` block of any filter's
 /// config, so this one rides on `http-headers` (which ignores its config): the test is about the
 /// tunnel, not about a filter's Cluster support.
-const CLUSTER_TUNNEL: &str = r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{echo}
-  routes:
-  - name: hello
-    paths: [/h]
-    filter_chains:
-    - filters:
-      - name: http-headers
-        config: {"redis": {"cluster_nodes": [{"ip": "127.0.0.1", "port": SEED_PORT}]}}
-"#;
+fn cluster_tunnel(seed: u16) -> String {
+    let config =
+        format!(r#"{{"redis": {{"cluster_nodes": [{{"ip": "127.0.0.1", "port": {seed}}}]}}}}"#);
+    let route = Route::at("/h")
+        .name("hello")
+        .filter("http-headers", &config);
+    KongYml::new().route(route).to_string()
+}
 
 /// A listener for the test only: any request goes into the tunnel with its `:authority` taken
 /// from `x-node`, as a filter's `dispatch_http_call` into the tunnel sets it.
@@ -207,7 +193,7 @@ fn the_tunnel_reaches_any_port_of_a_cluster_host_and_nothing_else() {
     let door_port = e2e_tests::free_port();
     let allowed = format!("localhost:{}", other.port);
     let gw = EnvoyGateway::start_with(
-        &CLUSTER_TUNNEL.replace("SEED_PORT", &seed.port.to_string()),
+        &cluster_tunnel(seed.port),
         &filters,
         1,
         &[&allowed],

@@ -70,24 +70,16 @@ fn sdk_http_headers_answers_locally_and_the_response_phase_still_runs() {
     assert_eq!(r.header("powered-by"), Some("proxy-wasm"));
 }
 
-const PROBE: &str = r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{echo}
-  routes:
-  - name: probe
-    paths: [/probe]
-    strip_path: false
-    filter_chains:
-    - filters:
-      - name: probe
-        config: "tick mark"
-"#;
+fn probe() -> String {
+    let route = Route::at("/probe").name("probe").strip_path(false);
+    KongYml::new()
+        .route(route.filter("probe", r#""tick mark""#))
+        .to_string()
+}
 
 #[test]
 fn shared_data_is_consistent_across_two_workers_under_concurrency() {
-    let gw = Setup::new(PROBE).workers(2).start();
+    let gw = Setup::new(&probe()).workers(2).start();
     let addr = gw.addr;
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -120,7 +112,7 @@ fn shared_data_is_consistent_across_two_workers_under_concurrency() {
 
 #[test]
 fn properties_metrics_ticks_queues_and_bodies() {
-    let gw = Setup::new(PROBE).workers(1).start();
+    let gw = Setup::new(&probe()).workers(1).start();
     let props = get(gw.addr, "/probe/props", &[]).text();
     assert!(props.contains("path=/probe/props"), "{props}");
     assert!(props.contains("method=GET"), "{props}");
@@ -165,7 +157,7 @@ fn properties_metrics_ticks_queues_and_bodies() {
 
 #[test]
 fn dispatch_reaches_a_real_upstream_in_both_profiles() {
-    let gw = Setup::new(PROBE).start();
+    let gw = Setup::new(&probe()).start();
     let upstream = gw.echo.to_string();
     let r = get(
         gw.addr,
@@ -178,7 +170,7 @@ fn dispatch_reaches_a_real_upstream_in_both_profiles() {
     assert_eq!(r.header("x-call-status"), Some("201"));
     assert!(r.text().contains("\"path\":\"/called\""), "{}", r.text());
 
-    let gw = Setup::new(PROBE).profile(Profile::Envoy).start();
+    let gw = Setup::new(&probe()).profile(Profile::Envoy).start();
     let r = get(gw.addr, "/probe/dispatch", &[("x-upstream", "echo")]);
     assert_eq!(
         r.header("x-call-status"),
@@ -192,7 +184,7 @@ fn dispatch_reaches_a_real_upstream_in_both_profiles() {
 #[test]
 fn a_dead_or_slow_upstream_fails_the_way_each_host_reports_it() {
     let dead = format!("127.0.0.1:{}", e2e_tests::free_port());
-    let gw = Setup::new(PROBE).start();
+    let gw = Setup::new(&probe()).start();
     let r = get(gw.addr, "/probe/dispatch", &[("x-upstream", &dead)]);
     assert_eq!(r.header("x-dispatch-status"), Some("broken connection"));
     assert_eq!(r.header("x-call-status"), Some("none"));
@@ -204,7 +196,7 @@ fn a_dead_or_slow_upstream_fails_the_way_each_host_reports_it() {
     );
     assert_eq!(r.header("x-dispatch-status"), Some("timeout"));
 
-    let gw = Setup::new(PROBE).profile(Profile::Envoy).start();
+    let gw = Setup::new(&probe()).profile(Profile::Envoy).start();
     let r = get(
         gw.addr,
         "/probe/dispatch",
@@ -215,7 +207,7 @@ fn a_dead_or_slow_upstream_fails_the_way_each_host_reports_it() {
 
 #[test]
 fn kong_profile_refuses_a_dispatch_from_the_response_phase_and_recycles_the_instance() {
-    let gw = Setup::new(PROBE).workers(1).start();
+    let gw = Setup::new(&probe()).workers(1).start();
     assert_eq!(
         get(gw.addr, "/probe/state", &[]).header("x-seen"),
         Some("1")
@@ -236,14 +228,17 @@ fn kong_profile_refuses_a_dispatch_from_the_response_phase_and_recycles_the_inst
         "instance state was lost"
     );
 
-    let gw = Setup::new(PROBE).workers(1).profile(Profile::Envoy).start();
+    let gw = Setup::new(&probe())
+        .workers(1)
+        .profile(Profile::Envoy)
+        .start();
     let r = get(gw.addr, "/probe/dispatch-in-response", &[]);
     assert_eq!(r.header("x-dispatch-result"), Some("ok"), "Envoy allows it");
 }
 
 #[test]
 fn a_filter_that_panics_gets_a_500_and_the_process_keeps_serving() {
-    let gw = Setup::new(PROBE).workers(1).start();
+    let gw = Setup::new(&probe()).workers(1).start();
     for _ in 0..3 {
         let r = get(gw.addr, "/probe/panic", &[]);
         assert_eq!(r.status, 500);
@@ -252,23 +247,17 @@ fn a_filter_that_panics_gets_a_500_and_the_process_keeps_serving() {
     }
 }
 
-const AUTH: &str = r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{echo}
-  routes:
-  - name: auth
-    paths: [/]
-    filter_chains:
-    - filters:
-      - name: http-auth-random
-        config: {"upstream": "{echo}", "authority": "echo"}
-"#;
+fn auth() -> String {
+    let config = r#"{"upstream": "{echo}", "authority": "echo"}"#;
+    let route = Route::at("/")
+        .name("auth")
+        .filter("http-auth-random", config);
+    KongYml::new().route(route).to_string()
+}
 
 #[test]
 fn sdk_http_auth_dispatch_pauses_and_resumes_or_forbids() {
-    let gw = Setup::new(AUTH).start();
+    let gw = Setup::new(&auth()).start();
     let r = get(gw.addr, "/resource", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["headers"]["x-auth"], "passed");
@@ -282,21 +271,9 @@ fn sdk_http_auth_dispatch_pauses_and_resumes_or_forbids() {
 }
 
 fn redis_yaml(port: u16) -> String {
-    format!(
-        r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{{echo}}
-  routes:
-  - name: redis
-    paths: [/]
-    filter_chains:
-    - filters:
-      - name: redis-probe
-        config: {{"redis": {{"port": {port}}}}}
-"#
-    )
+    let config = format!(r#"{{"redis": {{"port": {port}}}}}"#);
+    let route = Route::at("/").name("redis").filter("redis-probe", &config);
+    KongYml::new().route(route).to_string()
 }
 
 #[test]

@@ -5,29 +5,22 @@
 use e2e_tests::gateway::{all_hosts, Gateway};
 use e2e_tests::harness::test_filters_dir;
 use e2e_tests::http::get;
+use e2e_tests::kong_yml::{KongYml, Route};
 
-const YAML: &str = r#"
-_format_version: "3.0"
-services:
-- name: echo
-  url: http://{echo}
-  routes:
-  - name: guarded
-    paths: [/]
-    filter_chains:
-    - filters:
-      - name: consumer-stub
-        config: {"keys": {"k-alice": {"id": "c-alice", "username": "alice", "credential": "k-alice"}}}
-      - name: consumer-stub
-        config: {"report": true}
-"#;
+fn yaml() -> String {
+    let keys =
+        r#"{"keys": {"k-alice": {"id": "c-alice", "username": "alice", "credential": "k-alice"}}}"#;
+    let guarded = Route::at("/").name("guarded").filter("consumer-stub", keys);
+    let guarded = guarded.filter("consumer-stub", r#"{"report": true}"#);
+    KongYml::new().route(guarded).to_string()
+}
 
 #[test]
 fn a_consumer_handed_over_reaches_the_next_filter_and_a_client_cannot_forge_one() {
     for host in
         all_hosts("a_consumer_handed_over_reaches_the_next_filter_and_a_client_cannot_forge_one")
     {
-        let gw = Gateway::start(host, YAML, &test_filters_dir());
+        let gw = Gateway::start(host, &yaml(), &test_filters_dir());
         let r = get(gw.addr(), "/", &[("apikey", "k-alice")]);
         assert_eq!(r.status, 200, "{host:?}: {}", r.text());
         assert_eq!(
