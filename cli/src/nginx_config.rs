@@ -242,18 +242,19 @@ fn location(out: &mut String, s: &Service, r: &Route, how: &mut Rendering) -> Re
             }
             filter_lines(out, &filters, socket)?;
         }
-        // Kong's strip_path: the matched prefix goes, the service's path comes first. The
-        // pattern quoted, as nginx reads it: a space or `;` in a path stays in the regex.
-        let base = format!("{}/", s.path.trim_end_matches('/'));
+        // Kong's strip_path: the matched prefix goes, the service's path comes first. Only the
+        // upstream's URI changes, as in Kong (its `$upstream_uri`): a `rewrite` would change the
+        // request's own path before the access phase, and the filters would see the stripped
+        // path (redis-jwt-blacklist's revoke_path, proxy-cache's key). Cut from the URI as the
+        // client sent it (still escaped, with its query); the pattern quoted, as nginx reads it.
+        let base = s.path.trim_end_matches('/');
+        writeln!(out, "            set $proxied_uri {base}$request_uri;").map_err(w)?;
         if r.strip_path {
             let pattern = regex_literal(prefix.trim_end_matches('/'));
             let pattern = quote(&format!("^{pattern}/?(.*)$"));
-            writeln!(out, "            rewrite {pattern} {base}$1 break;").map_err(w)?;
-        } else if base != "/" {
             writeln!(
                 out,
-                "            rewrite ^(.*)$ {}$1 break;",
-                base.trim_end_matches('/')
+                "            if ($request_uri ~ {pattern}) {{ set $proxied_uri {base}/$1; }}"
             )
             .map_err(w)?;
         }
@@ -267,7 +268,8 @@ fn location(out: &mut String, s: &Service, r: &Route, how: &mut Rendering) -> Re
             s.host, s.port
         )
         .map_err(w)?;
-        writeln!(out, "            proxy_pass http://{};", upstream_name(s)).map_err(w)?;
+        let upstream = upstream_name(s);
+        writeln!(out, "            proxy_pass http://{upstream}$proxied_uri;").map_err(w)?;
         writeln!(out, "        }}").map_err(w)?;
     }
     Ok(())
@@ -473,11 +475,16 @@ services:
         assert!(c.wasm.contains("location /limited {"));
         assert!(c.wasm.contains("proxy_wasm_request_headers_in_access on;"));
         assert!(
-            c.wasm.contains("rewrite '^/limited/?(.*)$' /$1 break;"),
+            c.wasm
+                .contains("if ($request_uri ~ '^/limited/?(.*)$') { set $proxied_uri /$1; }"),
             "{}",
             c.wasm
         );
-        assert!(c.wasm.contains("proxy_pass http://service_echo;"));
+        assert!(c.wasm.contains("set $proxied_uri $request_uri;"));
+        assert!(c
+            .wasm
+            .contains("proxy_pass http://service_echo$proxied_uri;"));
+        assert!(!c.wasm.contains("rewrite"), "the request's own path stays");
         assert!(c.wasm.contains(
             "    upstream service_echo {\n        server 127.0.0.1:9000;\n        keepalive 512;"
         ));
@@ -656,8 +663,9 @@ services:
 "#;
         let c = render_yaml(yaml);
         assert!(
-            c.wasm
-                .contains(r"rewrite '^/v1\\.0/a b;c/?(.*)$' /base/$1 break;"),
+            c.wasm.contains(
+                r"if ($request_uri ~ '^/v1\\.0/a b;c/?(.*)$') { set $proxied_uri /base/$1; }"
+            ),
             "{}",
             c.wasm
         );
