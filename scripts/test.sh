@@ -43,6 +43,9 @@ bash scripts/build-wasm.sh
 bash scripts/build-wasm.sh --test-filters
 bash scripts/build-wasm.sh --higress-check
 
+step "the Envoy dynamic module (dist/native)"
+bash scripts/build-native.sh
+
 step "integration tests"
 # Each test that runs without a host or server this machine lacks adds a line here (see
 # e2e_tests::skipped); they are counted last, so a green run says what it did not cover.

@@ -1,0 +1,136 @@
+//! The filters as an Envoy dynamic module (native/, issue 33, its first step), in the wheel's
+//! Envoy 1.40: the module loads (so an ABI that no longer fits fails here, not for a user), takes
+//! a filter's config by its Kong name with the Wasm filter's JSON, refuses a bad field or an
+//! unknown filter naming it, and lets requests through.
+
+use e2e_tests::envoy::envoy_bin;
+use e2e_tests::harness::TempDir;
+use e2e_tests::http::get;
+use e2e_tests::{eventually, free_port};
+use serde_json::{json, Value};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+use wasm_test_harness::EchoServer;
+
+/// Where scripts/build-native.sh puts `libredis_filters.so` (the test command runs it).
+fn module_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/native");
+    assert!(
+        dir.join("libredis_filters.so").is_file(),
+        "no {}/libredis_filters.so: build it with bash scripts/build-native.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// A listener on `port` whose one route goes to `upstream` through the module's `filter`.
+fn envoy_config(port: u16, upstream: SocketAddr, filter: &str, config: &str) -> Value {
+    let socket = |address: String, port: u16| json!({"socket_address": {"address": address, "port_value": port}});
+    json!({
+        "static_resources": {
+            "listeners": [{
+                "name": "main",
+                "address": socket("127.0.0.1".into(), port),
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": "main",
+                        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"],
+                            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "echo"}}]}]},
+                        "http_filters": [
+                            {"name": "envoy.filters.http.dynamic_modules", "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+                                "dynamic_module_config": {"name": "redis_filters", "do_not_close": true},
+                                "filter_name": filter,
+                                "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config}
+                            }},
+                            {"name": "envoy.filters.http.router", "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+                        ]
+                    }
+                }]}]
+            }],
+            "clusters": [{
+                "name": "echo", "type": "STATIC", "connect_timeout": "1s",
+                "load_assignment": {"cluster_name": "echo", "endpoints": [{"lb_endpoints": [{"endpoint": {
+                    "address": socket(upstream.ip().to_string(), upstream.port())}}]}]}
+            }]
+        }
+    })
+}
+
+fn envoy(dir: &Path, config: &Value) -> Command {
+    let path = dir.join("envoy.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(config).unwrap()).unwrap();
+    let mut cmd = Command::new(envoy_bin());
+    cmd.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", module_dir())
+        .args(["-c", path.to_str().unwrap(), "--disable-hot-restart"]);
+    cmd
+}
+
+fn validate(dir: &Path, config: &Value) -> Output {
+    envoy(dir, config)
+        .args(["--mode", "validate"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_module_loads_takes_a_filters_config_and_lets_requests_through() {
+    let dir = TempDir::new("native");
+    let echo = EchoServer::start("127.0.0.1:0").unwrap();
+    let port = free_port();
+    let config = envoy_config(port, echo.addr, "redis-rate-limiting", r#"{"minute": 5}"#);
+    let out = validate(&dir.0, &config);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("ABI version v0.2.0 matched"), "{log}");
+
+    let log_file = std::fs::File::create(dir.0.join("envoy.log")).unwrap();
+    let mut child = envoy(&dir.0, &config)
+        .args(["--concurrency", "1", "-l", "info"])
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    eventually("Envoy listening", Duration::from_secs(20), || {
+        TcpStream::connect(addr).is_ok()
+    });
+    let r = get(addr, "/through", &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["path"], "/through");
+}
+
+#[test]
+fn a_bad_field_or_an_unknown_filter_is_refused_at_load_naming_it() {
+    let dir = TempDir::new("native-refused");
+    let upstream = SocketAddr::from(([127, 0, 0, 1], 9));
+    let bad = envoy_config(
+        free_port(),
+        upstream,
+        "redis-rate-limiting",
+        r#"{"minute": "ten"}"#,
+    );
+    let out = validate(&dir.0, &bad);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("redis_filters: redis-rate-limiting: ") && log.contains("minute"),
+        "{log}"
+    );
+
+    let unknown = envoy_config(free_port(), upstream, "redis-nothing", "{}");
+    let out = validate(&dir.0, &unknown);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("filter_name: no filter \"redis-nothing\""),
+        "{log}"
+    );
+}
