@@ -337,7 +337,7 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
             );
         }
         filters.push(json!({"name": name, "disabled": true, "typed_config": {"@type": WASM, "config": wasm}}));
-        for (tunnel_name, targets, transport) in redis_targets(f.config.as_deref()) {
+        for (tunnel_name, targets, transport) in redis_targets(&f.name, f.config.as_deref()) {
             let list = tunnels.entry(tunnel_name).or_default();
             for t in targets {
                 add_target(list, t, &transport);

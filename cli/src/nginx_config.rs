@@ -317,7 +317,7 @@ fn allowlist(config: &KongConfig, extra: &[String]) -> Result<String, String> {
             .iter()
             .chain(s.routes.iter().flat_map(|r| r.filters.iter()))
         {
-            for (_, targets, _) in redis_targets(f.config.as_deref()) {
+            for (_, targets, _) in redis_targets(&f.name, f.config.as_deref()) {
                 domains.extend(targets.iter().map(Target::domain));
             }
         }

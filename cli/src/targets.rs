@@ -69,20 +69,41 @@ pub enum Transport {
 pub type TunnelUse = (String, Vec<Target>, Transport);
 
 /// What a filter's config needs: its tunnel, its targets (a standalone node; sentinels or
-/// cluster seeds, and any port of their hosts) and its transport. One for a filter with Redis,
-/// none for one without (or a config its parser would refuse), one per inner filter with Redis
-/// for a `redis-chain`.
-pub fn redis_targets(config: Option<&str>) -> Vec<TunnelUse> {
+/// cluster seeds, and any port of their hosts) and its transport. One for a filter that reaches
+/// Redis with this config, none for one that does not (or a config its parser would refuse),
+/// one per inner filter that does for a `redis-chain`.
+pub fn redis_targets(name: &str, config: Option<&str>) -> Vec<TunnelUse> {
     let Some(value) = config.and_then(|c| serde_json::from_str::<Value>(c).ok()) else {
         return Vec::new();
     };
     match value.get("filters").and_then(Value::as_array) {
-        Some(inner) => inner
+        Some(inner) if name == "redis-chain" => inner
             .iter()
-            .filter_map(|f| f.get("config").cloned())
+            .filter_map(|f| {
+                let name = f.get("name").and_then(Value::as_str).unwrap_or_default();
+                let config = f.get("config")?;
+                needs_redis(name, config).then(|| config.clone())
+            })
             .filter_map(targets_of)
             .collect(),
-        None => targets_of(value).into_iter().collect(),
+        _ if !needs_redis(name, &value) => Vec::new(),
+        _ => targets_of(value).into_iter().collect(),
+    }
+}
+
+/// Whether a filter of this project reaches Redis with `config`, by its own switch (Kong's:
+/// `policy`, `strategy`, `storage`; redis-jwt's `credentials_in_redis`): the tunnel then lets
+/// it reach its nodes, and no other filter's defaults (127.0.0.1:6379) are let in. A filter of
+/// anyone else's is taken to reach the Redis its config describes.
+fn needs_redis(name: &str, config: &Value) -> bool {
+    let is = |field: &str, want: &str| config.get(field).and_then(Value::as_str) == Some(want);
+    match name {
+        "redis-rate-limiting" => is("policy", "redis"),
+        "redis-proxy-cache" => is("strategy", "redis"),
+        "redis-session" => is("storage", "redis"),
+        "redis-jwt" => config.get("credentials_in_redis").and_then(Value::as_bool) == Some(true),
+        "redis-chain-end" => false,
+        _ => true,
     }
 }
 
@@ -116,7 +137,7 @@ mod tests {
     #[test]
     fn a_cluster_config_needs_its_seeds_and_any_port_of_their_hosts() {
         let config = r#"{"policy": "redis", "redis": {"cluster_nodes": [{"ip": "10.0.0.1", "port": 7000}, {"ip": "Redis-B", "port": 7001}], "ssl": true, "server_name": "r.test"}}"#;
-        let uses = redis_targets(Some(config));
+        let uses = redis_targets("redis-rate-limiting", Some(config));
         assert_eq!(uses.len(), 1);
         let (tunnel, targets, transport) = &uses[0];
         assert_eq!(tunnel, "redis_tunnel");
@@ -138,9 +159,10 @@ mod tests {
     fn a_chain_needs_what_each_inner_filter_needs() {
         let chain = r#"{"filters": [
             {"name": "redis-rate-limiting", "config": {"minute": 5, "policy": "redis", "redis_port": 6390}},
-            {"name": "redis-session", "config": {"storage": "redis", "redis": {"host": "::1", "port": 6391, "tunnel": "t2"}}}
+            {"name": "redis-session", "config": {"storage": "redis", "redis": {"host": "::1", "port": 6391, "tunnel": "t2"}}},
+            {"name": "redis-jwt", "config": {"consumers": []}}
         ]}"#;
-        let uses = redis_targets(Some(chain));
+        let uses = redis_targets("redis-chain", Some(chain));
         let seen: Vec<(String, Vec<String>)> = uses
             .iter()
             .map(|(t, targets, _)| (t.clone(), targets.iter().map(Target::domain).collect()))
@@ -155,8 +177,25 @@ mod tests {
                 ("t2".to_string(), vec!["[::1]:6391".to_string()])
             ]
         );
-        assert!(redis_targets(None).is_empty());
-        assert!(redis_targets(Some("not json")).is_empty());
+        assert!(redis_targets("redis-chain", None).is_empty());
+        assert!(redis_targets("redis-chain", Some("not json")).is_empty());
+    }
+
+    #[test]
+    fn a_filter_whose_config_does_not_reach_redis_lets_nothing_into_the_tunnel() {
+        for (name, config) in [
+            ("redis-rate-limiting", r#"{"minute": 5}"#),
+            ("redis-proxy-cache", r#"{"strategy": "memory"}"#),
+            ("redis-session", r#"{"secret": "s"}"#),
+            ("redis-jwt", r#"{"consumers": []}"#),
+            ("redis-chain-end", "{}"),
+        ] {
+            assert!(redis_targets(name, Some(config)).is_empty(), "{name}");
+        }
+        let jwt = r#"{"credentials_in_redis": true, "redis": {"port": 6392}}"#;
+        assert_eq!(redis_targets("redis-jwt", Some(jwt)).len(), 1);
+        // Another's filter: the Redis its config describes.
+        assert_eq!(redis_targets("http-headers", Some("{}")).len(), 1);
     }
 
     #[test]

@@ -177,10 +177,7 @@ fn demo_envoy_json_is_what_render_envoy_writes_for_the_demo() {
     let mut filled = have;
     for (placeholder, value) in [
         ("${ECHO_PORT}", "9000"),
-        // Not 6379: the renderer allows 127.0.0.1:6379 for redis-jwt, whose config it reads as
-        // one with the default Redis (it does not know that filter needs Redis only with
-        // credentials_in_redis), and a domain may be listed once.
-        ("${REDIS_PORT}", "6390"),
+        ("${REDIS_PORT}", "6379"),
         ("${GATEWAY_PORT}", "8000"),
     ] {
         filled = filled.replace(placeholder, value);
