@@ -11,6 +11,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wasm_test_harness::EchoServer;
 
+/// `envoy --mode validate` of the config at `config`; fails the test with Envoy's reasons.
+pub fn validate(config: &std::path::Path) {
+    let out = Command::new(envoy_bin())
+        .args(["--mode", "validate", "-c", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn envoy_bin() -> PathBuf {
     std::env::var_os("ENVOY_BIN")
         .map(PathBuf::from)

@@ -51,6 +51,16 @@ pub fn eventually_ok<T>(
     }
 }
 
+/// demo/kong.yml as scripts/demo.sh fills it in, on `redis`, the upstream left to the gateway
+/// that starts (`{echo}`).
+pub fn demo_kong_yml(redis: &RedisServer) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/kong.yml");
+    std::fs::read_to_string(path)
+        .expect("demo/kong.yml")
+        .replace("127.0.0.1:${ECHO_PORT}", "{echo}")
+        .replace("${REDIS_PORT}", &redis.port.to_string())
+}
+
 /// Says that a test ran without a host or server this machine lacks: on stderr, and as a line
 /// (`where`, `why` and `test`, tab-separated) of the skip list that the test command counts at its
 /// end (`$E2E_SKIPS`, else `target/e2e-skips.txt`).

@@ -7,21 +7,13 @@
 use e2e_tests::gateway::{all_hosts, Gateway};
 use e2e_tests::harness::{dist_dir, TempDir};
 use e2e_tests::http::{get, request, Response};
-use e2e_tests::{eventually, RedisServer};
+use e2e_tests::{demo_kong_yml, eventually, RedisServer};
 use redis_filter_core::jwt::testing::sign;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// demo/kong.yml as the demo fills it in, the upstream left to the gateway (`{echo}`).
-fn demo_yaml(redis: &RedisServer) -> String {
-    std::fs::read_to_string(repo().join("demo/kong.yml"))
-        .unwrap()
-        .replace("127.0.0.1:${ECHO_PORT}", "{echo}")
-        .replace("${REDIS_PORT}", &redis.port.to_string())
 }
 
 /// An HS256 token for `key` (its `iss`), valid for an hour, with its `jti`.
@@ -57,7 +49,7 @@ fn session_cookie(r: &Response) -> String {
 fn the_demo_serves_on_every_host() {
     for host in all_hosts("the_demo_serves_on_every_host") {
         let redis = RedisServer::start(&[]);
-        let gw = Gateway::start(host, &demo_yaml(&redis), &dist_dir());
+        let gw = Gateway::start(host, &demo_kong_yml(&redis), &dist_dir());
         let at = gw.addr();
 
         // Rate limiting: 5 a minute on /api (a minute may turn over between two requests, so
@@ -186,13 +178,5 @@ fn demo_envoy_json_is_what_render_envoy_writes_for_the_demo() {
     let filled = filled.replace("${DIST}", dist.to_str().unwrap());
     let config = dir.0.join("envoy.json");
     std::fs::write(&config, filled).unwrap();
-    let out = std::process::Command::new(e2e_tests::envoy::envoy_bin())
-        .args(["--mode", "validate", "-c", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e_tests::envoy::validate(&config);
 }

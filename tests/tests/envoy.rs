@@ -1,15 +1,14 @@
 //! Envoy-specific: rendered configs validate and serve, the SDK example filters behave as on
 //! the harness, and the RESP tunnel reaches only the Redis nodes the configs allow.
 
-use e2e_tests::envoy::{envoy_bin, EnvoyGateway};
+use e2e_tests::envoy::{validate, EnvoyGateway};
 use e2e_tests::harness::{dist_dir, test_filters_dir, TempDir};
 use e2e_tests::http::{get, request};
 use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::RedisServer;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 /// One folder with the product filters and the test filters, as Envoy loads them by path.
 fn all_filters(dir: &TempDir) -> PathBuf {
@@ -21,18 +20,6 @@ fn all_filters(dir: &TempDir) -> PathBuf {
         }
     }
     out
-}
-
-fn validate(config: &Path) {
-    let out = Command::new(envoy_bin())
-        .args(["--mode", "validate", "-c", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

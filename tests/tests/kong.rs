@@ -10,8 +10,8 @@
 use e2e_tests::http::get;
 use e2e_tests::kong_yml::{KongYml, Route};
 use e2e_tests::real_kong::{available, Kong};
-use e2e_tests::RedisServer;
 use e2e_tests::{alice, clock};
+use e2e_tests::{demo_kong_yml, RedisServer};
 use redis_filter_core::hmac::sha256_hex;
 
 const EMPTY_UUID: &str = "00000000-0000-0000-0000-000000000000";
@@ -29,14 +29,6 @@ fn keys(redis: &RedisServer, pattern: &str) -> Vec<String> {
         .collect()
 }
 
-/// The demo's kong.yml (demo/kong.yml) as scripts/demo.sh fills it in.
-fn demo_yaml(redis: &RedisServer) -> String {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/kong.yml"))
-        .expect("demo/kong.yml");
-    text.replace("127.0.0.1:${ECHO_PORT}", "{echo}")
-        .replace("${REDIS_PORT}", &redis.port.to_string())
-}
-
 #[test]
 fn the_demo_serves_in_kong_with_kongs_headers_and_keys() {
     if !available("demo") {
@@ -44,7 +36,7 @@ fn the_demo_serves_in_kong_with_kongs_headers_and_keys() {
     }
     clock::wait_for_a_fresh_minute(20);
     let redis = RedisServer::start(&[]);
-    let kong = Kong::start(&demo_yaml(&redis), &[&redis_allow(&redis)]);
+    let kong = Kong::start(&demo_kong_yml(&redis), &[&redis_allow(&redis)]);
 
     // Use case 1: 5 a minute on /api, Kong's headers, the 6th refused with Kong's message.
     for i in 1..=5 {
