@@ -5,6 +5,10 @@
 # read + CAS write, metric, clock: the cost of one call), and redis-rate-limiting with policy local
 # and with sync_rate. One worker, wrk -c64; the figure is Envoy's CPU time per request (req/s on
 # this shared machine moves by +-20% between runs; CPU per request by a few percent).
+# The dm- routes run the same filters as the Envoy dynamic module (issue 33): dm-noop is
+# redis-chain-end (a filter that continues in every phase: the module's floor), dm-local,
+# dm-realtime and dm-sync the rate-limiting modes; the summary gives each one's added CPU as a
+# fraction of passthrough's, next to the Wasm filter's.
 # BASELINE=<commit>: also builds that commit's filters and test filters (a git worktree, its own
 # scripts/build-wasm.sh, wasm target cached in target-wasm-baseline/) and serves them in the same
 # Envoy as base-noop, base-local, base-realtime and base-sync, so before and after are measured in
@@ -38,6 +42,16 @@ fi
   - name: sync
     paths: [/sync]
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "sync_rate": 0.1, "redis_port": $redis_port}'}]}]
+  - {name: dm-noop, paths: [/dm-noop], filter_chains: [{filters: [{name: redis-chain-end}]}]}
+  - name: dm-local
+    paths: [/dm-local]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "local"}'}]}]
+  - name: dm-realtime
+    paths: [/dm-realtime]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "redis_port": $redis_port}'}]}]
+  - name: dm-sync
+    paths: [/dm-sync]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "sync_rate": 0.1, "redis_port": $redis_port}'}]}]
 YAML
   if [ -n "$baseline_routes" ]; then
     cat <<YAML
@@ -57,9 +71,10 @@ YAML
 admin_port=$(free_port)
 "$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" --admin "127.0.0.1:$admin_port" >"$WORK/envoy.json"
 add_native_local_ratelimit "$WORK/envoy.json"
+to_dynamic_module "$WORK/envoy.json"
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 wait_port "$envoy_port"
-routes=${ROUTES:-plain native noop reads sets adds props shared metrics clock local realtime sync $baseline_routes}
+routes=${ROUTES:-plain native noop reads sets adds props shared metrics clock local realtime sync dm-noop dm-local dm-realtime dm-sync $baseline_routes}
 for p in $routes; do curl -s -o /dev/null "http://127.0.0.1:$envoy_port/$p"; done
 conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}
 envoy_pid=${PIDS[-1]}
@@ -84,6 +99,14 @@ if [ -n "${cpu[reads]:-}" ]; then
   for route in reads sets adds props shared metrics clock; do
     [ -n "${cpu[$route]:-}" ] || continue
     awk -v n="${cpu[noop]}" -v r="${cpu[$route]}" -v name="$route" 'BEGIN { printf "  %-8s %.2f us\n", name, (r - n) / 10 }'
+  done
+fi
+if [ -n "${cpu[dm-noop]:-}" ]; then
+  echo "added Envoy CPU per request as a fraction of passthrough's (plain), Wasm -> dynamic module:"
+  for mode in noop local realtime sync; do
+    [ -n "${cpu[$mode]:-}" ] && [ -n "${cpu[dm-$mode]:-}" ] || continue
+    awk -v p="${cpu[plain]}" -v w="${cpu[$mode]}" -v d="${cpu[dm-$mode]}" -v m="$mode" \
+      'BEGIN { printf "  %-9s %.3f -> %.3f\n", m, (w - p) / p, (d - p) / p }'
   done
 fi
 if [ -n "$baseline_routes" ]; then

@@ -148,6 +148,33 @@ json.dump(cfg, open(path, "w"))
 PY
 }
 
+# to_dynamic_module ENVOY_JSON: the filters enabled on routes whose prefix starts with /dm- become
+# the Envoy dynamic module's (libredis_filters.so, issue 33): the same filter by its Kong name and
+# the same config, so one Envoy serves each filter both ways and a run compares them side by side.
+to_dynamic_module() {
+python3 - "$1" <<'PY'
+import json, sys
+path = sys.argv[1]
+cfg = json.load(open(path))
+hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+names = set()
+for vh in hcm["route_config"]["virtual_hosts"]:
+    for r in vh["routes"]:
+        if r["match"].get("prefix", "").startswith("/dm-"):
+            names.update(r.get("typed_per_filter_config", {}).keys())
+for f in hcm["http_filters"]:
+    if f["name"] in names:
+        wasm = f["typed_config"]["config"]
+        f["typed_config"] = {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": "redis_filters", "do_not_close": True, "metrics_namespace": "wasmcustom"},
+            "filter_name": wasm["vm_config"]["vm_id"],
+            "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                              "value": wasm.get("configuration", {}).get("value", "{}")}}
+json.dump(cfg, open(path, "w"))
+PY
+}
+
 # proc_cpu_ticks PID: user+system CPU time of a process so far, in clock ticks.
 proc_cpu_ticks() {
   awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -184,12 +211,16 @@ baseline_build() {
 }
 
 # envoy_bench_setup: what every Envoy benchmark starts with: the harness (the echo upstream) and
-# the CLI (render-envoy), the filters and test filters linked into $filters, $ENVOY, redis-server
-# and the echo upstream (start_upstreams).
+# the CLI (render-envoy), the filters and test filters linked into $filters, the dynamic module
+# (optimised, on ENVOY_DYNAMIC_MODULES_SEARCH_PATH), $ENVOY, redis-server and the echo upstream
+# (start_upstreams).
 envoy_bench_setup() {
   build_native
   bash "$root/scripts/build-wasm.sh" >/dev/null
   bash "$root/scripts/build-wasm.sh" --test-filters >/dev/null
+  # The dynamic module, optimised, for the /dm- routes (to_dynamic_module).
+  bash "$root/scripts/build-native.sh" --release "$WORK/native" >/dev/null
+  export ENVOY_DYNAMIC_MODULES_SEARCH_PATH="$WORK/native"
   ENVOY=${ENVOY_BIN:-$root/.venv/bin/envoy}
   filters="$WORK/filters"; mkdir -p "$filters"
   ln -s "$root"/dist/*.wasm "$root"/target-wasm/test-filters/*.wasm "$filters/"

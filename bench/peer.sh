@@ -56,16 +56,23 @@ rl='{"minute": 1000000000, "limit_by": "ip", "policy": "redis", "redis_port": '$
   - name: sync
     paths: [/sync]
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl, "sync_rate": 0.1}'}]}]
+  - name: dm-realtime
+    paths: [/dm-realtime]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl}'}]}]
+  - name: dm-sync
+    paths: [/dm-sync]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl, "sync_rate": 0.1}'}]}]
 YAML
 } >"$WORK/kong.yml"
 "$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" \
   --admin "127.0.0.1:$admin_port" >"$WORK/envoy.json"
 add_rls "$WORK/envoy.json" "$rls_port"
+to_dynamic_module "$WORK/envoy.json"
 "$ENVOY" --mode validate -c "$WORK/envoy.json" >"$WORK/validate.log" 2>&1 || { cat "$WORK/validate.log" >&2; exit 1; }
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 wait_port "$envoy_port"
 envoy_pid=${PIDS[-1]}
-routes="plain rls realtime sync"
+routes="plain rls realtime sync dm-realtime dm-sync"
 for p in $routes; do curl -s -o /dev/null "http://127.0.0.1:$envoy_port/$p"; done
 conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}; rounds=${ROUNDS:-3}
 redis_commands() { redis-cli -p "$redis_port" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" {print $2}'; }
@@ -97,14 +104,20 @@ declare -A label=(
   [rls]="native ratelimit -> RLS (limitador) -> Redis"
   [realtime]="redis-rate-limiting realtime"
   [sync]="redis-rate-limiting sync_rate 0.1"
+  [dm-realtime]="realtime, Envoy dynamic module"
+  [dm-sync]="sync_rate 0.1, Envoy dynamic module"
 )
 base=""
+declare -A rps
 for route in $routes; do
   read -r r p50 p99 eus rus dus cmds < <(awk -v r="$route" '$1 == r { print $2, $3, $4, $5, $6, $7, $8 }' "$WORK/runs" |
     sort -k1 -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}')
   [ -z "$base" ] && base=$r
+  rps[$route]=$r
   printf '%-46s %7.0f %7s %7s %9s %7s %9s %9s %8s\n' "${label[$route]}" "$r" "$p50" "$p99" "$eus" "$rus" "$dus" "$cmds" "$(ratio "$r" "$base")"
 done
+echo "realtime req/s against native ratelimit -> RLS: Wasm $(ratio "${rps[realtime]}" "${rps[rls]}")x," \
+  "dynamic module $(ratio "${rps[dm-realtime]}" "${rps[rls]}")x"
 
 # Exactness: two Envoys, one Redis (and one RLS), both loaded at once from the same client, with a
 # limit an hour; what got through against it. Each limit in LIMITS (300: reached in tens of

@@ -54,6 +54,16 @@ export E2E_SKIPS="$root/target/e2e-skips.txt"
 cargo test "${tests[@]}" --test '*' 2>&1 | tee "$root/target/e2e-tests.log"
 reused "$root/target/e2e-tests.log"
 
+step "the Envoy tests again, on the dynamic module (E2E_ENVOY_BUILD=native)"
+# The same test code as above, with Envoy loading dist/native/libredis_filters.so instead of
+# the .wasm files (tests/src/envoy.rs); the scenarios run on Envoy alone in this pass.
+envoy_tests=()
+for t in client_address cluster demo envoy identity jwt jwt_blacklist native_module proxy_cache \
+  proxy_cache_topology rate_limiting redis_chain redis_tls security sentinel session; do
+  envoy_tests+=(--test "$t")
+done
+E2E_ENVOY_BUILD=native cargo test -p e2e-tests "${envoy_tests[@]}" 2>&1 | tee "$root/target/e2e-native.log"
+
 step "skipped"
 if [ -s "$E2E_SKIPS" ]; then
   # place, why, test: one line per place and reason, with how many tests it skipped.

@@ -51,7 +51,9 @@ pub struct RenderEnvoy {
     /// The declarative config (kong.yml)
     #[arg(long, value_name = "KONG_YML")]
     pub config: PathBuf,
-    /// Where the filters' .wasm files are (the rendered config names them)
+    /// Where the filters' .wasm files are (the rendered config names them); with --native,
+    /// where libredis_filters.so is (give Envoy the same directory as
+    /// ENVOY_DYNAMIC_MODULES_SEARCH_PATH)
     #[arg(long, value_name = "DIR")]
     pub filters_path: PathBuf,
     /// Envoy's listener
@@ -72,6 +74,10 @@ pub struct RenderEnvoy {
     /// CA bundle (PEM) for ssl_verify (default: the system's)
     #[arg(long, value_name = "PEM")]
     pub redis_ca: Option<PathBuf>,
+    /// Load the filters as the Envoy dynamic module (libredis_filters.so, found through
+    /// ENVOY_DYNAMIC_MODULES_SEARCH_PATH) instead of their .wasm files
+    #[arg(long)]
+    pub native: bool,
 }
 
 #[derive(Args, Debug)]

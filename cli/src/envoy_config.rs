@@ -25,6 +25,10 @@ pub struct EnvoyOptions<'a> {
     /// The CA bundle a TLS tunnel with `ssl_verify` checks Redis' certificates against
     /// (`--redis-ca`; else the system's).
     pub redis_ca: Option<std::path::PathBuf>,
+    /// This project's filters as the Envoy dynamic module (`--native`): `libredis_filters.so`,
+    /// found on `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`, instead of their .wasm files (other
+    /// filters stay Wasm filters from `filters_path`).
+    pub native: bool,
 }
 
 /// The system's CA bundle (Debian's ca-certificates), used without `--redis-ca`.
@@ -33,6 +37,11 @@ const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const WASM: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+const DYNAMIC_MODULE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
+const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
+/// The dynamic module's name: Envoy loads `lib<name>.so`.
+pub const NATIVE_MODULE: &str = "redis_filters";
 const FILTER_CONFIG: &str = "type.googleapis.com/envoy.config.route.v3.FilterConfig";
 const DFP_FILTER: &str =
     "type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig";
@@ -302,6 +311,37 @@ fn tunnel(name: &str, targets: &[(Target, Transport)], ca: &Path) -> (Value, Vec
     (listener, clusters)
 }
 
+/// A filter as a Wasm filter: its module file, its config as the plugin configuration.
+fn wasm_filter(f: &FilterEntry, name: &str, filters_path: &Path) -> Value {
+    let code = filters_path.join(format!("{}.wasm", f.name));
+    let mut wasm = json!({
+        "name": name,
+        "root_id": f.origin,
+        "vm_config": {"vm_id": f.name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": code.to_string_lossy()}}}
+    });
+    if let Some(c) = &f.config {
+        set_field(
+            &mut wasm,
+            "configuration",
+            json!({"@type": STRING_VALUE, "value": c}),
+        );
+    }
+    json!({"@type": WASM, "config": wasm})
+}
+
+/// A filter as the dynamic module's: picked by its Kong name, its config the same JSON (a
+/// StringValue: a Struct would reach the module with its keys reordered and its numbers as
+/// doubles), its counters under `wasmcustom.` as the Wasm filter's are.
+fn native_filter(f: &FilterEntry) -> Value {
+    let config = f.config.clone().unwrap_or_else(|| "{}".to_string());
+    json!({
+        "@type": DYNAMIC_MODULE,
+        "dynamic_module_config": {"name": NATIVE_MODULE, "do_not_close": true, "metrics_namespace": "wasmcustom"},
+        "filter_name": f.name,
+        "filter_config": {"@type": STRING_VALUE, "value": config},
+    })
+}
+
 pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String> {
     let mut clusters: Vec<Value> = config
         .services
@@ -323,20 +363,14 @@ pub fn render(config: &KongConfig, opts: &EnvoyOptions) -> Result<Value, String>
             continue;
         }
         seen.push(name.clone());
-        let code = opts.filters_path.join(format!("{}.wasm", f.name));
-        let mut wasm = json!({
-            "name": name,
-            "root_id": f.origin,
-            "vm_config": {"vm_id": f.name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": code.to_string_lossy()}}}
-        });
-        if let Some(c) = &f.config {
-            set_field(
-                &mut wasm,
-                "configuration",
-                json!({"@type": "type.googleapis.com/google.protobuf.StringValue", "value": c}),
-            );
-        }
-        filters.push(json!({"name": name, "disabled": true, "typed_config": {"@type": WASM, "config": wasm}}));
+        // The dynamic module carries this project's filters; any other (a filter of the user's
+        // own) stays a Wasm filter beside them.
+        let typed_config = if opts.native && crate::filter_check::parser(&f.name).is_some() {
+            native_filter(f)
+        } else {
+            wasm_filter(f, &name, opts.filters_path)
+        };
+        filters.push(json!({"name": name, "disabled": true, "typed_config": typed_config}));
         for (tunnel_name, targets, transport) in redis_targets(&f.name, f.config.as_deref()) {
             let list = tunnels.entry(tunnel_name).or_default();
             for t in targets {
@@ -436,6 +470,10 @@ services:
 "#;
 
     fn render_with(yaml: &str, redis_allow: &[&str]) -> Result<Value, String> {
+        render_build(yaml, redis_allow, false)
+    }
+
+    fn render_build(yaml: &str, redis_allow: &[&str], native: bool) -> Result<Value, String> {
         let config = KongConfig::parse(yaml).unwrap();
         let opts = EnvoyOptions {
             filters_path: Path::new("/f"),
@@ -444,8 +482,40 @@ services:
             redis_allow: redis_allow.iter().map(|s| s.to_string()).collect(),
             xff_trusted_hops: 0,
             redis_ca: None,
+            native,
         };
         render(&config, &opts)
+    }
+
+    #[test]
+    fn native_renders_our_filters_as_the_dynamic_module_and_others_as_wasm() {
+        let yaml = YAML.replace(
+            "        config: {\"minute\": 5, \"policy\": \"redis\", \"redis_port\": 6380}\n",
+            "        config: {\"minute\": 5, \"policy\": \"redis\", \"redis_port\": 6380}\n      - name: my-own-filter\n",
+        );
+        assert!(yaml.contains("my-own-filter"), "{yaml}");
+        let v = render_build(&yaml, &[], true).unwrap();
+        let hcm = &v["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        let ours = &hcm["http_filters"][0]["typed_config"];
+        assert_eq!(ours["@type"], DYNAMIC_MODULE);
+        assert_eq!(ours["dynamic_module_config"]["name"], NATIVE_MODULE);
+        assert_eq!(
+            ours["dynamic_module_config"]["metrics_namespace"], "wasmcustom",
+            "the counters keep the Wasm filters' names"
+        );
+        assert_eq!(ours["filter_name"], "redis-rate-limiting");
+        let config = ours["filter_config"]["value"].as_str().unwrap();
+        assert!(
+            config.contains("\"redis_port\":6380") || config.contains("6380"),
+            "{config}"
+        );
+        let theirs = &hcm["http_filters"][1]["typed_config"];
+        assert_eq!(theirs["@type"], WASM);
+        assert_eq!(
+            theirs["config"]["vm_config"]["code"]["local"]["filename"],
+            "/f/my-own-filter.wasm"
+        );
     }
 
     fn rendered() -> Value {

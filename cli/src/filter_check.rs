@@ -30,6 +30,15 @@ pub fn filters(config: &KongConfig) -> impl Iterator<Item = &FilterEntry> {
 /// Every problem found, each as `PATH (FILTER): what`; empty when all is well. Without
 /// `filters_path` the `.wasm` files are not looked for.
 pub fn check(config: &KongConfig, filters_path: Option<&Path>) -> Vec<String> {
+    check_build(config, filters_path, false)
+}
+
+/// The Envoy dynamic module's file: it carries every filter of this project (`--native`).
+pub const NATIVE_MODULE_FILE: &str = "libredis_filters.so";
+
+/// `check`; with `native`, this project's filters are looked for as the dynamic module
+/// (`libredis_filters.so`) in `filters_path` instead of their `.wasm` files.
+pub fn check_build(config: &KongConfig, filters_path: Option<&Path>, native: bool) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(dir) = filters_path {
         if !dir.is_dir() {
@@ -39,13 +48,20 @@ pub fn check(config: &KongConfig, filters_path: Option<&Path>) -> Vec<String> {
     }
     for f in filters(config) {
         if let Some(dir) = filters_path {
-            let wasm = dir.join(format!("{}.wasm", f.name));
-            if !wasm.is_file() {
+            let (file, build) = if native && parser(&f.name).is_some() {
+                (dir.join(NATIVE_MODULE_FILE), "scripts/build-native.sh")
+            } else {
+                (
+                    dir.join(format!("{}.wasm", f.name)),
+                    "scripts/build-wasm.sh",
+                )
+            };
+            if !file.is_file() {
                 problems.push(format!(
-                    "{} ({}): no {} (build with scripts/build-wasm.sh)",
+                    "{} ({}): no {} (build with {build})",
                     f.path,
                     f.name,
-                    wasm.display()
+                    file.display()
                 ));
             }
         }

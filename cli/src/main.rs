@@ -64,9 +64,18 @@ fn check(a: args::Check) -> ExitCode {
 /// `--config` loaded, and `--filters-path` made absolute (the rendered configs name files),
 /// after `filter_check`: every filter's `.wasm` is there and its config passes its parser.
 fn config_and_filters(config: &Path, filters: PathBuf) -> Result<(KongConfig, PathBuf), String> {
+    config_and_build(config, filters, false)
+}
+
+/// `config_and_filters`, this project's filters looked for as the dynamic module when `native`.
+fn config_and_build(
+    config: &Path,
+    filters: PathBuf,
+    native: bool,
+) -> Result<(KongConfig, PathBuf), String> {
     let config = KongConfig::load(config)?;
     let filters = absolute(filters);
-    let problems = filter_check::check(&config, Some(&filters));
+    let problems = filter_check::check_build(&config, Some(&filters), native);
     if !problems.is_empty() {
         return Err(problems.join("\n"));
     }
@@ -80,7 +89,7 @@ fn absolute(p: PathBuf) -> PathBuf {
 /// Prints the Envoy config (JSON, which Envoy also reads as YAML) equivalent to a kong.yml.
 fn render_envoy(a: args::RenderEnvoy) -> Result<(), String> {
     use redis_filters::envoy_config::{render, EnvoyOptions};
-    let (config, filters) = config_and_filters(&a.config, a.filters_path)?;
+    let (config, filters) = config_and_build(&a.config, a.filters_path, a.native)?;
     let rendered = render(
         &config,
         &EnvoyOptions {
@@ -90,6 +99,7 @@ fn render_envoy(a: args::RenderEnvoy) -> Result<(), String> {
             redis_allow: a.redis_allow,
             xff_trusted_hops: a.xff_trusted_hops,
             redis_ca: a.redis_ca,
+            native: a.native,
         },
     )?;
     let text = serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?;

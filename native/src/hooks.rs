@@ -1,15 +1,21 @@
-//! The functions Envoy calls (all 21 that Envoy 1.40 requires of an HTTP filter module). Each
-//! runs its body under `catch_unwind`: a panic must not cross into Envoy (it would abort the
-//! process); a request whose hook panicked gets Kong's 500.
+//! The functions Envoy calls (the 21 that Envoy 1.40 requires of an HTTP filter module), each
+//! a thin entry into the filters' runtime (`redis_filter_core::proxy::exports`, the entries a
+//! Wasm host calls) for the stream's context. Each runs under `catch_unwind`: a panic must not
+//! cross into Envoy (it would abort the process); a request whose hook panicked gets Kong's 500.
 
 use crate::abi::{self, ConfigEnvoyPtr, ConfigModulePtr, EnvoyBuffer, FilterEnvoyPtr};
-use crate::abi::{FilterModulePtr, ModuleBuffer, ModuleHttpHeader};
+use crate::abi::{EnvoyHttpHeader, FilterModulePtr};
 use crate::config::{self, FilterConfig};
+use crate::envoy::{self, Stream};
+use crate::{metrics, proxy_host, worker};
+use redis_filter_core::proxy::exports as wasm;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// One stream's filter.
-struct StreamFilter;
+/// One stream's filter, as Envoy keeps it: its context id.
+struct StreamFilter {
+    context: u32,
+}
 
 /// `f()`, or `fallback` if it panicked.
 fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
@@ -19,24 +25,14 @@ fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 /// Answers the stream with Kong's 500 (a hook panicked).
 fn unexpected_error(filter: FilterEnvoyPtr) {
     let body = br#"{"message":"An unexpected error occurred"}"#;
-    let header = ModuleHttpHeader {
-        key: ModuleBuffer::of(b"content-type"),
-        value: ModuleBuffer::of(b"application/json; charset=utf-8"),
-    };
-    // SAFETY: `filter` is the stream Envoy called us for; the buffers live for the call.
-    unsafe {
-        abi::envoy_dynamic_module_callback_http_send_response(
-            filter,
-            500,
-            &header,
-            1,
-            ModuleBuffer::of(body),
-            ModuleBuffer::of(b"redis_filters_panic"),
-        );
-    }
+    let headers = [(
+        "content-type".to_string(),
+        b"application/json; charset=utf-8".to_vec(),
+    )];
+    envoy::send_response(Stream(filter), 500, &headers, body, b"redis_filters_panic");
 }
 
-/// A headers hook's answer: go on, or (after a panic) the 500 and stop.
+/// A headers hook's answer: the filter's, or (after a panic) the 500 and stop.
 fn headers_hook(filter: FilterEnvoyPtr, f: impl FnOnce() -> u32) -> u32 {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(status) => status,
@@ -47,20 +43,61 @@ fn headers_hook(filter: FilterEnvoyPtr, f: impl FnOnce() -> u32) -> u32 {
     }
 }
 
+/// Our stream filter behind Envoy's pointer.
+fn stream_filter<'a>(filter: FilterModulePtr) -> Option<&'a StreamFilter> {
+    // SAFETY: Envoy hands back the pointer `on_http_filter_new` returned, alive until destroy.
+    unsafe { (filter as *const StreamFilter).as_ref() }
+}
+
+/// Makes the stream's context the one acting (and running), before entering the filters.
+/// Until it goes: a hook may run inside another (a stream resumed from another's answer runs
+/// its next filters at once, ours among them), and the outer one goes on acting for its own.
+#[must_use]
+fn enter(filter: &StreamFilter) -> Entered {
+    let before = worker::with(|w| {
+        let before = (w.effective, w.running);
+        w.effective = filter.context;
+        w.running = filter.context;
+        before
+    });
+    Entered(before)
+}
+
+/// The context acting and the stream running before a hook, given back when it ends.
+struct Entered((u32, u32));
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let (effective, running) = self.0;
+        worker::with(|w| {
+            w.effective = effective;
+            w.running = running;
+        });
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
+    redis_filter_core::proxy::install_native_host(proxy_host::table());
     abi::ABI_VERSION.as_ptr()
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
-    _envoy: ConfigEnvoyPtr,
+    envoy: ConfigEnvoyPtr,
     name: EnvoyBuffer,
     config: EnvoyBuffer,
 ) -> ConfigModulePtr {
     guarded(std::ptr::null(), || {
-        match config::parse(&name.to_vec(), &config.to_vec()) {
-            Ok(parsed) => Box::into_raw(Box::new(parsed)) as ConfigModulePtr,
+        match config::parse(&name.to_vec(), &config.to_vec(), envoy as usize) {
+            Ok(parsed) => {
+                // The filter's counters are Envoy's to create now: build it once to learn them.
+                metrics::defining(|| {
+                    crate::roots::root(&parsed);
+                    crate::roots::drop_root(parsed.envoy);
+                });
+                Box::into_raw(Box::new(parsed)) as ConfigModulePtr
+            }
             Err(e) => {
                 abi::log(abi::LOG_ERROR, &format!("redis_filters: {e}"));
                 std::ptr::null()
@@ -79,92 +116,268 @@ fn drop_boxed<T>(ptr: *const std::ffi::c_void) {
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(config: ConfigModulePtr) {
-    drop_boxed::<FilterConfig>(config);
+    guarded((), || {
+        // SAFETY: Envoy hands back the pointer `config_new` returned, once.
+        if let Some(c) = unsafe { (config as *const FilterConfig).as_ref() } {
+            metrics::forget(c.envoy);
+        }
+        drop_boxed::<FilterConfig>(config);
+    });
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
-    _config: ConfigModulePtr,
-    _envoy: FilterEnvoyPtr,
+    config: ConfigModulePtr,
+    envoy: FilterEnvoyPtr,
 ) -> FilterModulePtr {
-    Box::into_raw(Box::new(StreamFilter)) as FilterModulePtr
+    guarded(std::ptr::null(), || {
+        // SAFETY: the pointer `config_new` returned, alive while Envoy uses the config.
+        let Some(config) = (unsafe { (config as *const FilterConfig).as_ref() }) else {
+            return std::ptr::null();
+        };
+        let root = crate::roots::root(config);
+        let context = worker::with(|w| {
+            let id = w.next_id();
+            w.streams.insert(
+                id,
+                worker::Stream {
+                    envoy,
+                    root,
+                    carried: 0,
+                    held: false,
+                    reply: None,
+                    waiting: false,
+                    slot: None,
+                },
+            );
+            id
+        });
+        let filter = StreamFilter { context };
+        let _entered = enter(&filter);
+        wasm::proxy_on_context_create(context, root);
+        Box::into_raw(Box::new(filter)) as FilterModulePtr
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(filter: FilterModulePtr) {
-    drop_boxed::<StreamFilter>(filter);
+    guarded((), || {
+        if let Some(f) = stream_filter(filter) {
+            let _entered = enter(f);
+            wasm::proxy_on_delete(f.context);
+            let (gone, lost) = worker::with(|w| {
+                let lost: Vec<u32> = w
+                    .callouts
+                    .iter()
+                    .filter(|((id, _), _)| *id == f.context)
+                    .map(|(_, token)| *token)
+                    .collect();
+                w.callouts.retain(|(id, _), _| *id != f.context);
+                if w.armed == Some(f.context) {
+                    w.armed = None;
+                }
+                // Nothing may ride on this stream any more.
+                w.running = 0;
+                (w.streams.remove(&f.context), lost)
+            });
+            if let Some(slot) = gone.and_then(|s| s.slot) {
+                slot.close();
+            }
+            // Envoy cancels a stream's callouts with it (a client that went away): the other
+            // requests whose commands they carried hear of it now, as a failed call.
+            for token in lost {
+                worker::with(|w| w.answer = Some(worker::Answer::default()));
+                wasm::proxy_on_http_call_response(f.context, token, 0, 0, 0);
+                worker::with(|w| w.answer = None);
+            }
+            crate::wakes::arm();
+        }
+        drop_boxed::<StreamFilter>(filter);
+    });
+}
+
+/// Runs a hook of the stream's context: `Continue` (0) or `Pause` (1) from the runtime.
+fn run(filter: FilterModulePtr, f: impl FnOnce(&StreamFilter) -> u32) -> u32 {
+    match stream_filter(filter) {
+        Some(sf) => {
+            let _entered = enter(sf);
+            f(sf)
+        }
+        None => 0,
+    }
+}
+
+/// After the last of a response's hooks: the response waits while the stream carries calls
+/// (`carried.rs`). True when it must wait.
+fn response_ends(filter: &StreamFilter) -> bool {
+    worker::with(|w| match w.streams.get_mut(&filter.context) {
+        Some(s) if s.carried > 0 => {
+            s.held = true;
+            true
+        }
+        _ => false,
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
-    _end_of_stream: bool,
+    filter: FilterModulePtr,
+    end_of_stream: bool,
 ) -> u32 {
-    headers_hook(envoy, || abi::HEADERS_CONTINUE)
+    headers_hook(envoy, || {
+        let action = run(filter, |f| {
+            let action = wasm::proxy_on_request_headers(f.context, 0, end_of_stream as u32);
+            crate::wakes::paused(f.context, action);
+            action
+        });
+        headers_status(action)
+    })
+}
+
+fn headers_status(action: u32) -> u32 {
+    if action == 0 {
+        abi::HEADERS_CONTINUE
+    } else {
+        abi::HEADERS_STOP_ALL
+    }
+}
+
+fn body_status(action: u32) -> u32 {
+    if action == 0 {
+        abi::BODY_CONTINUE
+    } else {
+        abi::BODY_STOP_AND_BUFFER
+    }
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
-    _end_of_stream: bool,
+    filter: FilterModulePtr,
+    end_of_stream: bool,
 ) -> u32 {
-    headers_hook(envoy, || abi::HEADERS_CONTINUE)
+    headers_hook(envoy, || {
+        let action = run(filter, |f| {
+            crate::roots::tick_due(f.context);
+            let action = wasm::proxy_on_response_headers(f.context, 0, end_of_stream as u32);
+            if end_of_stream && response_ends(f) {
+                return 1;
+            }
+            action
+        });
+        headers_status(action)
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
-    _envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
-    _end_of_stream: bool,
+    envoy: FilterEnvoyPtr,
+    filter: FilterModulePtr,
+    end_of_stream: bool,
 ) -> u32 {
-    abi::BODY_CONTINUE
+    guarded(abi::BODY_CONTINUE, || {
+        let action = run(filter, |f| {
+            let size = envoy::body_size(Stream(envoy), true);
+            let action = wasm::proxy_on_request_body(f.context, size, end_of_stream as u32);
+            crate::wakes::paused(f.context, action);
+            action
+        });
+        body_status(action)
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
-    _envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
-    _end_of_stream: bool,
+    envoy: FilterEnvoyPtr,
+    filter: FilterModulePtr,
+    end_of_stream: bool,
 ) -> u32 {
-    abi::BODY_CONTINUE
+    guarded(abi::BODY_CONTINUE, || {
+        let action = run(filter, |f| {
+            let size = envoy::body_size(Stream(envoy), false);
+            let action = wasm::proxy_on_response_body(f.context, size, end_of_stream as u32);
+            if end_of_stream && action == 0 && response_ends(f) {
+                return 1;
+            }
+            action
+        });
+        body_status(action)
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     _envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
+    filter: FilterModulePtr,
 ) -> u32 {
-    abi::TRAILERS_CONTINUE
+    guarded(abi::TRAILERS_CONTINUE, || {
+        run(filter, |f| wasm::proxy_on_request_trailers(f.context, 0))
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
     _envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
+    filter: FilterModulePtr,
 ) -> u32 {
-    abi::TRAILERS_CONTINUE
+    guarded(abi::TRAILERS_CONTINUE, || {
+        run(filter, |f| {
+            let action = wasm::proxy_on_response_trailers(f.context, 0);
+            if action == 0 && response_ends(f) {
+                return 1;
+            }
+            action
+        })
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     _envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
+    filter: FilterModulePtr,
 ) {
+    guarded((), || {
+        run(filter, |f| {
+            wasm::proxy_on_log(f.context);
+            0
+        });
+    });
 }
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
-    _envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
-    _callout_id: u64,
+    envoy: FilterEnvoyPtr,
+    filter: FilterModulePtr,
+    callout_id: u64,
     _result: u32,
-    _headers: *const abi::EnvoyHttpHeader,
-    _headers_size: usize,
-    _body_chunks: *const EnvoyBuffer,
-    _body_chunks_size: usize,
+    headers: *const EnvoyHttpHeader,
+    headers_size: usize,
+    body_chunks: *const EnvoyBuffer,
+    body_chunks_size: usize,
 ) {
+    guarded((), || {
+        let Some(f) = stream_filter(filter) else {
+            return;
+        };
+        let _entered = enter(f);
+        let Some(token) = worker::with(|w| w.callouts.remove(&(f.context, callout_id))) else {
+            return;
+        };
+        // This stream carries one call fewer before the answer is handed out: what the answer
+        // leads to (its own local reply) need not wait for it.
+        worker::with(|w| {
+            if let Some(s) = w.streams.get_mut(&f.context) {
+                s.carried = s.carried.saturating_sub(1);
+            }
+        });
+        let answer = envoy::answer(headers, headers_size, body_chunks, body_chunks_size);
+        let body_size = answer.body.len();
+        worker::with(|w| w.answer = Some(answer));
+        wasm::proxy_on_http_call_response(f.context, token, headers_size, body_size, 0);
+        worker::with(|w| w.answer = None);
+        crate::carried::settle(f.context, Stream(envoy));
+    });
 }
 
 #[no_mangle]
@@ -172,7 +385,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
     _envoy: FilterEnvoyPtr,
     _filter: FilterModulePtr,
     _stream_id: u64,
-    _headers: *const abi::EnvoyHttpHeader,
+    _headers: *const EnvoyHttpHeader,
     _headers_size: usize,
     _end_stream: bool,
 ) {
@@ -194,7 +407,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
     _envoy: FilterEnvoyPtr,
     _filter: FilterModulePtr,
     _stream_id: u64,
-    _trailers: *const abi::EnvoyHttpHeader,
+    _trailers: *const EnvoyHttpHeader,
     _trailers_size: usize,
 ) {
 }
@@ -219,9 +432,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
     _envoy: FilterEnvoyPtr,
-    _filter: FilterModulePtr,
+    filter: FilterModulePtr,
     _event_id: u64,
 ) {
+    guarded((), || {
+        if let Some(f) = stream_filter(filter) {
+            let _entered = enter(f);
+            crate::wakes::woken(f.context);
+        }
+    });
 }
 
 #[no_mangle]

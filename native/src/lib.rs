@@ -1,9 +1,25 @@
-//! The filters as one Envoy dynamic module (`libredis_filters.so`, issue 33). This first step
-//! loads in Envoy 1.40, takes each filter's config by its Kong name (`filter_name`) with the Wasm
-//! filter's JSON (`filter_config`, a `StringValue`), refuses a bad one naming the field, and lets
-//! requests through; the filters' request logic is not wired to it yet. `abi` holds our ABI
-//! declarations, `hooks` the functions Envoy calls, `config` the check of a config.
+//! The filters as one Envoy dynamic module (`libredis_filters.so`, issue 33): the Wasm build's
+//! filters, registry and Redis multiplexer, run natively over a host adapter.
+//! - `hooks`: the functions Envoy calls, each a thin entry into the filters' runtime;
+//! - `proxy_host`: the host functions the runtime calls, over Envoy's callbacks (`envoy`,
+//!   declared in `abi`);
+//! - `carried`: a stream carrying calls for others does not end before their answers;
+//! - `worker`: what one worker thread knows (its contexts, roots, callouts); `roots`: each
+//!   config's root on a worker and its ticks;
+//! - `timer`, `wakes`: a thread of the module's own wakes streams that wait on Redis, so a
+//!   worker's roots tick without traffic;
+//! - `shared_memory`: the filters' shared data in process memory; `metrics`: their counters as
+//!   Envoy counters; `config`: a config checked by the filter's own parser.
 
 pub mod abi;
+mod carried;
 pub mod config;
+mod envoy;
 pub mod hooks;
+mod metrics;
+mod proxy_host;
+mod roots;
+mod shared_memory;
+mod timer;
+mod wakes;
+mod worker;

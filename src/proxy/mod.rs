@@ -5,7 +5,7 @@
 
 pub mod abi;
 pub mod context;
-mod exports;
+pub mod exports;
 pub mod feature;
 #[cfg(feature = "higress")]
 mod higress_transport;
@@ -33,6 +33,8 @@ pub use runtime::{
     TAG_SHIFT,
 };
 pub use step::Step;
+#[cfg(not(target_arch = "wasm32"))]
+pub use sys::{install as install_native_host, NativeHost};
 pub use wasm_filter_host::WasmFilterHost;
 
 /// Sets the root context factory, the filter's name for its memory gauge (`memory_gauge`) and a

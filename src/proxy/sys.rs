@@ -1,6 +1,7 @@
 //! The raw proxy-wasm ABI 0.2.1 host functions. Inside the VM they are imports from `env`;
-//! natively (unit tests, clippy) they are stubs that fail with InternalFailure, so the logic
-//! above them compiles and is tested without a host.
+//! natively they call the host a native build installs (`install`: the Envoy dynamic module's
+//! adapter, native/src/proxy_host.rs), and fail with InternalFailure where none is installed
+//! (unit tests, clippy), so the logic above them compiles and is tested without a host.
 
 #![allow(clippy::too_many_arguments)]
 
@@ -12,11 +13,23 @@ macro_rules! host_functions {
             $(pub fn $name($($arg: $ty),*) -> u32;)*
         }
 
+        /// The host functions of a native build, one entry each (same arguments, same status
+        /// codes, return blocks allocated as `proxy_on_memory_allocate` does).
+        #[cfg(not(target_arch = "wasm32"))]
+        #[derive(Clone, Copy)]
+        pub struct NativeHost {
+            $(pub $name: unsafe fn($($ty),*) -> u32,)*
+            pub random_get: unsafe fn(*mut u8, usize) -> u16,
+        }
+
         $(
             #[cfg(not(target_arch = "wasm32"))]
-            #[allow(unused_variables)]
             pub unsafe fn $name($($arg: $ty),*) -> u32 {
-                INTERNAL_FAILURE
+                match NATIVE.get() {
+                    // SAFETY: the caller keeps the ABI's contract; the host installed keeps it too.
+                    Some(host) => unsafe { (host.$name)($($arg),*) },
+                    None => INTERNAL_FAILURE,
+                }
             }
         )*
     };
@@ -24,6 +37,16 @@ macro_rules! host_functions {
 
 #[cfg(not(target_arch = "wasm32"))]
 const INTERNAL_FAILURE: u32 = 10;
+
+/// The native build's host, installed once.
+#[cfg(not(target_arch = "wasm32"))]
+static NATIVE: std::sync::OnceLock<NativeHost> = std::sync::OnceLock::new();
+
+/// Installs the native build's host functions (once; later calls change nothing).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn install(host: NativeHost) {
+    let _ = NATIVE.set(host);
+}
 
 host_functions! {
     fn proxy_log(level: u32, message: *const u8, message_size: usize) -> u32;
@@ -57,8 +80,12 @@ extern "C" {
     pub fn random_get(buf: *mut u8, buf_len: usize) -> u16;
 }
 
-/// Natively (unit tests) there is no host: nothing random comes.
+/// Natively: the installed host's random source, else nothing random comes.
 #[cfg(not(target_arch = "wasm32"))]
-pub unsafe fn random_get(_buf: *mut u8, _buf_len: usize) -> u16 {
-    INTERNAL_FAILURE as u16
+pub unsafe fn random_get(buf: *mut u8, buf_len: usize) -> u16 {
+    match NATIVE.get() {
+        // SAFETY: as for the host functions above.
+        Some(host) => unsafe { (host.random_get)(buf, buf_len) },
+        None => INTERNAL_FAILURE as u16,
+    }
 }

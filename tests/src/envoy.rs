@@ -13,7 +13,11 @@ use wasm_test_harness::EchoServer;
 
 /// `envoy --mode validate` of the config at `config`; fails the test with Envoy's reasons.
 pub fn validate(config: &std::path::Path) {
-    let out = Command::new(envoy_bin())
+    let mut command = Command::new(envoy_bin());
+    if native_build() {
+        command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_module_dir());
+    }
+    let out = command
         .args(["--mode", "validate", "-c", config.to_str().unwrap()])
         .output()
         .unwrap();
@@ -22,6 +26,24 @@ pub fn validate(config: &std::path::Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Which build of the filters the Envoy tests load: the Wasm modules, or with
+/// `E2E_ENVOY_BUILD=native` the dynamic module (`dist/native/libredis_filters.so`, from
+/// scripts/build-native.sh). `scripts/test.sh` runs the Envoy tests once with each.
+pub fn native_build() -> bool {
+    std::env::var("E2E_ENVOY_BUILD").is_ok_and(|b| b == "native")
+}
+
+/// Where scripts/build-native.sh puts `libredis_filters.so`.
+pub fn native_module_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/native");
+    assert!(
+        dir.join("libredis_filters.so").is_file(),
+        "no {}/libredis_filters.so: build it with bash scripts/build-native.sh",
+        dir.display()
+    );
+    std::fs::canonicalize(&dir).unwrap_or(dir)
 }
 
 pub fn envoy_bin() -> PathBuf {
@@ -79,13 +101,18 @@ impl EnvoyGateway {
             redis_allow: redis_allow.iter().map(|a| a.to_string()).collect(),
             xff_trusted_hops: 0,
             redis_ca: redis_ca.map(std::path::Path::to_path_buf),
+            native: native_build(),
         };
         let mut rendered = render(&config, &opts).expect("render");
         edit(&mut rendered);
         let path = dir.0.join("envoy.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&rendered).unwrap()).unwrap();
         let log = std::fs::File::create(dir.0.join("envoy.log")).unwrap();
-        let child = Command::new(envoy_bin())
+        let mut command = Command::new(envoy_bin());
+        if native_build() {
+            command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_module_dir());
+        }
+        let child = command
             .args([
                 "-c",
                 path.to_str().unwrap(),

@@ -29,13 +29,21 @@ pub enum Host {
     Kong,
 }
 
-/// The hosts whose metrics and tunnel counts a scenario may read.
-pub const HOSTS: [Host; 2] = [Host::Harness, Host::Envoy];
+/// The hosts whose metrics and tunnel counts a scenario may read: the harness and Envoy; only
+/// Envoy in the pass that runs the Envoy tests on the dynamic module (`E2E_ENVOY_BUILD=native`,
+/// `crate::envoy::native_build`), where the other hosts have nothing new to show.
+pub fn hosts() -> Vec<Host> {
+    if crate::envoy::native_build() {
+        vec![Host::Envoy]
+    } else {
+        vec![Host::Harness, Host::Envoy]
+    }
+}
 
 /// Every host: Kong's engine too when it is found here (else it says so, once per call).
 pub fn all_hosts(test: &str) -> Vec<Host> {
-    let mut hosts = HOSTS.to_vec();
-    if kong::available(test) {
+    let mut hosts = hosts();
+    if !crate::envoy::native_build() && kong::available(test) {
         hosts.push(Host::Kong);
     }
     hosts

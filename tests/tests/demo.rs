@@ -141,6 +141,7 @@ fn rendered_template(dir: &Path) -> String {
         redis_allow: vec![],
         xff_trusted_hops: 0,
         redis_ca: None,
+        native: false,
     };
     let rendered = redis_filters::envoy_config::render(&config, &opts).unwrap();
     let mut text = serde_json::to_string_pretty(&rendered).unwrap() + "\n";

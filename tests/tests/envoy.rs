@@ -41,6 +41,7 @@ fn the_demo_config_renders_to_a_valid_envoy_config() {
         redis_allow: vec!["10.1.2.3:*".into()],
         xff_trusted_hops: 0,
         redis_ca: None,
+        native: e2e_tests::envoy::native_build(),
     };
     let rendered = redis_filters::envoy_config::render(&config, &opts).unwrap();
     let path = dir.0.join("envoy.json");

@@ -3,27 +3,16 @@
 //! a filter's config by its Kong name with the Wasm filter's JSON, refuses a bad field or an
 //! unknown filter naming it, and lets requests through.
 
-use e2e_tests::envoy::envoy_bin;
+use e2e_tests::envoy::{envoy_bin, native_module_dir as module_dir};
 use e2e_tests::harness::TempDir;
 use e2e_tests::http::get;
 use e2e_tests::{eventually, free_port};
 use serde_json::{json, Value};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 use wasm_test_harness::EchoServer;
-
-/// Where scripts/build-native.sh puts `libredis_filters.so` (the test command runs it).
-fn module_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/native");
-    assert!(
-        dir.join("libredis_filters.so").is_file(),
-        "no {}/libredis_filters.so: build it with bash scripts/build-native.sh",
-        dir.display()
-    );
-    dir
-}
 
 /// A listener on `port` whose one route goes to `upstream` through the module's `filter`.
 fn envoy_config(port: u16, upstream: SocketAddr, filter: &str, config: &str) -> Value {

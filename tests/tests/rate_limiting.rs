@@ -2,7 +2,7 @@
 //! and keys; every period and limit_by; several gateways sharing one Redis; Redis failures.
 
 use e2e_tests::gateway::{
-    all_hosts, rate_limited_yaml, Gateway, Host, HOSTS, ROUTE_ID, SERVICE_ID,
+    all_hosts, hosts, rate_limited_yaml, Gateway, Host, ROUTE_ID, SERVICE_ID,
 };
 use e2e_tests::harness::dist_dir;
 use e2e_tests::http::{get, Response};
@@ -70,7 +70,7 @@ fn assert_kong_rejection(r: &Response) {
 #[test]
 fn rejects_the_request_after_the_limit_with_kong_headers_and_body() {
     let test = "rejects_the_request_after_the_limit_with_kong_headers_and_body";
-    for (host, version) in RedisVersion::pairs(HOSTS, test) {
+    for (host, version) in RedisVersion::pairs(hosts(), test) {
         eprintln!("{test}: {host:?}, Redis {version:?}");
         let redis = version.start(&[]);
         let gw = gateway_on(
@@ -282,8 +282,9 @@ fn two_gateways_enforce_exactly_the_limit_under_concurrent_clients() {
         if let (Some(ca), Some(cb)) = (a.tunnel_calls(), b.tunnel_calls()) {
             let calls = ca + cb;
             eprintln!("{host:?}: {calls} tunnel calls for 320 requests");
-            // Envoy batches requests into shared calls; the harness runs Kong's rules here
-            // (one call per request, the bridge pools connections).
+            // Envoy batches requests into shared calls (the Wasm filters and the dynamic module
+            // alike); the harness runs Kong's rules here (one call per request, the bridge
+            // pools connections).
             match host {
                 Host::Envoy => assert!(calls < 320, "Envoy: {calls} calls for 320 requests"),
                 _ => assert!(calls >= 320, "{host:?}: {calls} calls for 320 requests"),
@@ -321,7 +322,7 @@ fn local_policy_counts_across_workers_with_shared_data() {
 
 #[test]
 fn redis_stopped_mid_test_fault_tolerant_passes_and_strict_answers_500() {
-    for host in HOSTS {
+    for host in hosts() {
         for fault_tolerant in [true, false] {
             let redis = RedisServer::start(&[]);
             let gw = gateway_on(

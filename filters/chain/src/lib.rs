@@ -22,6 +22,9 @@ pub use chain::Chain;
 /// The filter's name, in its log lines and its 500s.
 pub const NAME: &str = "redis-chain";
 
-redis_filter_core::filter_main!(|id| Box::new(
-    redis_filter_core::proxy::FeatureRoot::<Chain>::new(id)
-));
+redis_filter_core::filter_main!(root);
+
+/// The chain's root context (its module's, and the Envoy dynamic module's `redis-chain`).
+pub fn root(id: u32) -> Box<dyn redis_filter_core::proxy::RootContext> {
+    Box::new(redis_filter_core::proxy::FeatureRoot::<Chain>::new(id))
+}
