@@ -151,6 +151,7 @@ PY
 # to_dynamic_module ENVOY_JSON: the filters enabled on routes whose prefix starts with /dm- become
 # the Envoy dynamic module's (libredis_filters.so, issue 33): the same filter by its Kong name and
 # the same config, so one Envoy serves each filter both ways and a run compares them side by side.
+# Other filters on those routes (a test filter) stay Wasm.
 to_dynamic_module() {
 python3 - "$1" <<'PY'
 import json, sys
@@ -163,8 +164,8 @@ for vh in hcm["route_config"]["virtual_hosts"]:
         if r["match"].get("prefix", "").startswith("/dm-"):
             names.update(r.get("typed_per_filter_config", {}).keys())
 for f in hcm["http_filters"]:
-    if f["name"] in names:
-        wasm = f["typed_config"]["config"]
+    wasm = f.get("typed_config", {}).get("config", {})
+    if f["name"] in names and wasm.get("vm_config", {}).get("vm_id", "").startswith("redis-"):
         f["typed_config"] = {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
             "dynamic_module_config": {"name": "redis_filters", "do_not_close": True, "metrics_namespace": "wasmcustom"},

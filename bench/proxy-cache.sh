@@ -3,7 +3,8 @@
 # 10 ms: passthrough (no cache), a Hit of redis-proxy-cache (strategy redis: one Redis round
 # trip per request), and a hit of Envoy's own in-memory cache filter (envoy.filters.http.cache,
 # SimpleHttpCache) on a route of its own, and a Hit of strategy memory (the host's shared data,
-# no Redis); then the same on the harness.
+# no Redis); the two Hits again with the filter as the Envoy dynamic module (dm- routes, issue
+# 33); then the same on the harness.
 source "$(dirname "$0")/lib.sh"
 envoy_bench_setup
 envoy_port=$(free_port); gw_port=$(free_port)
@@ -17,6 +18,12 @@ envoy_port=$(free_port); gw_port=$(free_port)
     paths: [/memory]
     filter_chains: [{filters: [{name: redis-proxy-cache, config: '{"strategy": "memory", "content_type": ["application/json"], "cache_ttl": 3600}'}]}]
   - {name: native, paths: [/native]}
+  - name: dm-cached
+    paths: [/dm-cached]
+    filter_chains: [{filters: [{name: redis-proxy-cache, config: '{"strategy": "redis", "redis_port": $redis_port, "content_type": ["application/json"], "cache_ttl": 3600}'}]}]
+  - name: dm-memory
+    paths: [/dm-memory]
+    filter_chains: [{filters: [{name: redis-proxy-cache, config: '{"strategy": "memory", "content_type": ["application/json"], "cache_ttl": 3600}'}]}]
 YAML
 } >"$WORK/kong.yml"
 "$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
@@ -36,13 +43,14 @@ for vh in hcm["route_config"]["virtual_hosts"]:
                 "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
 json.dump(cfg, open(path, "w"))
 PY
+to_dynamic_module "$WORK/envoy.json"
 "$ENVOY" --mode validate -c "$WORK/envoy.json" >"$WORK/validate.log" 2>&1 || { cat "$WORK/validate.log"; exit 1; }
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$gw_port" --workers 1
 wait_port "$envoy_port"; wait_port "$gw_port"
 query='?delay_ms=10&header=Cache-Control:public,max-age=3600'
 for port in "$envoy_port" "$gw_port"; do
-  for p in plain cached memory native; do
+  for p in plain cached memory native dm-cached dm-memory; do
     for _ in 1 2 3; do curl -s -o /dev/null "http://127.0.0.1:$port/$p$query"; done
   done
 done
@@ -66,6 +74,12 @@ table() {
   read -r r p50 < <(median_rps "http://127.0.0.1:$port/memory$query" "$conns" "$secs" "$rounds")
   vs="-"; [ -n "$native" ] && vs=$(ratio "$r" "$native")
   printf '%-40s %10.0f %8s %14s %16s\n' "redis-proxy-cache Hit (strategy memory)" "$r" "$p50" "$(ratio "$r" "$base")" "$vs"
+  if [ "$name" = Envoy ]; then
+    read -r r p50 < <(median_rps "http://127.0.0.1:$port/dm-cached$query" "$conns" "$secs" "$rounds")
+    printf '%-40s %10.0f %8s %14s %16s\n' "Hit (Redis), Envoy dynamic module" "$r" "$p50" "$(ratio "$r" "$base")" "$(ratio "$r" "$native")"
+    read -r r p50 < <(median_rps "http://127.0.0.1:$port/dm-memory$query" "$conns" "$secs" "$rounds")
+    printf '%-40s %10.0f %8s %14s %16s\n' "Hit (memory), Envoy dynamic module" "$r" "$p50" "$(ratio "$r" "$base")" "$(ratio "$r" "$native")"
+  fi
 }
 table Envoy "$envoy_port"
 table Harness "$gw_port"

@@ -2,7 +2,8 @@
 # redis-session in Envoy and the harness (one worker each, wrk -c64), same run: passthrough
 # against a request that carries a valid session (one EVALSHA reads and touches it, the
 # consumer's headers go upstream). The session is made first through consumer-stub, the test
-# filter standing in for an authentication filter.
+# filter standing in for an authentication filter. In Envoy, the session again with redis-session
+# as the Envoy dynamic module (dm-session, issue 33).
 source "$(dirname "$0")/lib.sh"
 envoy_bench_setup
 envoy_port=$(free_port); gw_port=$(free_port)
@@ -18,9 +19,19 @@ envoy_port=$(free_port); gw_port=$(free_port)
       - name: redis-session
         config: '{"storage": "redis", "redis_port": $redis_port, "cookie_name": "kong_session", "secret": "bench-secret"}'
       - name: redis-chain-end
+  - name: dm-session
+    paths: [/dm-session]
+    filter_chains:
+    - filters:
+      - name: consumer-stub
+        config: '{"keys": {"k-bench": {"id": "c-bench", "username": "bench"}}}'
+      - name: redis-session
+        config: '{"storage": "redis", "redis_port": $redis_port, "cookie_name": "kong_session", "secret": "bench-secret"}'
+      - name: redis-chain-end
 YAML
 } >"$WORK/kong.yml"
 "$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
+to_dynamic_module "$WORK/envoy.json"
 start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 start gateway "$HARNESS" serve --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$gw_port" --workers 1
 wait_port "$envoy_port"; wait_port "$gw_port"
@@ -45,6 +56,10 @@ for host in "Envoy $envoy_port" "Harness $gw_port"; do
   printf '%-44s %10.0f %8s %12s\n' "passthrough" "$base" "$base_p50" "1.00"
   read -r r p50 < <(median_rps_with "Cookie: $cookie" "http://127.0.0.1:$2/session")
   printf '%-44s %10.0f %8s %12s\n' "a request with a valid session" "$r" "$p50" "$(ratio "$r" "$base")"
+  if [ "$1" = Envoy ]; then
+    read -r r p50 < <(median_rps_with "Cookie: $cookie" "http://127.0.0.1:$2/dm-session")
+    printf '%-44s %10.0f %8s %12s\n' "the same, Envoy dynamic module" "$r" "$p50" "$(ratio "$r" "$base")"
+  fi
 done
 echo
 echo "Redis EVALSHAs: $(redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' | grep -E 'cmdstat_evalsha:' | cut -d, -f1)"
