@@ -35,7 +35,7 @@ pub fn parse(name: &[u8], config: &[u8], envoy: usize) -> Result<FilterConfig, S
     };
     let (check, root): (Check, _) = match name {
         "redis-chain" => (redis_chain::config::check, redis_chain::root as _),
-        redis_chain_end::NAME => (redis_chain_end::config::check, chain_end_root as _),
+        redis_chain_end::NAME => (redis_chain_end::config::check, redis_chain_end::root as _),
         _ => match redis_chain::known::find(name) {
             Some(known) => (known.check, known.root),
             None => {
@@ -53,14 +53,6 @@ pub fn parse(name: &[u8], config: &[u8], envoy: usize) -> Result<FilterConfig, S
         root,
         envoy,
     })
-}
-
-/// redis-chain-end's root: it continues in every phase (Kong's engine needs it last in a
-/// chain; Envoy runs it as the no-op it is, so the same kong.yml serves).
-fn chain_end_root(id: u32) -> Box<dyn RootContext> {
-    Box::new(redis_filter_core::proxy::FeatureRoot::<
-        redis_chain_end::ChainEnd,
-    >::new(id))
 }
 
 #[cfg(test)]

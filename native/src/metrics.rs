@@ -6,7 +6,7 @@
 
 use crate::envoy;
 use std::cell::Cell;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A counter: its config (Envoy's handle), its name, Envoy's id for it.
 struct Counter {
@@ -15,11 +15,16 @@ struct Counter {
     envoy_id: usize,
 }
 
-/// Every counter; our metric id is the index. A destroyed config's become `None`.
-static COUNTERS: Mutex<Vec<Option<Counter>>> = Mutex::new(Vec::new());
+/// Every counter; our metric id is the index. A destroyed config's become `None`. Workers only
+/// read it (each increment, on every worker at once); configs write it.
+static COUNTERS: RwLock<Vec<Option<Counter>>> = RwLock::new(Vec::new());
 
-fn counters() -> MutexGuard<'static, Vec<Option<Counter>>> {
-    COUNTERS.lock().unwrap_or_else(|p| p.into_inner())
+fn counters() -> RwLockReadGuard<'static, Vec<Option<Counter>>> {
+    COUNTERS.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn counters_mut() -> RwLockWriteGuard<'static, Vec<Option<Counter>>> {
+    COUNTERS.write().unwrap_or_else(|p| p.into_inner())
 }
 
 thread_local! {
@@ -39,7 +44,7 @@ pub fn defining<T>(f: impl FnOnce() -> T) -> T {
 /// is created, found afterwards.
 pub fn define(config: usize, name: &str) -> Option<u32> {
     if DEFINING.with(Cell::get) {
-        let mut all = counters();
+        let mut all = counters_mut();
         if let Some(i) = find(&all, config, name) {
             return Some(i);
         }
@@ -77,7 +82,7 @@ pub fn increment(id: u32, by: i64) -> bool {
 
 /// A config went: its counters are forgotten.
 pub fn forget(config: usize) {
-    for slot in counters().iter_mut() {
+    for slot in counters_mut().iter_mut() {
         if slot.as_ref().is_some_and(|c| c.config == config) {
             *slot = None;
         }

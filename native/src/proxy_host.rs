@@ -55,16 +55,16 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(ptr, len) }
 }
 
-/// Hands `data` to the caller as a block it owns (as `proxy_on_memory_allocate` makes them:
-/// the runtime takes it back with `Vec::from_raw_parts(ptr, len, len)`).
-unsafe fn give(data: &[u8], out: *mut *mut u8, out_len: *mut usize) -> u32 {
-    let mut block = Vec::with_capacity(data.len());
-    block.extend_from_slice(data);
-    let mut block = std::mem::ManuallyDrop::new(block);
+/// Hands `data` to the caller as a block it owns, without copying it again: the runtime takes
+/// it back with `Vec::from_raw_parts(ptr, len, len)`, so its capacity is cut to its length
+/// first (a boxed slice).
+unsafe fn give(data: Vec<u8>, out: *mut *mut u8, out_len: *mut usize) -> u32 {
+    let block = data.into_boxed_slice();
+    let len = block.len();
     // SAFETY: the runtime passes valid out-pointers.
     unsafe {
-        *out = block.as_mut_ptr();
-        *out_len = data.len();
+        *out = Box::into_raw(block) as *mut u8;
+        *out_len = len;
     }
     OK
 }
@@ -124,7 +124,7 @@ unsafe fn proxy_get_buffer_bytes(
     out: *mut *mut u8,
     out_len: *mut usize,
 ) -> u32 {
-    let whole = match kind {
+    let mut whole = match kind {
         REQUEST_BODY | RESPONSE_BODY => {
             let Some(stream) = acting() else {
                 return NOT_FOUND;
@@ -144,7 +144,9 @@ unsafe fn proxy_get_buffer_bytes(
     };
     let from = start.min(whole.len());
     let to = from.saturating_add(max).min(whole.len());
-    unsafe { give(whole.get(from..to).unwrap_or_default(), out, out_len) }
+    whole.truncate(to);
+    whole.drain(..from);
+    unsafe { give(whole, out, out_len) }
 }
 
 unsafe fn proxy_set_buffer_bytes(
@@ -193,7 +195,7 @@ unsafe fn proxy_get_header_map_pairs(map: u32, out: *mut *mut u8, out_len: *mut 
         };
         envoy::headers(stream, kind)
     };
-    unsafe { give(&pairs::encode(&headers), out, out_len) }
+    unsafe { give(pairs::encode(&headers), out, out_len) }
 }
 
 unsafe fn proxy_get_header_map_value(
@@ -220,7 +222,7 @@ unsafe fn proxy_get_header_map_value(
         envoy::header(stream, kind, key)
     };
     match value {
-        Some(v) => unsafe { give(&v, out, out_len) },
+        Some(v) => unsafe { give(v, out, out_len) },
         None => NOT_FOUND,
     }
 }
@@ -270,7 +272,7 @@ unsafe fn proxy_get_property(
 ) -> u32 {
     let key = String::from_utf8_lossy(unsafe { bytes(path, path_size) }).replace('\0', ".");
     match acting().and_then(|stream| envoy::property(stream, &key)) {
-        Some(v) => unsafe { give(&v, out, out_len) },
+        Some(v) => unsafe { give(v, out, out_len) },
         None => NOT_FOUND,
     }
 }
@@ -301,7 +303,7 @@ unsafe fn proxy_get_shared_data(
         Ok((value, number)) => {
             // SAFETY: a valid out-pointer from the runtime.
             unsafe { *cas = number };
-            unsafe { give(&value, out, out_len) }
+            unsafe { give(value, out, out_len) }
         }
         Err(code) => code,
     }

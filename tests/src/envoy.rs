@@ -13,11 +13,7 @@ use wasm_test_harness::EchoServer;
 
 /// `envoy --mode validate` of the config at `config`; fails the test with Envoy's reasons.
 pub fn validate(config: &std::path::Path) {
-    let mut command = Command::new(envoy_bin());
-    if native_build() {
-        command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_module_dir());
-    }
-    let out = command
+    let out = envoy_command()
         .args(["--mode", "validate", "-c", config.to_str().unwrap()])
         .output()
         .unwrap();
@@ -44,6 +40,15 @@ pub fn native_module_dir() -> PathBuf {
         dir.display()
     );
     std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// The wheel's Envoy, finding the dynamic module in the build the tests load (`native_build`).
+fn envoy_command() -> Command {
+    let mut command = Command::new(envoy_bin());
+    if native_build() {
+        command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_module_dir());
+    }
+    command
 }
 
 pub fn envoy_bin() -> PathBuf {
@@ -108,11 +113,7 @@ impl EnvoyGateway {
         let path = dir.0.join("envoy.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&rendered).unwrap()).unwrap();
         let log = std::fs::File::create(dir.0.join("envoy.log")).unwrap();
-        let mut command = Command::new(envoy_bin());
-        if native_build() {
-            command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_module_dir());
-        }
-        let child = command
+        let child = envoy_command()
             .args([
                 "-c",
                 path.to_str().unwrap(),

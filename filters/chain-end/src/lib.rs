@@ -14,7 +14,12 @@ use std::rc::Rc;
 /// The filter's name, in its log lines and its 500s.
 pub const NAME: &str = "redis-chain-end";
 
-redis_filter_core::filter_main!(|id| Box::new(FeatureRoot::<ChainEnd>::new(id)));
+redis_filter_core::filter_main!(root);
+
+/// Its root context (its module's, and the Envoy dynamic module's `redis-chain-end`).
+pub fn root(id: u32) -> Box<dyn redis_filter_core::proxy::RootContext> {
+    Box::new(FeatureRoot::<ChainEnd>::new(id))
+}
 
 /// The filter: nothing but its accepted config.
 pub struct ChainEnd;
