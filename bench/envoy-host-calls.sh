@@ -8,7 +8,9 @@
 # The dm- routes run the same filters as the Envoy dynamic module (issue 33): dm-noop is
 # redis-chain-end (a filter that continues in every phase: the module's floor), dm-local,
 # dm-realtime and dm-sync the rate-limiting modes; the summary gives each one's added CPU as a
-# fraction of passthrough's, next to the Wasm filter's.
+# fraction of passthrough's, next to the Wasm filter's. The dm-tunnel- routes send their Redis
+# calls through Envoy's tunnel (REDIS_FILTERS_REDIS_PATH=tunnel:callout_tunnel), the other dm-
+# routes over the module's own connections, so the module's two Redis paths are compared too.
 # BASELINE=<commit>: also builds that commit's filters and test filters (a git worktree, its own
 # scripts/build-wasm.sh, wasm target cached in target-wasm-baseline/) and serves them in the same
 # Envoy as base-noop, base-local, base-realtime and base-sync, so before and after are measured in
@@ -42,6 +44,12 @@ fi
   - name: sync
     paths: [/sync]
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "sync_rate": 0.1, "redis_port": $redis_port}'}]}]
+  - name: dm-tunnel-realtime
+    paths: [/dm-tunnel-realtime]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "redis": {"port": $redis_port, "tunnel": "callout_tunnel"}}'}]}]
+  - name: dm-tunnel-sync
+    paths: [/dm-tunnel-sync]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '{"second": 1000000000, "policy": "redis", "sync_rate": 0.1, "redis": {"port": $redis_port, "tunnel": "callout_tunnel"}}'}]}]
   - {name: dm-noop, paths: [/dm-noop], filter_chains: [{filters: [{name: redis-chain-end}]}]}
   - name: dm-local
     paths: [/dm-local]
@@ -72,9 +80,11 @@ admin_port=$(free_port)
 "$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" --admin "127.0.0.1:$admin_port" >"$WORK/envoy.json"
 add_native_local_ratelimit "$WORK/envoy.json"
 to_dynamic_module "$WORK/envoy.json"
-start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
+# The dm-tunnel- routes' calls go through Envoy's tunnel (the module's callout path), the other
+# dm- routes' over the module's own connections: both Redis paths in one Envoy.
+start envoy env REDIS_FILTERS_REDIS_PATH=tunnel:callout_tunnel "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
 wait_port "$envoy_port"
-routes=${ROUTES:-plain native noop reads sets adds props shared metrics clock local realtime sync dm-noop dm-local dm-realtime dm-sync $baseline_routes}
+routes=${ROUTES:-plain native noop reads sets adds props shared metrics clock local realtime sync dm-noop dm-local dm-realtime dm-sync dm-tunnel-realtime dm-tunnel-sync $baseline_routes}
 for p in $routes; do curl -s -o /dev/null "http://127.0.0.1:$envoy_port/$p"; done
 conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}
 envoy_pid=${PIDS[-1]}
@@ -107,6 +117,14 @@ if [ -n "${cpu[dm-noop]:-}" ]; then
     [ -n "${cpu[$mode]:-}" ] && [ -n "${cpu[dm-$mode]:-}" ] || continue
     awk -v p="${cpu[plain]}" -v w="${cpu[$mode]}" -v d="${cpu[dm-$mode]}" -v m="$mode" \
       'BEGIN { printf "  %-9s %.3f -> %.3f\n", m, (w - p) / p, (d - p) / p }'
+  done
+fi
+if [ -n "${cpu[dm-tunnel-realtime]:-}" ]; then
+  echo "the module's Redis paths, added Envoy CPU as a fraction of passthrough's, Envoy's tunnel -> own connections:"
+  for mode in realtime sync; do
+    [ -n "${cpu[dm-$mode]:-}" ] && [ -n "${cpu[dm-tunnel-$mode]:-}" ] || continue
+    awk -v p="${cpu[plain]}" -v t="${cpu[dm-tunnel-$mode]}" -v d="${cpu[dm-$mode]}" -v m="$mode" \
+      'BEGIN { printf "  %-9s %.3f -> %.3f\n", m, (t - p) / p, (d - p) / p }'
   done
 fi
 if [ -n "$baseline_routes" ]; then

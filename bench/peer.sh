@@ -3,7 +3,8 @@
 # Envoy's native ratelimit filter asking a rate limit service (bench/peer-rls: Envoy's RLS API
 # over the limitador library, which counts in Redis). One run, one machine, one Envoy worker,
 # wrk -c64, median of ROUNDS rounds, routes interleaved: passthrough; native ratelimit -> RLS ->
-# Redis; redis-rate-limiting realtime; redis-rate-limiting sync_rate 0.1. Each with the same
+# Redis; redis-rate-limiting realtime; redis-rate-limiting sync_rate 0.1; the same two as the
+# Envoy dynamic module, and its realtime with its calls through Envoy's tunnel. Each with the same
 # limit, per client IP, never reached. For each: req/s, p50 and p99, Envoy's CPU per request,
 # the RLS' and Redis' CPU per request, Redis commands per request. Then exactness: two Envoys sharing one
 # Redis (and one RLS), loaded at once, limits LIMITS (300, 20000) an hour: requests let in against them.
@@ -62,6 +63,9 @@ rl='{"minute": 1000000000, "limit_by": "ip", "policy": "redis", "redis_port": '$
   - name: dm-sync
     paths: [/dm-sync]
     filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl, "sync_rate": 0.1}'}]}]
+  - name: dm-tunnel-realtime
+    paths: [/dm-tunnel-realtime]
+    filter_chains: [{filters: [{name: redis-rate-limiting, config: '$rl, "redis": {"tunnel": "callout_tunnel"}}'}]}]
 YAML
 } >"$WORK/kong.yml"
 "$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" \
@@ -69,10 +73,13 @@ YAML
 add_rls "$WORK/envoy.json" "$rls_port"
 to_dynamic_module "$WORK/envoy.json"
 "$ENVOY" --mode validate -c "$WORK/envoy.json" >"$WORK/validate.log" 2>&1 || { cat "$WORK/validate.log" >&2; exit 1; }
-start envoy "$ENVOY" -c "$WORK/envoy.json" --concurrency 1 --disable-hot-restart -l error
+# dm-tunnel-realtime's calls go through Envoy's tunnel (the module's callout path), the other dm-
+# routes' over the module's own connections.
+start envoy env REDIS_FILTERS_REDIS_PATH=tunnel:callout_tunnel "$ENVOY" -c "$WORK/envoy.json" \
+  --concurrency 1 --disable-hot-restart -l error
 wait_port "$envoy_port"
 envoy_pid=${PIDS[-1]}
-routes="plain rls realtime sync dm-realtime dm-sync"
+routes="plain rls realtime sync dm-realtime dm-sync dm-tunnel-realtime"
 for p in $routes; do curl -s -o /dev/null "http://127.0.0.1:$envoy_port/$p"; done
 conns=${CONNECTIONS:-64}; secs=${SECONDS_PER_RUN:-4}; rounds=${ROUNDS:-3}
 redis_commands() { redis-cli -p "$redis_port" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" {print $2}'; }
@@ -106,6 +113,7 @@ declare -A label=(
   [sync]="redis-rate-limiting sync_rate 0.1"
   [dm-realtime]="realtime, Envoy dynamic module"
   [dm-sync]="sync_rate 0.1, Envoy dynamic module"
+  [dm-tunnel-realtime]="realtime, module through Envoy's tunnel"
 )
 base=""
 declare -A rps
@@ -117,7 +125,8 @@ for route in $routes; do
   printf '%-46s %7.0f %7s %7s %9s %7s %9s %9s %8s\n' "${label[$route]}" "$r" "$p50" "$p99" "$eus" "$rus" "$dus" "$cmds" "$(ratio "$r" "$base")"
 done
 echo "realtime req/s against native ratelimit -> RLS: Wasm $(ratio "${rps[realtime]}" "${rps[rls]}")x," \
-  "dynamic module $(ratio "${rps[dm-realtime]}" "${rps[rls]}")x"
+  "dynamic module $(ratio "${rps[dm-realtime]}" "${rps[rls]}")x," \
+  "module through Envoy's tunnel $(ratio "${rps[dm-tunnel-realtime]}" "${rps[rls]}")x"
 
 # Exactness: two Envoys, one Redis (and one RLS), both loaded at once from the same client, with a
 # limit an hour; what got through against it. Each limit in LIMITS (300: reached in tens of

@@ -90,6 +90,14 @@ fn absolute(p: PathBuf) -> PathBuf {
 fn render_envoy(a: args::RenderEnvoy) -> Result<(), String> {
     use redis_filters::envoy_config::{render, EnvoyOptions};
     let (config, filters) = config_and_build(&a.config, a.filters_path, a.native)?;
+    if let (true, Some(ca)) = (a.native, &a.redis_ca) {
+        // The module reaches Redis over its own connections, not through the rendered tunnel.
+        eprintln!(
+            "note: the dynamic module checks Redis' certificates against the CA bundle in its \
+             environment: run Envoy with REDIS_FILTERS_REDIS_CA={}",
+            ca.display()
+        );
+    }
     let rendered = render(
         &config,
         &EnvoyOptions {

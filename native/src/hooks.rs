@@ -95,6 +95,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
                 metrics::defining(|| {
                     crate::roots::root(&parsed);
                     crate::roots::drop_root(parsed.envoy);
+                    metrics::define(parsed.envoy, metrics::REDIS_CALLS);
                 });
                 Box::into_raw(Box::new(parsed)) as ConfigModulePtr
             }
@@ -152,6 +153,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
             );
             id
         });
+        crate::mailbox::started(context);
         let filter = StreamFilter { context };
         let _entered = enter(&filter);
         wasm::proxy_on_context_create(context, root);
@@ -165,6 +167,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(filter: FilterModu
         if let Some(f) = stream_filter(filter) {
             let _entered = enter(f);
             wasm::proxy_on_delete(f.context);
+            // Before its scheduler is freed: another stream brings the worker's answers.
+            crate::mailbox::ending(f.context);
             let (gone, lost) = worker::with(|w| {
                 let lost: Vec<u32> = w
                     .callouts
@@ -433,12 +437,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
 pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
     _envoy: FilterEnvoyPtr,
     filter: FilterModulePtr,
-    _event_id: u64,
+    event_id: u64,
 ) {
     guarded((), || {
         if let Some(f) = stream_filter(filter) {
             let _entered = enter(f);
-            crate::wakes::woken(f.context);
+            match event_id {
+                crate::timer::ANSWERS => crate::mailbox::deliver(f.context),
+                _ => crate::wakes::woken(f.context),
+            }
         }
     });
 }

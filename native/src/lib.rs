@@ -3,7 +3,10 @@
 //! - `hooks`: the functions Envoy calls, each a thin entry into the filters' runtime;
 //! - `proxy_host`: the host functions the runtime calls, over Envoy's callbacks (`envoy`,
 //!   declared in `abi`);
-//! - `carried`: a stream carrying calls for others does not end before their answers;
+//! - `direct`: the module's own pooled connections to Redis, on a thread of its own, whose
+//!   answers reach each worker through its `mailbox` and a stream's scheduler;
+//! - `carried`: on the tunnel path, a stream carrying calls for others does not end before
+//!   their answers;
 //! - `worker`: what one worker thread knows (its contexts, roots, callouts); `roots`: each
 //!   config's root on a worker and its ticks;
 //! - `timer`, `wakes`: a thread of the module's own wakes streams that wait on Redis, so a
@@ -14,8 +17,10 @@
 pub mod abi;
 mod carried;
 pub mod config;
+mod direct;
 mod envoy;
 pub mod hooks;
+mod mailbox;
 mod metrics;
 mod proxy_host;
 mod roots;

@@ -8,6 +8,11 @@ use crate::envoy;
 use std::cell::Cell;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+/// The module's own counter of the Redis calls it made over its own connections (`direct.rs`),
+/// one per config, all under this one name, so Envoy sums them: with `render-envoy --native`,
+/// `wasmcustom.redis_filters.redis_calls` (the tunnel path counts in the tunnel's own stats).
+pub const REDIS_CALLS: &str = "redis_filters.redis_calls";
+
 /// A counter: its config (Envoy's handle), its name, Envoy's id for it.
 struct Counter {
     config: usize,
@@ -86,5 +91,12 @@ pub fn forget(config: usize) {
         if slot.as_ref().is_some_and(|c| c.config == config) {
             *slot = None;
         }
+    }
+}
+
+/// Counts one Redis call of the config `config` (Envoy's handle) on the module's own path.
+pub fn count_redis_call(config: usize) {
+    if let Some(id) = find(&counters(), config, REDIS_CALLS) {
+        increment(id, 1);
     }
 }

@@ -11,6 +11,8 @@ use crate::shared_memory;
 use crate::worker;
 use redis_filter_core::proxy::pairs;
 use redis_filter_core::proxy::NativeHost;
+use redis_tunnel::TunnelAsk;
+use std::time::Duration;
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
@@ -361,15 +363,41 @@ unsafe fn proxy_http_call(
     timeout: u32,
     token_out: *mut u32,
 ) -> u32 {
+    let headers = pairs::decode(unsafe { bytes(headers, headers_size) }).unwrap_or_default();
+    let body = unsafe { bytes(body, body_size) };
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    };
+    let cluster = unsafe { bytes(upstream, upstream_size) };
+    if crate::direct::serves(cluster, header("content-type")) {
+        // The module's own connections (`direct.rs`): no stream carries the call.
+        let text = |name: &str| header(name).map(|v| String::from_utf8_lossy(v).into_owned());
+        let (token, config) = worker::with(|w| (w.next_token(), w.effective_config()));
+        if let Some(config) = config {
+            crate::metrics::count_redis_call(config);
+        }
+        let job = crate::direct::Job {
+            token,
+            ask: TunnelAsk::from_headers(text, Duration::from_millis(u64::from(timeout))),
+            body: body.to_vec(),
+            mailbox: crate::mailbox::mine(),
+        };
+        if crate::direct::send(job).is_err() {
+            return INTERNAL_FAILURE;
+        }
+        // SAFETY: a valid out-pointer from the runtime.
+        unsafe { *token_out = token };
+        return OK;
+    }
     // The call rides on the running stream (the runtime sends calls for the root: they carry
     // every request's commands queued for the node), which then does not end before the answer
     // (`carried.rs`).
     let Some((carrier, ptr)) = worker::with(|w| w.acting_stream()) else {
         return BAD_ARGUMENT;
     };
-    let cluster = unsafe { bytes(upstream, upstream_size) };
-    let headers = pairs::decode(unsafe { bytes(headers, headers_size) }).unwrap_or_default();
-    let body = unsafe { bytes(body, body_size) };
     let id = match envoy::callout(envoy::Stream(ptr), cluster, &headers, body, timeout) {
         Ok(id) => id,
         Err(()) => return INTERNAL_FAILURE,

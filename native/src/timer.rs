@@ -11,6 +11,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The event of a wake-up (`wakes.rs`).
+pub const WAKE: u64 = 0;
+/// The event that hands a worker the answers of its Redis calls (`mailbox.rs`).
+pub const ANSWERS: u64 = 1;
+
 /// A stream's scheduler, shared with the timer thread; `None` once the stream is gone (the
 /// thread then commits nothing: the scheduler is freed under this lock).
 #[derive(Default)]
@@ -37,12 +42,16 @@ impl Slot {
         }
     }
 
-    fn commit(&self) {
+    /// Posts `event` to the stream's worker (`WAKE` or `ANSWERS`); from any thread.
+    pub fn commit(&self, event: u64) {
         let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(scheduler) = *held {
             // SAFETY: alive while held under the lock; commit may be called from any thread.
             unsafe {
-                abi::envoy_dynamic_module_callback_http_filter_scheduler_commit(scheduler as _, 0)
+                abi::envoy_dynamic_module_callback_http_filter_scheduler_commit(
+                    scheduler as _,
+                    event,
+                )
             }
         }
     }
@@ -118,7 +127,7 @@ fn run(rx: Receiver<Wake>) {
         let now = Instant::now();
         while due.peek().is_some_and(|w| w.at <= now) {
             if let Some(w) = due.pop() {
-                w.slot.commit();
+                w.slot.commit(WAKE);
             }
         }
     }

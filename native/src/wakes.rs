@@ -33,12 +33,12 @@ pub fn arm() {
             .map(|r| r.tick_ms)
             .filter(|t| *t > 0)
             .min()?;
-        let (id, stream) = w.streams.iter_mut().find(|(_, s)| s.waiting)?;
-        let id = *id;
-        let slot = stream
-            .slot
-            .get_or_insert_with(|| timer::Slot::new(stream.envoy))
-            .clone();
+        let id = w
+            .streams
+            .iter()
+            .find(|(_, s)| s.waiting)
+            .map(|(id, _)| *id)?;
+        let slot = w.slot_of(id)?;
         w.armed = Some(id);
         Some((slot, period))
     });

@@ -70,6 +70,9 @@ pub struct Worker {
     pub configuring: Option<Vec<u8>>,
     /// The stream whose wake-up is pending (one per worker at a time).
     pub armed: Option<u32>,
+    /// The stream whose scheduler brings this worker the answers of its Redis calls
+    /// (`mailbox.rs`).
+    pub holder: Option<u32>,
 }
 
 impl Worker {
@@ -82,6 +85,18 @@ impl Worker {
     pub fn next_token(&mut self) -> u32 {
         self.next_token = self.next_token.wrapping_add(1).max(1);
         self.next_token
+    }
+
+    /// The scheduler of stream `id`, made the first time it is asked for (on its worker).
+    pub fn slot_of(&mut self, id: u32) -> Option<std::sync::Arc<crate::timer::Slot>> {
+        let stream = self.streams.get_mut(&id)?;
+        let envoy = stream.envoy;
+        Some(
+            stream
+                .slot
+                .get_or_insert_with(|| crate::timer::Slot::new(envoy))
+                .clone(),
+        )
     }
 
     /// The root whose id is `id`.

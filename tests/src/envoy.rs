@@ -113,7 +113,13 @@ impl EnvoyGateway {
         let path = dir.0.join("envoy.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&rendered).unwrap()).unwrap();
         let log = std::fs::File::create(dir.0.join("envoy.log")).unwrap();
-        let child = envoy_command()
+        let mut command = envoy_command();
+        if let (true, Some(ca)) = (native_build(), redis_ca) {
+            // The module's own connections to Redis check certificates against it
+            // (docs/envoy-dynamic-modules.md).
+            command.env("REDIS_FILTERS_REDIS_CA", ca);
+        }
+        let child = command
             .args([
                 "-c",
                 path.to_str().unwrap(),

@@ -181,11 +181,18 @@ impl Gateway {
     }
 
     /// Tunnelled calls to Redis so far (harness: counted by the host; Envoy: requests on the
-    /// tunnel's internal listener).
+    /// tunnel's internal listener, and the dynamic module's calls over its own connections).
     pub fn tunnel_calls(&self) -> Option<u64> {
         match self {
             Gateway::Harness(g) => g.metrics()["harness.tunnel_calls"].as_u64(),
-            Gateway::Envoy(g) => g.stat("http.redis_tunnel.downstream_rq_total"),
+            Gateway::Envoy(g) => {
+                let tunnel = g.stat("http.redis_tunnel.downstream_rq_total");
+                let own = g.stat("wasmcustom.redis_filters.redis_calls");
+                match (tunnel, own) {
+                    (None, None) => None,
+                    (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+                }
+            }
             Gateway::Kong(_) => None,
         }
     }

@@ -1,16 +1,18 @@
 //! The filters as an Envoy dynamic module (native/, issue 33, its first step), in the wheel's
 //! Envoy 1.40: the module loads (so an ABI that no longer fits fails here, not for a user), takes
 //! a filter's config by its Kong name with the Wasm filter's JSON, refuses a bad field or an
-//! unknown filter naming it, and lets requests through.
+//! unknown filter naming it, and lets requests through. It reaches Redis over its own
+//! connections, with no tunnel in Envoy's config, unless the tunnel path is asked for.
 
 use e2e_tests::envoy::{envoy_bin, native_module_dir as module_dir};
 use e2e_tests::harness::TempDir;
 use e2e_tests::http::get;
+use e2e_tests::redis_server::RedisServer;
 use e2e_tests::{eventually, free_port};
 use serde_json::{json, Value};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 use wasm_test_harness::EchoServer;
 
@@ -60,6 +62,23 @@ fn envoy(dir: &Path, config: &Value) -> Command {
     cmd
 }
 
+/// Envoy started on `config` (one worker), its address, and the child to stop.
+fn run_envoy(dir: &Path, config: &Value, port: u16, env: &[(&str, &str)]) -> (SocketAddr, Child) {
+    let log_file = std::fs::File::create(dir.join("envoy.log")).unwrap();
+    let child = envoy(dir, config)
+        .envs(env.iter().copied())
+        .args(["--concurrency", "1", "-l", "info"])
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    eventually("Envoy listening", Duration::from_secs(20), || {
+        TcpStream::connect(addr).is_ok()
+    });
+    (addr, child)
+}
+
 fn validate(dir: &Path, config: &Value) -> Output {
     envoy(dir, config)
         .args(["--mode", "validate"])
@@ -78,17 +97,7 @@ fn the_module_loads_takes_a_filters_config_and_lets_requests_through() {
     assert!(out.status.success(), "{log}");
     assert!(log.contains("ABI version v0.2.0 matched"), "{log}");
 
-    let log_file = std::fs::File::create(dir.0.join("envoy.log")).unwrap();
-    let mut child = envoy(&dir.0, &config)
-        .args(["--concurrency", "1", "-l", "info"])
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    eventually("Envoy listening", Duration::from_secs(20), || {
-        TcpStream::connect(addr).is_ok()
-    });
+    let (addr, mut child) = run_envoy(&dir.0, &config, port, &[]);
     let r = get(addr, "/through", &[]);
     let _ = child.kill();
     let _ = child.wait();
@@ -122,4 +131,42 @@ fn a_bad_field_or_an_unknown_filter_is_refused_at_load_naming_it() {
         log.contains("filter_name: no filter \"redis-nothing\""),
         "{log}"
     );
+}
+
+#[test]
+fn the_module_counts_in_redis_over_its_own_connections_with_no_tunnel() {
+    let dir = TempDir::new("native-direct");
+    let redis = RedisServer::start(&[]);
+    let echo = EchoServer::start("127.0.0.1:0").unwrap();
+    let filter = json!({"minute": 3, "policy": "redis", "fault_tolerant": true,
+        "redis": {"host": "127.0.0.1", "port": redis.port}})
+    .to_string();
+    // No tunnel cluster in this config: only the module's own connections reach Redis.
+    let port = free_port();
+    let config = envoy_config(port, echo.addr, "redis-rate-limiting", &filter);
+    let (addr, mut child) = run_envoy(&dir.0, &config, port, &[]);
+    let statuses: Vec<u16> = (0..4).map(|_| get(addr, "/", &[]).status).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let keys = String::from_utf8(redis.cmd(&["KEYS", "ratelimit:*"])).unwrap();
+    assert!(keys.contains(":minute"), "{keys}");
+
+    // The tunnel path, asked for, goes through Envoy's tunnel cluster, which this config lacks:
+    // Redis is unreachable and fault_tolerant lets every request through, uncounted.
+    redis.flush_all();
+    let port = free_port();
+    let config = envoy_config(port, echo.addr, "redis-rate-limiting", &filter);
+    let (addr, mut child) = run_envoy(
+        &dir.0,
+        &config,
+        port,
+        &[("REDIS_FILTERS_REDIS_PATH", "tunnel")],
+    );
+    let statuses: Vec<u16> = (0..4).map(|_| get(addr, "/", &[]).status).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(statuses, [200; 4]);
+    let keys = String::from_utf8(redis.cmd(&["KEYS", "ratelimit:*"])).unwrap();
+    assert!(!keys.contains("ratelimit:"), "{keys}");
 }

@@ -3,9 +3,8 @@
 
 use crate::http_client::HttpClient;
 use crate::profile::Profile;
-use crate::tls::TlsWanted;
-use crate::tunnel::{TunnelError, TunnelPool};
 use proxy_wasm_host::abi::v0_2_1::{HttpCall, HttpCallResponse};
+use redis_tunnel::{TunnelAsk, TunnelError, TunnelPool};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,38 +43,27 @@ fn header<'a>(call: &'a HttpCall<'static>, name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v.as_ref())
 }
 
-/// How each host reports a call that got no HTTP answer.
-fn failure(profile: Profile, kind: Failure) -> HttpCallResponse<'static> {
-    match profile {
-        // ngx_wasm_module: no status, the reason in `:dispatch_status`.
-        Profile::Kong => {
-            let reason = match kind {
-                Failure::Timeout => "timeout",
-                Failure::Connect | Failure::Reset => "broken connection",
-            };
-            HttpCallResponse::received(vec![pair(":dispatch_status", reason)])
-        }
-        // Envoy's async client answers with a local reply.
-        Profile::Envoy => {
-            let (status, body) = match kind {
-                Failure::Timeout => ("504", "upstream request timeout"),
-                Failure::Connect => ("503", "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure"),
-                Failure::Reset => ("503", "upstream connect error or disconnect/reset before headers. reset reason: connection termination"),
-            };
-            HttpCallResponse::received(vec![
-                pair(":status", status),
-                pair("content-type", "text/plain"),
-            ])
-            .with_body(body.as_bytes().to_vec())
-        }
+/// How each host reports a call the tunnel could not answer: Envoy's tunnel with its status
+/// and body (`TunnelError::envoy_answer`), Kong's engine (ngx_wasm_module) with no status and
+/// the reason in `:dispatch_status` for a timeout or a lost connection.
+fn failure(profile: Profile, error: &TunnelError) -> HttpCallResponse<'static> {
+    let reason = match error {
+        TunnelError::Timeout => Some("timeout"),
+        TunnelError::Connect(_) | TunnelError::Broken(_) => Some("broken connection"),
+        TunnelError::Tls(_) | TunnelError::BadRequest(_) => None,
+    };
+    if let (Profile::Kong, Some(reason)) = (profile, reason) {
+        return HttpCallResponse::received(vec![pair(":dispatch_status", reason)]);
     }
-}
-
-#[derive(Clone, Copy)]
-enum Failure {
-    Timeout,
-    Connect,
-    Reset,
+    let (status, body) = error.envoy_answer();
+    let mut headers = vec![pair(":status", &status.to_string())];
+    if matches!(
+        error,
+        TunnelError::Timeout | TunnelError::Connect(_) | TunnelError::Broken(_)
+    ) {
+        headers.push(pair("content-type", "text/plain"));
+    }
+    HttpCallResponse::received(headers).with_body(body)
 }
 
 impl Upstreams {
@@ -86,46 +74,26 @@ impl Upstreams {
         client: &HttpClient,
     ) -> HttpCallResponse<'static> {
         let upstream = String::from_utf8_lossy(&call.upstream).into_owned();
+        if self.tunnels.contains(&upstream) {
+            self.stats.tunnel_calls.fetch_add(1, Ordering::Relaxed);
+            let text =
+                |name: &str| header(call, name).map(|v| String::from_utf8_lossy(v).into_owned());
+            let ask = TunnelAsk::from_headers(text, call.timeout);
+            let answer = tunnel
+                .call(&ask.node, &call.body, ask.timeout, ask.tls.as_ref())
+                .await;
+            return match answer {
+                Ok(body) => {
+                    HttpCallResponse::received(vec![pair(":status", "200")]).with_body(body)
+                }
+                Err(e) => failure(self.profile, &e),
+            };
+        }
         let timeout = if call.timeout.is_zero() {
             Duration::from_secs(60)
         } else {
             call.timeout
         };
-        if self.tunnels.contains(&upstream) {
-            self.stats.tunnel_calls.fetch_add(1, Ordering::Relaxed);
-            let node = header(call, ":authority")
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .unwrap_or_default();
-            let text =
-                |name: &str| header(call, name).map(|v| String::from_utf8_lossy(v).into_owned());
-            let tls = TlsWanted::from_headers(
-                text("x-redis-tls").as_deref(),
-                text("x-redis-server-name").as_deref(),
-            );
-            // The call's own budget, as Kong's bridge keeps it: the filter gives the host a
-            // longer timeout on Kong (a last resort) and counts on the tunnel to answer at this
-            // one.
-            let timeout = text("x-redis-timeout")
-                .and_then(|t| t.parse().ok())
-                .map_or(timeout, |ms| timeout.min(Duration::from_millis(ms)));
-            return match tunnel.call(&node, &call.body, timeout, tls.as_ref()).await {
-                Ok(body) => {
-                    HttpCallResponse::received(vec![pair(":status", "200")]).with_body(body)
-                }
-                Err(TunnelError::Timeout) => failure(self.profile, Failure::Timeout),
-                Err(TunnelError::Connect(_)) => failure(self.profile, Failure::Connect),
-                Err(TunnelError::Broken(_)) => failure(self.profile, Failure::Reset),
-                // As Kong's bridge: a TLS failure is the tunnel's 502, with why.
-                Err(TunnelError::Tls(m)) => {
-                    HttpCallResponse::received(vec![pair(":status", "502")])
-                        .with_body(m.into_bytes())
-                }
-                Err(TunnelError::BadRequest(m)) => {
-                    HttpCallResponse::received(vec![pair(":status", "400")])
-                        .with_body(m.into_bytes())
-                }
-            };
-        }
         self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
         let authority = match self.profile {
             Profile::Envoy => self.clusters.get(&upstream).cloned().unwrap_or(upstream),
@@ -151,9 +119,9 @@ impl Upstreams {
         }
         let sent = client.send(&authority, &method, &path, headers, call.body.to_vec());
         match tokio::time::timeout(timeout, sent).await {
-            Err(_) => failure(self.profile, Failure::Timeout),
-            Ok(Err(e)) if e.is_connect => failure(self.profile, Failure::Connect),
-            Ok(Err(_)) => failure(self.profile, Failure::Reset),
+            Err(_) => failure(self.profile, &TunnelError::Timeout),
+            Ok(Err(e)) if e.is_connect => failure(self.profile, &TunnelError::Connect(e.message)),
+            Ok(Err(e)) => failure(self.profile, &TunnelError::Broken(e.message)),
             Ok(Ok(resp)) => {
                 let mut pairs: Pairs = vec![pair(":status", &resp.status.to_string())];
                 pairs.extend(

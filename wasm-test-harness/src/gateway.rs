@@ -109,7 +109,7 @@ impl Gateway {
             clusters,
             store: Arc::new(SharedStore::new()),
             calls: Arc::default(),
-            tls: Arc::new(crate::tls::Tls::new(opts.redis_ca.as_deref())?),
+            tls: Arc::new(redis_tunnel::Tls::new(opts.redis_ca.as_deref())?),
         });
         let listener = TcpListener::bind(&opts.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;

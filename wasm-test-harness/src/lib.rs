@@ -17,8 +17,6 @@ pub mod router;
 pub mod shared;
 pub mod state;
 pub mod streams;
-pub mod tls;
-pub mod tunnel;
 pub mod vm;
 pub mod worker;
 

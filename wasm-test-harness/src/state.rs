@@ -16,5 +16,5 @@ pub struct Shared {
     pub store: Arc<SharedStore>,
     pub calls: Arc<CallStats>,
     /// TLS to Redis for the tunnels (`--redis-ca`).
-    pub tls: Arc<crate::tls::Tls>,
+    pub tls: Arc<redis_tunnel::Tls>,
 }

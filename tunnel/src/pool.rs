@@ -1,7 +1,7 @@
 //! RESP tunnels served natively: the body of a dispatch to a tunnel upstream is a RESP pipeline
 //! for the Redis node named in `:authority`. It goes over a pooled TCP connection (TLS when the
 //! call asks, `tls`); the final QUIT is answered here (`+OK`) without closing the pooled
-//! connection.
+//! connection. It runs inside Envoy too (the dynamic module), so nothing here may panic.
 
 use crate::tls::{Tls, TlsWanted};
 use redis_filter_core::resp::split_frames;
@@ -72,7 +72,7 @@ impl TunnelPool {
         let quit = frames.last().is_some_and(|f| is_quit(f));
         let commands = frames.len() - usize::from(quit);
         let payload_len: usize = frames.iter().take(commands).map(|f| f.len()).sum();
-        let payload = &body[..payload_len];
+        let payload = body.get(..payload_len).unwrap_or(body);
         // Plaintext connections are pooled by node (no allocation on the common path), TLS
         // ones by node and what was asked.
         let key: Cow<'_, str> = match tls {
@@ -159,6 +159,6 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
                 frames.len()
             )));
         }
-        buf.extend_from_slice(&chunk[..read]);
+        buf.extend_from_slice(chunk.get(..read).unwrap_or(&chunk));
     }
 }
