@@ -64,6 +64,12 @@ for t in client_address cluster demo envoy identity jwt jwt_blacklist native_mod
 done
 E2E_ENVOY_BUILD=native cargo test -p e2e-tests "${envoy_tests[@]}" 2>&1 | tee "$root/target/e2e-native.log"
 
+step "the module through Envoy's tunnel (REDIS_FILTERS_REDIS_PATH=tunnel)"
+# The module reaches Redis over its own connections by default; its other path, the tunnel the
+# Wasm filters use, with rate limiting across two Envoys and the cache's Hit across two.
+REDIS_FILTERS_REDIS_PATH=tunnel E2E_ENVOY_BUILD=native cargo test -p e2e-tests --test rate_limiting \
+  --test proxy_cache 2>&1 | tee "$root/target/e2e-native-tunnel.log"
+
 step "skipped"
 if [ -s "$E2E_SKIPS" ]; then
   # place, why, test: one line per place and reason, with how many tests it skipped.

@@ -177,9 +177,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(filter: FilterModu
                     .map(|(_, token)| *token)
                     .collect();
                 w.callouts.retain(|(id, _), _| *id != f.context);
-                if w.armed == Some(f.context) {
-                    w.armed = None;
-                }
                 // Nothing may ride on this stream any more.
                 w.running = 0;
                 (w.streams.remove(&f.context), lost)
@@ -443,8 +440,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
         if let Some(f) = stream_filter(filter) {
             let _entered = enter(f);
             match event_id {
-                crate::timer::ANSWERS => crate::mailbox::deliver(f.context),
-                _ => crate::wakes::woken(f.context),
+                crate::scheduler::ANSWERS => crate::mailbox::deliver(f.context),
+                wake => crate::wakes::woken(f.context, wake),
             }
         }
     });

@@ -9,8 +9,9 @@
 //!   their answers;
 //! - `worker`: what one worker thread knows (its contexts, roots, callouts); `roots`: each
 //!   config's root on a worker and its ticks;
-//! - `timer`, `wakes`: a thread of the module's own wakes streams that wait on Redis, so a
-//!   worker's roots tick without traffic;
+//! - `timer`, `wakes`: a thread of the module's own wakes a worker whose requests wait on
+//!   Redis, so its roots tick without responses; `scheduler`: a stream's scheduler, the way the
+//!   module's threads reach a worker;
 //! - `shared_memory`: the filters' shared data in process memory; `metrics`: their counters as
 //!   Envoy counters; `config`: a config checked by the filter's own parser.
 
@@ -24,6 +25,7 @@ mod mailbox;
 mod metrics;
 mod proxy_host;
 mod roots;
+mod scheduler;
 mod shared_memory;
 mod timer;
 mod wakes;

@@ -5,9 +5,10 @@
 //!
 //! Envoy skips an event whose stream is gone, so when the holder ends another stream of the
 //! worker takes its place first, and is sent the event again if answers wait. With no stream
-//! left the answers wait for the next stream, which is sent the event as it starts.
+//! left the answers wait for the next stream, which is sent the event as it starts. The worker's
+//! wake-ups (`wakes.rs`) reach it through the holder too.
 
-use crate::timer::{Slot, ANSWERS};
+use crate::scheduler::{Slot, ANSWERS};
 use crate::worker;
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +42,14 @@ impl Mailbox {
         let mut inbox = self.inbox();
         inbox.answers.push(delivery);
         notify(&mut inbox);
+    }
+
+    /// From the timer thread: `event` to the holder, if the worker has one (else the worker
+    /// has forgotten the wake-up already, `ending`).
+    pub fn commit(&self, event: u64) {
+        if let Some(slot) = &self.inbox().slot {
+            slot.commit(event);
+        }
     }
 
     /// On the worker, as the event runs: every answer waiting.
@@ -105,6 +114,10 @@ pub fn ending(context: u32) {
         }
         let other = w.streams.keys().copied().find(|id| *id != context);
         w.holder = other;
+        if other.is_none() {
+            // A pending wake-up has no stream to reach: the next one is armed afresh.
+            w.armed = None;
+        }
         Some(other.and_then(|id| w.slot_of(id)))
     });
     if let Some(slot) = next {
@@ -128,5 +141,67 @@ pub fn deliver(context: u32) {
             context, d.token, 1, body_size, 0,
         );
         worker::with(|w| w.answer = None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(token: u32) -> Delivery {
+        Delivery {
+            token,
+            status: 200,
+            body: b"+OK\r\n".to_vec(),
+        }
+    }
+
+    /// (answers waiting, an event on its way)
+    fn state(m: &Mailbox) -> (usize, bool) {
+        let inbox = m.inbox();
+        (inbox.answers.len(), inbox.committed)
+    }
+
+    #[test]
+    fn an_answer_with_no_holder_waits_for_the_next_one() {
+        let m = Mailbox::default();
+        m.post(answer(1));
+        assert_eq!(state(&m), (1, false), "no scheduler to send the event to");
+        m.hold(Some(Slot::fake()));
+        assert_eq!(
+            state(&m),
+            (1, true),
+            "the new holder is sent the event at once"
+        );
+    }
+
+    #[test]
+    fn one_event_brings_every_answer_posted_before_it_runs() {
+        let m = Mailbox::default();
+        m.hold(Some(Slot::fake()));
+        assert_eq!(state(&m), (0, false), "nothing waits: no event");
+        m.post(answer(1));
+        m.post(answer(2));
+        assert_eq!(state(&m), (2, true));
+        let taken: Vec<u32> = m.take().iter().map(|d| d.token).collect();
+        assert_eq!(taken, [1, 2]);
+        assert_eq!(state(&m), (0, false));
+        m.post(answer(3));
+        assert_eq!(
+            state(&m),
+            (1, true),
+            "an answer after the event runs sends another"
+        );
+    }
+
+    #[test]
+    fn a_new_holder_is_sent_the_event_its_gone_predecessor_may_have_lost() {
+        let m = Mailbox::default();
+        m.hold(Some(Slot::fake()));
+        m.post(answer(1));
+        m.hold(Some(Slot::fake()));
+        assert_eq!(state(&m), (1, true));
+        m.hold(None);
+        assert_eq!(state(&m), (1, false), "no stream left: the answer waits");
     }
 }

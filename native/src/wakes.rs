@@ -1,11 +1,14 @@
-//! Which stream of this worker carries the pending wake-up (`timer.rs`), and what a wake-up
-//! does: the worker's due root ticks (proxy-cache looking an entry up again for the requests
-//! waiting on another's fetch, rate limiting's `sync_rate` flush), carried by the woken stream.
-//! One wake-up is pending per worker while a stream waits on Redis and a root of the worker
-//! ticks.
+//! A worker's wake-up (`timer.rs`) and what it does: the worker's due root ticks (proxy-cache
+//! looking an entry up again for the requests waiting on another's fetch, rate limiting's
+//! `sync_rate` flush), run in the stream that holds the worker's mailbox (on the tunnel path
+//! their calls ride on it). One wake-up is pending per worker while a stream waits on Redis and a
+//! root of the worker ticks; it goes to whichever stream holds the mailbox when it is due, so the
+//! end of a stream does not cost a new one. Each has an event number of its own: one that was
+//! given up (the worker had no stream left) and still arrives is ignored.
 
+use crate::scheduler::FIRST_WAKE;
 use crate::worker;
-use crate::{roots, timer};
+use crate::{mailbox, roots, timer};
 use std::time::Duration;
 
 /// After a request hook: `action` 1 (pause) means the stream now waits on Redis.
@@ -21,10 +24,10 @@ pub fn paused(context: u32, action: u32) {
     arm();
 }
 
-/// Arms a wake-up on a waiting stream if none is pending and a root of this worker ticks.
+/// Arms a wake-up if none is pending, a stream waits and a root of this worker ticks.
 pub fn arm() {
     let chosen = worker::with(|w| {
-        if w.armed.is_some() {
+        if w.armed.is_some() || w.holder.is_none() || !w.streams.values().any(|s| s.waiting) {
             return None;
         }
         let period = w
@@ -33,27 +36,28 @@ pub fn arm() {
             .map(|r| r.tick_ms)
             .filter(|t| *t > 0)
             .min()?;
-        let id = w
-            .streams
-            .iter()
-            .find(|(_, s)| s.waiting)
-            .map(|(id, _)| *id)?;
-        let slot = w.slot_of(id)?;
-        w.armed = Some(id);
-        Some((slot, period))
+        w.wakes = w.wakes.wrapping_add(1);
+        let event = FIRST_WAKE.saturating_add(w.wakes);
+        w.armed = Some(event);
+        Some((event, period))
     });
-    if let Some((slot, period)) = chosen {
-        timer::wake(&slot, Duration::from_millis(u64::from(period)));
+    if let Some((event, period)) = chosen {
+        let after = Duration::from_millis(u64::from(period));
+        timer::wake(&mailbox::mine(), event, after);
     }
 }
 
-/// A wake-up reached stream `context`: the due ticks (carried by it), then the next wake-up.
-pub fn woken(context: u32) {
-    worker::with(|w| {
-        if w.armed == Some(context) {
+/// Wake-up `event` reached stream `context`: the due ticks (in it), then the next wake-up.
+pub fn woken(context: u32, event: u64) {
+    let current = worker::with(|w| {
+        let current = w.armed == Some(event);
+        if current {
             w.armed = None;
         }
+        current
     });
-    roots::tick_due(context);
-    arm();
+    if current {
+        roots::tick_due(context);
+        arm();
+    }
 }

@@ -23,8 +23,8 @@ pub struct Stream {
     pub held: bool,
     /// Its request waits on Redis (a request hook paused it and it has not been resumed).
     pub waiting: bool,
-    /// Its scheduler, once it was armed for a wake-up (`timer.rs`).
-    pub slot: Option<std::sync::Arc<crate::timer::Slot>>,
+    /// Its scheduler, once it held the worker's mailbox (`mailbox.rs`).
+    pub slot: Option<std::sync::Arc<crate::scheduler::Slot>>,
 }
 
 /// A local reply held back while its stream carries calls (`carried.rs`).
@@ -68,8 +68,10 @@ pub struct Worker {
     pub answer: Option<Answer>,
     /// The config a root reads in `on_configure`.
     pub configuring: Option<Vec<u8>>,
-    /// The stream whose wake-up is pending (one per worker at a time).
-    pub armed: Option<u32>,
+    /// The event of the wake-up pending (one per worker at a time, `wakes.rs`).
+    pub armed: Option<u64>,
+    /// Wake-ups armed so far (each one's event is numbered from it).
+    pub wakes: u64,
     /// The stream whose scheduler brings this worker the answers of its Redis calls
     /// (`mailbox.rs`).
     pub holder: Option<u32>,
@@ -88,13 +90,13 @@ impl Worker {
     }
 
     /// The scheduler of stream `id`, made the first time it is asked for (on its worker).
-    pub fn slot_of(&mut self, id: u32) -> Option<std::sync::Arc<crate::timer::Slot>> {
+    pub fn slot_of(&mut self, id: u32) -> Option<std::sync::Arc<crate::scheduler::Slot>> {
         let stream = self.streams.get_mut(&id)?;
         let envoy = stream.envoy;
         Some(
             stream
                 .slot
-                .get_or_insert_with(|| crate::timer::Slot::new(envoy))
+                .get_or_insert_with(|| crate::scheduler::Slot::new(envoy))
                 .clone(),
         )
     }
