@@ -187,9 +187,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(filter: FilterModu
             // Envoy cancels a stream's callouts with it (a client that went away): the other
             // requests whose commands they carried hear of it now, as a failed call.
             for token in lost {
-                worker::with(|w| w.answer = Some(worker::Answer::default()));
-                wasm::proxy_on_http_call_response(f.context, token, 0, 0, 0);
-                worker::with(|w| w.answer = None);
+                worker::hand_answer(f.context, token, worker::Answer::default());
             }
             crate::wakes::arm();
         }
@@ -373,10 +371,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
             }
         });
         let answer = envoy::answer(headers, headers_size, body_chunks, body_chunks_size);
-        let body_size = answer.body.len();
-        worker::with(|w| w.answer = Some(answer));
-        wasm::proxy_on_http_call_response(f.context, token, headers_size, body_size, 0);
-        worker::with(|w| w.answer = None);
+        worker::hand_answer(f.context, token, answer);
         crate::carried::settle(f.context, Stream(envoy));
     });
 }

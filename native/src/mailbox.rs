@@ -129,18 +129,11 @@ pub fn ending(context: u32) {
 /// filters' runtime, which routes it to the request (or root) that sent the call.
 pub fn deliver(context: u32) {
     for d in MINE.with(|m| m.take()) {
-        let status = d.status.to_string().into_bytes();
-        let body_size = d.body.len();
-        worker::with(|w| {
-            w.answer = Some(worker::Answer {
-                headers: vec![(":status".to_string(), status)],
-                body: d.body,
-            })
-        });
-        redis_filter_core::proxy::exports::proxy_on_http_call_response(
-            context, d.token, 1, body_size, 0,
-        );
-        worker::with(|w| w.answer = None);
+        let answer = worker::Answer {
+            headers: vec![(":status".to_string(), d.status.to_string().into_bytes())],
+            body: d.body,
+        };
+        worker::hand_answer(context, d.token, answer);
     }
 }
 

@@ -124,6 +124,17 @@ impl Worker {
     }
 }
 
+/// Hands `answer`, the answer of call `token`, to the filters' runtime in context `context`: the
+/// host functions read it while the runtime takes it.
+pub fn hand_answer(context: u32, token: u32, answer: Answer) {
+    let (headers, body) = (answer.headers.len(), answer.body.len());
+    with(|w| w.answer = Some(answer));
+    redis_filter_core::proxy::exports::proxy_on_http_call_response(
+        context, token, headers, body, 0,
+    );
+    with(|w| w.answer = None);
+}
+
 thread_local! {
     static WORKER: RefCell<Worker> = RefCell::new(Worker::default());
 }
