@@ -249,6 +249,21 @@ callbacks! {
     /// Frees a scheduler.
     fn envoy_dynamic_module_callback_http_filter_scheduler_delete(scheduler: *mut c_void);
 
+    /// A scheduler of the config (call on the main thread); the module deletes it.
+    fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(
+        config: ConfigEnvoyPtr,
+    ) -> *mut c_void;
+
+    /// From any thread: `on_http_filter_config_scheduled(event)` runs on the main thread
+    /// (nothing happens once the config is gone).
+    fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
+        scheduler: *mut c_void,
+        event: u64,
+    );
+
+    /// Frees a config's scheduler.
+    fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(scheduler: *mut c_void);
+
     /// The stream's filter state object under `key`, serialised (a Wasm filter's property, a
     /// `WasmState`), into `result`; false if it has none.
     fn envoy_dynamic_module_callback_http_get_filter_state_typed(

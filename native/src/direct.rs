@@ -54,10 +54,14 @@ fn tunnelled() -> &'static Tunnelled {
 }
 
 /// Whether the module serves a call to `cluster` itself: a tunnelled call (its content type,
-/// `redis_filter_core::transport`) that is not asked to go through Envoy's tunnel.
-pub fn serves(cluster: &[u8], content_type: Option<&[u8]>) -> bool {
+/// `redis_filter_core::transport`) that is not asked to go through Envoy's tunnel, or that no
+/// stream could carry there (`streamless`: a root's call on the main thread, `idle.rs`).
+pub fn serves(cluster: &[u8], content_type: Option<&[u8]>, streamless: bool) -> bool {
     if content_type != Some(b"application/x-redis-resp".as_slice()) {
         return false;
+    }
+    if streamless {
+        return true;
     }
     match tunnelled() {
         Tunnelled::None => true,

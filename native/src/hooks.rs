@@ -7,6 +7,7 @@ use crate::abi::{self, ConfigEnvoyPtr, ConfigModulePtr, EnvoyBuffer, FilterEnvoy
 use crate::abi::{EnvoyHttpHeader, FilterModulePtr};
 use crate::config::{self, FilterConfig};
 use crate::envoy::{self, Stream};
+use crate::scheduler::Slot;
 use crate::{metrics, proxy_host, worker};
 use redis_filter_core::proxy::exports as wasm;
 use std::ffi::c_char;
@@ -92,11 +93,12 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         match config::parse(&name.to_vec(), &config.to_vec(), envoy as usize) {
             Ok(parsed) => {
                 // The filter's counters are Envoy's to create now: build it once to learn them.
+                // Its root here stays: it ticks for idle workers (`idle.rs`).
                 metrics::defining(|| {
                     crate::roots::root(&parsed);
-                    crate::roots::drop_root(parsed.envoy);
                     metrics::define(parsed.envoy, metrics::REDIS_CALLS);
                 });
+                crate::idle::config_created(parsed.envoy, Slot::of_config(envoy));
                 Box::into_raw(Box::new(parsed)) as ConfigModulePtr
             }
             Err(e) => {
@@ -120,6 +122,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(config: Con
     guarded((), || {
         // SAFETY: Envoy hands back the pointer `config_new` returned, once.
         if let Some(c) = unsafe { (config as *const FilterConfig).as_ref() } {
+            crate::idle::config_destroyed(c.envoy);
+            crate::roots::drop_root(c.envoy);
             metrics::forget(c.envoy);
         }
         drop_boxed::<FilterConfig>(config);
@@ -190,6 +194,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_destroy(filter: FilterModu
                 worker::hand_answer(f.context, token, worker::Answer::default());
             }
             crate::wakes::arm();
+            crate::idle::worker_idle();
         }
         drop_boxed::<StreamFilter>(filter);
     });
@@ -209,13 +214,27 @@ fn run(filter: FilterModulePtr, f: impl FnOnce(&StreamFilter) -> u32) -> u32 {
 /// After the last of a response's hooks: the response waits while the stream carries calls
 /// (`carried.rs`). True when it must wait.
 fn response_ends(filter: &StreamFilter) -> bool {
-    worker::with(|w| match w.streams.get_mut(&filter.context) {
-        Some(s) if s.carried > 0 => {
+    let carries = worker::with(|w| {
+        w.streams
+            .get(&filter.context)
+            .is_some_and(|s| s.carried > 0)
+    });
+    // Or the worker's last stream, while a root's own Redis work is under way (`idle.rs`):
+    // waiting, so that wake-ups come while it does.
+    let keeps = !carries && crate::idle::keeps_last_stream(filter.context);
+    if !(carries || keeps) {
+        return false;
+    }
+    worker::with(|w| {
+        if let Some(s) = w.streams.get_mut(&filter.context) {
             s.held = true;
-            true
+            s.waiting |= keeps;
         }
-        _ => false,
-    })
+    });
+    if keeps {
+        crate::wakes::arm();
+    }
+    true
 }
 
 #[no_mangle]
@@ -373,6 +392,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
         let answer = envoy::answer(headers, headers_size, body_chunks, body_chunks_size);
         worker::hand_answer(f.context, token, answer);
         crate::carried::settle(f.context, Stream(envoy));
+        crate::idle::release_held();
     });
 }
 
@@ -438,7 +458,26 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
                 crate::scheduler::ANSWERS => crate::mailbox::deliver(f.context),
                 wake => crate::wakes::woken(f.context, wake),
             }
+            crate::idle::release_held();
         }
+    });
+}
+
+/// On the main thread: the answers of its roots' calls, or the tick for idle workers
+/// (`idle.rs`).
+#[no_mangle]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
+    _envoy: ConfigEnvoyPtr,
+    _config: ConfigModulePtr,
+    event_id: u64,
+) {
+    guarded((), || match event_id {
+        crate::scheduler::ANSWERS => {
+            let root = worker::with(|w| w.roots.values().next().map(|r| r.id));
+            crate::mailbox::deliver(root.unwrap_or(0));
+        }
+        crate::scheduler::IDLE_TICK => crate::idle::tick(),
+        _ => {}
     });
 }
 

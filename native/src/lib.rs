@@ -10,8 +10,9 @@
 //! - `worker`: what one worker thread knows (its contexts, roots, callouts); `roots`: each
 //!   config's root on a worker and its ticks;
 //! - `timer`, `wakes`: a thread of the module's own wakes a worker whose requests wait on
-//!   Redis, so its roots tick without responses; `scheduler`: a stream's scheduler, the way the
-//!   module's threads reach a worker;
+//!   Redis, so its roots tick without responses; `scheduler`: a stream's (or config's)
+//!   scheduler, the way the module's threads reach a worker (or the main thread); `idle`: an
+//!   idle worker's periodic work, handed to the config's root on the main thread;
 //! - `shared_memory`: the filters' shared data in process memory; `metrics`: their counters as
 //!   Envoy counters; `config`: a config checked by the filter's own parser.
 
@@ -21,6 +22,7 @@ pub mod config;
 mod direct;
 mod envoy;
 pub mod hooks;
+mod idle;
 mod mailbox;
 mod metrics;
 mod proxy_host;

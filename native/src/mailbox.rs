@@ -90,6 +90,12 @@ pub fn mine() -> Arc<Mailbox> {
     MINE.with(Arc::clone)
 }
 
+/// On the main thread: a config's scheduler (`slot`) brings it the answers of its roots' calls
+/// (`idle.rs`); `None` when no config is left.
+pub fn held_by(slot: Option<Arc<Slot>>) {
+    MINE.with(|m| m.hold(slot));
+}
+
 /// Stream `context` started on this worker: it holds the mailbox if no stream does.
 pub fn started(context: u32) {
     let slot = worker::with(|w| {

@@ -372,7 +372,8 @@ unsafe fn proxy_http_call(
             .map(|(_, v)| v.as_slice())
     };
     let cluster = unsafe { bytes(upstream, upstream_size) };
-    if crate::direct::serves(cluster, header("content-type")) {
+    let streamless = worker::with(|w| w.acting_stream().is_none());
+    if crate::direct::serves(cluster, header("content-type"), streamless) {
         // The module's own connections (`direct.rs`): no stream carries the call.
         let text = |name: &str| header(name).map(|v| String::from_utf8_lossy(v).into_owned());
         let (token, config) = worker::with(|w| (w.next_token(), w.effective_config()));

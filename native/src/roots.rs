@@ -35,8 +35,7 @@ pub fn root(config: &FilterConfig) -> u32 {
     id
 }
 
-/// Forgets this thread's root of the config `envoy` (the main thread's, built to learn its
-/// counters).
+/// Forgets this thread's root of the config `envoy` (the main thread's, as the config goes).
 pub fn drop_root(envoy: usize) {
     if let Some(root) = worker::with(|w| w.roots.remove(&envoy)) {
         wasm::proxy_on_delete(root.id);

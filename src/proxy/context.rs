@@ -20,6 +20,18 @@ pub trait RootContext {
     /// A Redis job the root submitted (with its own context id) finished.
     fn on_redis(&mut self, _tag: u32, _outcome: Outcome) {}
     fn create_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>>;
+    /// The periodic work this root holds (`Feature::hand_over`), taken from it for another root
+    /// of the same config: a host that cannot tick an idle worker (the Envoy module) hands it
+    /// over as the worker goes idle.
+    fn hand_over(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Work another root handed over (`hand_over`), now this root's.
+    fn take_over(&mut self, _work: &[u8]) {}
+    /// Whether its tick still has work to do (`Feature::holds_work`).
+    fn holds_work(&self) -> bool {
+        false
+    }
 }
 
 pub trait HttpContext {

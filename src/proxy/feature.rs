@@ -33,6 +33,21 @@ pub trait Feature: Sized + 'static {
     /// The context of a new request.
     fn request(filter: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext>;
 
+    /// The periodic work the root holds (rate limiting's `sync_rate` keys with deltas to send),
+    /// taken from it for another root of the same config to do: a host with no tick for an
+    /// idle worker (the Envoy module) hands it to a root that keeps ticking. `None`: nothing.
+    fn hand_over(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Takes over what another root of the same config handed over (`hand_over`).
+    fn take_over(_filter: &Rc<Self>, _work: &[u8]) {}
+
+    /// Whether the root's tick still has work to do (keys to flush, a flush in flight).
+    fn holds_work(&self) -> bool {
+        false
+    }
+
     /// Whether its request headers read what an earlier filter hands on (the consumer).
     /// With the two below, what `redis-chain` asks before it starts a filter's Redis work
     /// while an earlier filter's is still out; each answer errs towards waiting.
@@ -64,6 +79,9 @@ pub trait AnyFeature {
     fn on_tick(&self, root_id: u32);
     fn on_redis(&self, tag: u32, outcome: Outcome);
     fn request(&self, context_id: u32) -> Box<dyn HttpContext>;
+    fn hand_over(&self) -> Option<Vec<u8>>;
+    fn take_over(&self, work: &[u8]);
+    fn holds_work(&self) -> bool;
     fn reads_handed(&self) -> bool;
     fn hands_on(&self) -> bool;
     fn changes_state(&self) -> bool;
@@ -85,6 +103,15 @@ impl<F: Feature> AnyFeature for Rc<F> {
     }
     fn request(&self, context_id: u32) -> Box<dyn HttpContext> {
         F::request(self, context_id)
+    }
+    fn hand_over(&self) -> Option<Vec<u8>> {
+        F::hand_over(self)
+    }
+    fn take_over(&self, work: &[u8]) {
+        F::take_over(self, work)
+    }
+    fn holds_work(&self) -> bool {
+        F::holds_work(self)
     }
     fn reads_handed(&self) -> bool {
         F::reads_handed(self)
@@ -177,6 +204,20 @@ impl<F: Feature> RootContext for FeatureRoot<F> {
             }));
         }
         self.filter.as_ref().map(|f| F::request(f, context_id))
+    }
+
+    fn hand_over(&mut self) -> Option<Vec<u8>> {
+        self.filter.as_ref().and_then(|f| f.hand_over())
+    }
+
+    fn take_over(&mut self, work: &[u8]) {
+        if let Some(filter) = &self.filter {
+            F::take_over(filter, work);
+        }
+    }
+
+    fn holds_work(&self) -> bool {
+        self.filter.as_ref().is_some_and(|f| f.holds_work())
     }
 }
 

@@ -137,4 +137,8 @@ impl CallOwner for RedisClient {
     fn has_finished(&self) -> bool {
         self.mux.has_finished()
     }
+
+    fn waits_for(&self, context_id: u32) -> bool {
+        self.mux.waits_for(context_id)
+    }
 }

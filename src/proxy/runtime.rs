@@ -28,6 +28,8 @@ pub trait CallOwner {
     /// Holds this client's calls back until `release` (`hold_calls`).
     fn hold(&mut self);
     fn release(&mut self);
+    /// Whether a job of context `context_id` is under way.
+    fn waits_for(&self, context_id: u32) -> bool;
 }
 
 type SharedOwner = Rc<RefCell<dyn CallOwner>>;
@@ -281,6 +283,30 @@ pub(super) fn with_root<T>(id: u32, default: T, f: impl FnOnce(&mut dyn RootCont
     };
     deliver_finished();
     result
+}
+
+/// The periodic work root `id` holds, taken from it for another root of its config
+/// (`RootContext::hand_over`); for a native host that cannot tick an idle worker.
+pub fn hand_over(id: u32) -> Option<Vec<u8>> {
+    with_root(id, None, |r| r.hand_over())
+}
+
+/// Whether Redis work root `id` submitted itself (a `sync_rate` flush) is under way: a native
+/// host whose worker would go idle meanwhile keeps its last stream until it is done.
+pub fn root_waits(id: u32) -> bool {
+    clients_of(Some(id))
+        .iter()
+        .any(|c| c.try_borrow().is_ok_and(|c| c.waits_for(id)))
+}
+
+/// Root `id` takes over `work` another root of its config handed over.
+pub fn take_over(id: u32, work: &[u8]) {
+    with_root(id, (), |r| r.take_over(work))
+}
+
+/// Whether root `id`'s tick still has work to do.
+pub fn holds_work(id: u32) -> bool {
+    with_root(id, false, |r| r.holds_work())
 }
 
 /// Runs an HTTP callback. `Pause` pauses `stream` until the context's Redis work is done.

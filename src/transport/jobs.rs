@@ -75,6 +75,13 @@ impl Jobs {
         self.entries.len()
     }
 
+    /// Whether a job of context `context_id` is under way.
+    pub(super) fn waits_for(&self, context_id: u32) -> bool {
+        self.entries
+            .values()
+            .any(|e| matches!(e.owner, Owner::Http(w) if w.context_id == context_id))
+    }
+
     /// Takes a job on: its id, and the first step it asks for.
     pub(super) fn start(
         &mut self,

@@ -97,6 +97,11 @@ impl Mux {
         self.jobs.len()
     }
 
+    /// Whether a job of context `context_id` (a root's own, say) is under way.
+    pub fn waits_for(&self, context_id: u32) -> bool {
+        self.jobs.waits_for(context_id)
+    }
+
     /// The context whose callback dispatched call `token`, if it is one of ours.
     pub fn call_context(&self, token: u32) -> Option<u32> {
         self.calls.context(token)

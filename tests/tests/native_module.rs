@@ -2,7 +2,9 @@
 //! Envoy 1.40: the module loads (so an ABI that no longer fits fails here, not for a user), takes
 //! a filter's config by its Kong name with the Wasm filter's JSON, refuses a bad field or an
 //! unknown filter naming it, and lets requests through. It reaches Redis over its own
-//! connections, with no tunnel in Envoy's config, unless the tunnel path is asked for.
+//! connections, with no tunnel in Envoy's config, unless the tunnel path is asked for. An idle
+//! worker's `sync_rate` counts still reach Redis (its work goes to the main thread), and Envoy
+//! then stops cleanly.
 
 use e2e_tests::envoy::{envoy_bin, native_module_dir as module_dir};
 use e2e_tests::harness::TempDir;
@@ -169,4 +171,64 @@ fn the_module_counts_in_redis_over_its_own_connections_with_no_tunnel() {
     assert_eq!(statuses, [200; 4]);
     let keys = String::from_utf8(redis.cmd(&["KEYS", "ratelimit:*"])).unwrap();
     assert!(!keys.contains("ratelimit:"), "{keys}");
+}
+
+#[test]
+fn an_idle_workers_sync_rate_counts_reach_redis_and_envoy_stops_cleanly() {
+    let limit = json!({"minute": 100, "policy": "redis", "sync_rate": 0.5});
+    idle_worker_counts("redis-rate-limiting", |redis| {
+        let mut config = limit.clone();
+        config["redis"] = redis;
+        config
+    });
+    // In a chain, the chain hands over each of its filters' work.
+    idle_worker_counts("redis-chain", |redis| {
+        let mut config = limit.clone();
+        config["redis"] = redis;
+        json!({"filters": [{"name": "redis-rate-limiting", "config": config}]})
+    });
+}
+
+/// Five requests through `filter` (its config made with the test's Redis), then none: the five
+/// counts reach Redis, and SIGTERM stops Envoy cleanly.
+fn idle_worker_counts(filter: &str, config: impl Fn(Value) -> Value) {
+    let dir = TempDir::new("native-idle");
+    let redis = RedisServer::start(&[]);
+    let echo = EchoServer::start("127.0.0.1:0").unwrap();
+    let filter_config = config(json!({"host": "127.0.0.1", "port": redis.port})).to_string();
+    let port = free_port();
+    let config = envoy_config(port, echo.addr, filter, &filter_config);
+    let (addr, mut child) = run_envoy(&dir.0, &config, port, &[]);
+    // Within one sync interval: all but the first request's count wait for the next flush,
+    // and then the worker has no request left to tick in.
+    let statuses: Vec<u16> = (0..5).map(|_| get(addr, "/", &[]).status).collect();
+    assert_eq!(statuses, [200; 5], "{filter}");
+    let total = || {
+        let keys = String::from_utf8(redis.cmd(&["KEYS", "ratelimit:*:minute"])).unwrap();
+        let key = keys
+            .lines()
+            .find(|l| l.starts_with("ratelimit:"))?
+            .to_string();
+        String::from_utf8(redis.cmd(&["GET", &key])).ok()
+    };
+    eventually(
+        &format!("{filter}: the idle worker's counts in Redis"),
+        Duration::from_secs(5),
+        || {
+            // A bulk string: `$1`, then the total.
+            total().is_some_and(|t| t.lines().nth(1) == Some("5"))
+        },
+    );
+
+    // The main thread still ticks (its root holds the key for a while): SIGTERM stops Envoy
+    // cleanly, with no event reaching a freed scheduler.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(dir.0.join("envoy.log")).unwrap();
+    assert!(status.success(), "{filter}: {status:?}\n{log}");
+    assert!(!log.contains("Caught "), "{filter}: {log}");
 }

@@ -7,7 +7,7 @@ use crate::config;
 use crate::request::ChainRequest;
 use crate::tags::{as_part, split, Hold};
 use redis_filter_core::filter_host::{FilterHost, LogLevel};
-use redis_filter_core::proxy::{Feature, HttpContext};
+use redis_filter_core::proxy::{pairs, Feature, HttpContext};
 use redis_filter_core::Outcome;
 use std::rc::Rc;
 
@@ -57,6 +57,30 @@ impl Feature for Chain {
         let _hold = Hold::new();
         chain.turn.enter(0, i, i, false);
         as_part(i, || part.on_redis(tag, outcome));
+    }
+
+    /// Each filter's work, under its place in the chain.
+    fn hand_over(&self) -> Option<Vec<u8>> {
+        let work: Vec<(String, Vec<u8>)> = self
+            .parts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, part)| Some((i.to_string(), part.hand_over()?)))
+            .collect();
+        (!work.is_empty()).then(|| pairs::encode(&work))
+    }
+
+    fn take_over(chain: &Rc<Self>, work: &[u8]) {
+        for (place, work) in pairs::decode(work).unwrap_or_default() {
+            let part = place.parse::<usize>().ok().and_then(|i| chain.parts.get(i));
+            if let Some(part) = part {
+                part.take_over(&work);
+            }
+        }
+    }
+
+    fn holds_work(&self) -> bool {
+        self.parts.iter().any(|p| p.holds_work())
     }
 
     fn request(chain: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {

@@ -71,6 +71,20 @@ impl Feature for Filter {
         }
     }
 
+    /// The `sync_rate` keys this worker counted in, for a root that keeps ticking.
+    fn hand_over(&self) -> Option<Vec<u8>> {
+        self.config.sync_rate?;
+        self.syncer.borrow_mut().hand_over()
+    }
+
+    fn take_over(filter: &Rc<Self>, work: &[u8]) {
+        filter.syncer.borrow_mut().take_over(work);
+    }
+
+    fn holds_work(&self) -> bool {
+        self.syncer.borrow().holds_work()
+    }
+
     /// By consumer or credential: the one an authentication filter before it handed on.
     fn reads_handed(&self) -> bool {
         matches!(

@@ -5,6 +5,7 @@
 
 use crate::slots::{self, Slot};
 use redis_filter_core::job::{Pipeline, Request};
+use redis_filter_core::proxy::pairs;
 use redis_filter_core::SharedData;
 use redis_filter_core::{Outcome, Reply, Script};
 use std::collections::{HashMap, VecDeque};
@@ -227,6 +228,53 @@ impl Syncer {
         Some(Pipeline::new(requests, self.max_redirections))
     }
 
+    /// Hands the keys this worker counted in to another root of the config (a host with no
+    /// tick for an idle worker: the Envoy module's main thread), which flushes them from then
+    /// on; this one forgets them until they are counted in again. Each key with its slot, TTL
+    /// and window's end, as proxy-wasm pairs. A flush in flight stays this one's.
+    pub fn hand_over(&mut self) -> Option<Vec<u8>> {
+        if self.touched.is_empty() {
+            return None;
+        }
+        self.order.clear();
+        let pairs: Vec<(String, Vec<u8>)> = self
+            .touched
+            .drain()
+            .map(|(key, t)| {
+                let mut value =
+                    slots::bytes(&[t.ttl, t.ends_ms, t.slot.start_ms, t.slot.expires_ms]);
+                value.extend_from_slice(t.slot.name.as_bytes());
+                (key.to_string(), value)
+            })
+            .collect();
+        Some(pairs::encode(&pairs))
+    }
+
+    /// Takes over the keys another root handed over (`hand_over`): each is flushed, and its
+    /// total read back, at this root's next flush. Malformed work (a bug) is dropped.
+    pub fn take_over(&mut self, work: &[u8]) {
+        for (key, value) in pairs::decode(work).unwrap_or_default() {
+            let words = slots::words(value.get(..32).unwrap_or_default());
+            let (Some(name), &[ttl, ends_ms, start_ms, expires_ms]) = (
+                value.get(32..).and_then(|n| std::str::from_utf8(n).ok()),
+                words.as_slice(),
+            ) else {
+                continue;
+            };
+            let slot = Slot {
+                name: name.to_string(),
+                start_ms,
+                expires_ms,
+            };
+            self.touch(&key, &slot, ttl, ends_ms);
+        }
+    }
+
+    /// Whether keys wait for a flush or a flush is in flight.
+    pub fn holds_work(&self) -> bool {
+        !self.touched.is_empty() || self.in_flight.is_some()
+    }
+
     /// Applies the flush's outcome: totals read back; on failure the deltas go back to be sent
     /// with the next flush. Returns an error to log. (Each step errs on the side of counting a
     /// request twice for a moment, never on not counting it.)
@@ -327,6 +375,33 @@ mod tests {
         s.done(&data, 2000, Ok(totals.collect())).unwrap();
         assert_eq!(count(&data, &k1, 2000).unwrap().0, 7);
         assert_eq!(known(&data, &k2, 2000), 3);
+    }
+
+    #[test]
+    fn keys_handed_over_are_flushed_by_the_root_that_takes_them() {
+        let data = Memory::default();
+        let (mut worker, mut main) = (Syncer::default(), Syncer::default());
+        let k = slot("k");
+        count(&data, &k, 0).unwrap();
+        count(&data, &k, 0).unwrap();
+        worker.touch("k", &k, 60, 60_000);
+        assert!(worker.holds_work());
+        let work = worker.hand_over().unwrap();
+        assert!(!worker.holds_work() && worker.hand_over().is_none());
+        assert!(
+            worker.due(&data, 1000, 500).is_none(),
+            "the worker forgot it"
+        );
+        main.take_over(&work);
+        main.take_over(b"\x01\x00garbage");
+        assert!(main.holds_work());
+        let mut job = main.due(&data, 1000, 500).unwrap();
+        let Step::Send(parts) = job.start() else {
+            panic!()
+        };
+        assert_eq!(parts.iter().map(|p| p.commands.len()).sum::<usize>(), 1);
+        let (key, taken, delta) = &main.in_flight.as_ref().unwrap()[0];
+        assert_eq!((&**key, taken, *delta), ("k", &k, 2));
     }
 
     #[test]
