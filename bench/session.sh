@@ -1,26 +1,18 @@
 #!/usr/bin/env bash
 # redis-session in Envoy and the harness (one worker each, wrk -c64), same run: passthrough
 # against a request that carries a valid session (one EVALSHA reads and touches it, the
-# consumer's headers go upstream). The session is made first through consumer-stub, the test
-# filter standing in for an authentication filter. In Envoy, the session again with redis-session
-# as the Envoy dynamic module (dm-session, issue 33).
+# consumer's headers go upstream). The session is made first on /login, through consumer-stub,
+# the test filter standing in for an authentication filter; the measured routes run
+# redis-session alone. In Envoy, the session again with redis-session as the Envoy dynamic
+# module (dm-session, issue 33).
 source "$(dirname "$0")/lib.sh"
 envoy_bench_setup
 envoy_port=$(free_port); gw_port=$(free_port)
 {
   echo_service
   cat <<YAML
-  - name: session
-    paths: [/session]
-    filter_chains:
-    - filters:
-      - name: consumer-stub
-        config: '{"keys": {"k-bench": {"id": "c-bench", "username": "bench"}}}'
-      - name: redis-session
-        config: '{"storage": "redis", "redis_port": $redis_port, "cookie_name": "kong_session", "secret": "bench-secret"}'
-      - name: redis-chain-end
-  - name: dm-session
-    paths: [/dm-session]
+  - name: login
+    paths: [/login]
     filter_chains:
     - filters:
       - name: consumer-stub
@@ -29,6 +21,17 @@ envoy_port=$(free_port); gw_port=$(free_port)
         config: '{"storage": "redis", "redis_port": $redis_port, "cookie_name": "kong_session", "secret": "bench-secret"}'
       - name: redis-chain-end
 YAML
+  for route in session dm-session; do
+    cat <<YAML
+  - name: $route
+    paths: [/$route]
+    filter_chains:
+    - filters:
+      - name: redis-session
+        config: '{"storage": "redis", "redis_port": $redis_port, "cookie_name": "kong_session", "secret": "bench-secret"}'
+      - name: redis-chain-end
+YAML
+  done
 } >"$WORK/kong.yml"
 "$CLI" render-envoy --config "$WORK/kong.yml" --filters-path "$filters" --listen "127.0.0.1:$envoy_port" >"$WORK/envoy.json"
 to_dynamic_module "$WORK/envoy.json"
@@ -48,9 +51,13 @@ median_rps_with() {
 }
 for host in "Envoy $envoy_port" "Harness $gw_port"; do
   set -- $host
-  cookie=$(curl -s -D - -o /dev/null -H 'apikey: k-bench' "http://127.0.0.1:$2/session" | tr -d '\r' | awk -F': ' 'tolower($1)=="set-cookie" {split($2, a, ";"); print a[1]}')
+  cookie=$(curl -s -D - -o /dev/null -H 'apikey: k-bench' "http://127.0.0.1:$2/login" | tr -d '\r' | awk -F': ' 'tolower($1)=="set-cookie" {split($2, a, ";"); print a[1]}')
   sleep 0.2
-  seen=$(curl -s -H "Cookie: $cookie" "http://127.0.0.1:$2/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["headers"].get("x-consumer-id"))')
+  seen=""
+  for path in session dm-session; do
+    [ "$1" = Envoy ] || [ "$path" = session ] || continue
+    seen="$seen $path:$(curl -s -H "Cookie: $cookie" "http://127.0.0.1:$2/$path" | python3 -c 'import json,sys; print(json.load(sys.stdin)["headers"].get("x-consumer-id"))')"
+  done
   printf '\n%-44s %10s %8s %12s   (session cookie: %s, upstream saw %s)\n' "$1 (1 worker, -c$conns, median of $rounds x ${secs}s)" "req/s" "p50 ms" "vs plain" "${cookie:0:24}..." "$seen"
   read -r base base_p50 < <(median_rps "http://127.0.0.1:$2/plain" "$conns" "$secs" "$rounds")
   printf '%-44s %10.0f %8s %12s\n' "passthrough" "$base" "$base_p50" "1.00"

@@ -18,6 +18,32 @@ pub trait SharedData {
     fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError>;
 }
 
+/// The store a native build installs as its shared data (the Envoy module's process memory):
+/// `proxy::HostSharedData` reads and writes it directly, in place of the host functions.
+#[cfg(not(target_arch = "wasm32"))]
+static NATIVE: std::sync::OnceLock<&'static (dyn SharedData + Sync)> = std::sync::OnceLock::new();
+
+/// Installs a native build's store (once; later calls change nothing).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn install_native(store: &'static (dyn SharedData + Sync)) {
+    let _ = NATIVE.set(store);
+}
+
+/// The store a native build installed, if any.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native() -> Option<&'static dyn SharedData> {
+    NATIVE.get().map(|store| {
+        let store: &'static dyn SharedData = *store;
+        store
+    })
+}
+
+/// The store a native build installed: none in Wasm.
+#[cfg(target_arch = "wasm32")]
+pub fn native() -> Option<&'static dyn SharedData> {
+    None
+}
+
 /// Shared data in memory with the hosts' CAS rules, for tests of the logic above it;
 /// `conflicts` forces that many mismatches. An empty value reads as absent, as the guest's
 /// reads of Envoy's and the harness' shared data do.

@@ -80,6 +80,7 @@ impl Drop for Entered {
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
     redis_filter_core::proxy::install_native_host(proxy_host::table());
+    redis_filter_core::shared_data::install_native(crate::shared_memory::store());
     abi::ABI_VERSION.as_ptr()
 }
 

@@ -99,7 +99,7 @@ pub fn worker_idle() {
         }
         w.roots
             .values()
-            .filter(|r| r.tick_ms > 0)
+            .filter(|r| r.works)
             .map(|r| (r.config, r.id))
             .collect()
     });
@@ -124,7 +124,7 @@ pub fn keeps_last_stream(context: u32) -> bool {
         if w.streams.len() != 1 || !w.streams.contains_key(&context) {
             return Vec::new();
         }
-        w.roots.values().map(|r| r.id).collect()
+        w.roots.values().filter(|r| r.works).map(|r| r.id).collect()
     });
     roots.into_iter().any(runtime::root_waits)
 }
@@ -132,21 +132,23 @@ pub fn keeps_last_stream(context: u32) -> bool {
 /// After the worker's answers or a wake-up: once no root's own work is under way, the responses
 /// held for it (`keeps_last_stream`) go on.
 pub fn release_held() {
-    let held: Vec<(u32, crate::abi::FilterEnvoyPtr, Vec<u32>)> = worker::with(|w| {
-        let roots: Vec<u32> = w.roots.values().map(|r| r.id).collect();
-        w.streams
+    let (roots, held) = worker::with(|w| {
+        let roots: Vec<u32> = w.roots.values().filter(|r| r.works).map(|r| r.id).collect();
+        if roots.is_empty() {
+            return (roots, Vec::new());
+        }
+        let held: Vec<(u32, crate::abi::FilterEnvoyPtr)> = w
+            .streams
             .iter()
             .filter(|(_, s)| s.held && s.carried == 0)
-            .map(|(id, s)| (*id, s.envoy, roots.clone()))
-            .collect()
+            .map(|(id, s)| (*id, s.envoy))
+            .collect();
+        (roots, held)
     });
-    let Some((_, _, roots)) = held.first() else {
-        return;
-    };
-    if roots.iter().copied().any(runtime::root_waits) {
+    if held.is_empty() || roots.into_iter().any(runtime::root_waits) {
         return;
     }
-    for (id, envoy, _) in held {
+    for (id, envoy) in held {
         worker::with(|w| {
             if let Some(s) = w.streams.get_mut(&id) {
                 s.waiting = false;

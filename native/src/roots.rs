@@ -21,6 +21,7 @@ pub fn root(config: &FilterConfig) -> u32 {
                 config: config.envoy,
                 tick_ms: 0,
                 next_tick_ms: 0,
+                works: false,
             },
         );
         w.effective = id;
@@ -32,6 +33,12 @@ pub fn root(config: &FilterConfig) -> u32 {
     // Checked by the same parser when Envoy created the config: accepted here.
     wasm::proxy_on_configure(id, config.json.len());
     worker::with(|w| w.configuring = None);
+    let works = redis_filter_core::proxy::root_works(id);
+    worker::with(|w| {
+        if let Some(root) = w.roots.get_mut(&config.envoy) {
+            root.works = works;
+        }
+    });
     id
 }
 

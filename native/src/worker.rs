@@ -42,6 +42,9 @@ pub struct Root {
     pub config: usize,
     pub tick_ms: u32,
     pub next_tick_ms: u64,
+    /// It ever has Redis work of its own or work to hand over (`Feature::root_works`): the
+    /// only roots `idle.rs` looks after.
+    pub works: bool,
 }
 
 /// The answer of a callout, read by the host functions while the runtime takes it.

@@ -32,6 +32,10 @@ pub trait RootContext {
     fn holds_work(&self) -> bool {
         false
     }
+    /// Whether it ever has Redis work of its own or work to hand over (`Feature::root_works`).
+    fn root_works(&self) -> bool {
+        false
+    }
 }
 
 pub trait HttpContext {

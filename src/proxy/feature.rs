@@ -48,6 +48,13 @@ pub trait Feature: Sized + 'static {
         false
     }
 
+    /// Whether the root ever has Redis work of its own that no request waits for (a
+    /// `sync_rate` flush, a revocation written as a response passes), or work to hand over:
+    /// fixed by the config. A native host looks after only these roots as a worker goes idle.
+    fn root_works(&self) -> bool {
+        false
+    }
+
     /// Whether its request headers read what an earlier filter hands on (the consumer).
     /// With the two below, what `redis-chain` asks before it starts a filter's Redis work
     /// while an earlier filter's is still out; each answer errs towards waiting.
@@ -82,6 +89,7 @@ pub trait AnyFeature {
     fn hand_over(&self) -> Option<Vec<u8>>;
     fn take_over(&self, work: &[u8]);
     fn holds_work(&self) -> bool;
+    fn root_works(&self) -> bool;
     fn reads_handed(&self) -> bool;
     fn hands_on(&self) -> bool;
     fn changes_state(&self) -> bool;
@@ -112,6 +120,9 @@ impl<F: Feature> AnyFeature for Rc<F> {
     }
     fn holds_work(&self) -> bool {
         F::holds_work(self)
+    }
+    fn root_works(&self) -> bool {
+        F::root_works(self)
     }
     fn reads_handed(&self) -> bool {
         F::reads_handed(self)
@@ -218,6 +229,10 @@ impl<F: Feature> RootContext for FeatureRoot<F> {
 
     fn holds_work(&self) -> bool {
         self.filter.as_ref().is_some_and(|f| f.holds_work())
+    }
+
+    fn root_works(&self) -> bool {
+        self.filter.as_ref().is_some_and(|f| f.root_works())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The host's shared data, the key-value store every VM of a worker (Envoy: of the process) sees,
-//! behind the `SharedData` trait the filters' logic is written against.
+//! behind the `SharedData` trait the filters' logic is written against. A native build that
+//! installed a store of its own (`shared_data::install_native`) is answered by it directly.
 
 use super::abi;
 use crate::shared_data::{SetError, SharedData};
@@ -9,6 +10,9 @@ pub struct HostSharedData;
 
 impl SharedData for HostSharedData {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        if let Some(store) = crate::shared_data::native() {
+            return store.get(key);
+        }
         match abi::shared_data(key) {
             Ok((Some(value), cas)) => Some((value, cas)),
             _ => None,
@@ -16,6 +20,9 @@ impl SharedData for HostSharedData {
     }
 
     fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        if let Some(store) = crate::shared_data::native() {
+            return store.set(key, value, cas);
+        }
         match abi::set_shared_data(key, value, cas) {
             Ok(()) => Ok(()),
             Err(abi::Status::CAS_MISMATCH) => Err(SetError::CasMismatch),

@@ -29,8 +29,8 @@ pub use feature::{build_any, AnyFeature, BuildAny, Feature, FeatureRoot};
 pub use host_shared_data::HostSharedData;
 pub use redis::{RedisClient, SharedClient};
 pub use runtime::{
-    affinity, current_context, hand_over, hold_calls, holds_work, root_waits, set_root_factory,
-    set_tag_base, take_over, HeldCalls, RootFactory, TAG_SHIFT,
+    affinity, current_context, hand_over, hold_calls, holds_work, root_waits, root_works,
+    set_root_factory, set_tag_base, take_over, HeldCalls, RootFactory, TAG_SHIFT,
 };
 pub use step::Step;
 #[cfg(not(target_arch = "wasm32"))]

@@ -304,6 +304,11 @@ pub fn take_over(id: u32, work: &[u8]) {
     with_root(id, (), |r| r.take_over(work))
 }
 
+/// Whether root `id` ever has Redis work of its own or work to hand over (fixed by its config).
+pub fn root_works(id: u32) -> bool {
+    with_root(id, false, |r| r.root_works())
+}
+
 /// Whether root `id`'s tick still has work to do.
 pub fn holds_work(id: u32) -> bool {
     with_root(id, false, |r| r.holds_work())

@@ -198,7 +198,9 @@ fn idle_worker_counts(filter: &str, config: impl Fn(Value) -> Value) {
     let filter_config = config(json!({"host": "127.0.0.1", "port": redis.port})).to_string();
     let port = free_port();
     let config = envoy_config(port, echo.addr, filter, &filter_config);
-    let (addr, mut child) = run_envoy(&dir.0, &config, port, &[]);
+    let (addr, child) = run_envoy(&dir.0, &config, port, &[]);
+    // Stopped if an assertion fails first.
+    let mut envoy = Stopped(Some(child));
     // Within one sync interval: all but the first request's count wait for the next flush,
     // and then the worker has no request left to tick in.
     let statuses: Vec<u16> = (0..5).map(|_| get(addr, "/", &[]).status).collect();
@@ -222,6 +224,7 @@ fn idle_worker_counts(filter: &str, config: impl Fn(Value) -> Value) {
 
     // The main thread still ticks (its root holds the key for a while): SIGTERM stops Envoy
     // cleanly, with no event reaching a freed scheduler.
+    let mut child = envoy.0.take().unwrap();
     let stopped = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -231,4 +234,16 @@ fn idle_worker_counts(filter: &str, config: impl Fn(Value) -> Value) {
     let log = std::fs::read_to_string(dir.0.join("envoy.log")).unwrap();
     assert!(status.success(), "{filter}: {status:?}\n{log}");
     assert!(!log.contains("Caught "), "{filter}: {log}");
+}
+
+/// A child process killed when dropped, unless taken out first.
+struct Stopped(Option<Child>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

@@ -83,6 +83,10 @@ impl Feature for Chain {
         self.parts.iter().any(|p| p.holds_work())
     }
 
+    fn root_works(&self) -> bool {
+        self.parts.iter().any(|p| p.root_works())
+    }
+
     fn request(chain: &Rc<Self>, context_id: u32) -> Box<dyn HttpContext> {
         Box::new(ChainRequest::new(context_id, chain.clone()))
     }

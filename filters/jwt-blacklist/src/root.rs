@@ -38,6 +38,11 @@ impl Feature for Filter {
         }
     }
 
+    /// The revocations it writes as responses pass.
+    fn root_works(&self) -> bool {
+        self.config.revoke_path.is_some()
+    }
+
     /// Only its revocation endpoint asks who the caller is.
     fn reads_handed(&self) -> bool {
         self.config.revoke_path.is_some()

@@ -85,6 +85,11 @@ impl Feature for Filter {
         self.syncer.borrow().holds_work()
     }
 
+    /// With `sync_rate`, its flushes.
+    fn root_works(&self) -> bool {
+        self.config.sync_rate.is_some() && self.client.is_some()
+    }
+
     /// By consumer or credential: the one an authentication filter before it handed on.
     fn reads_handed(&self) -> bool {
         matches!(
