@@ -97,11 +97,7 @@ pub fn worker_idle() {
         if !w.streams.is_empty() {
             return Vec::new();
         }
-        w.roots
-            .values()
-            .filter(|r| r.works)
-            .map(|r| (r.config, r.id))
-            .collect()
+        w.working_roots().map(|r| (r.config, r.id)).collect()
     });
     let work: Vec<(usize, Vec<u8>)> = roots
         .into_iter()
@@ -124,7 +120,7 @@ pub fn keeps_last_stream(context: u32) -> bool {
         if w.streams.len() != 1 || !w.streams.contains_key(&context) {
             return Vec::new();
         }
-        w.roots.values().filter(|r| r.works).map(|r| r.id).collect()
+        w.working_roots().map(|r| r.id).collect()
     });
     roots.into_iter().any(runtime::root_waits)
 }
@@ -133,7 +129,7 @@ pub fn keeps_last_stream(context: u32) -> bool {
 /// held for it (`keeps_last_stream`) go on.
 pub fn release_held() {
     let (roots, held) = worker::with(|w| {
-        let roots: Vec<u32> = w.roots.values().filter(|r| r.works).map(|r| r.id).collect();
+        let roots: Vec<u32> = w.working_roots().map(|r| r.id).collect();
         if roots.is_empty() {
             return (roots, Vec::new());
         }
@@ -174,7 +170,7 @@ fn arm() {
 }
 
 /// On the main thread, the tick: the work handed over is taken over by each config's root
-/// here, and every root holding work ticks; another tick follows while any still does.
+/// here, and every working root holding work ticks; another tick follows while any still does.
 pub fn tick() {
     let work = {
         let mut h = handed();
@@ -186,7 +182,7 @@ pub fn tick() {
             runtime::take_over(id, &work);
         }
     }
-    let roots: Vec<u32> = worker::with(|w| w.roots.values().map(|r| r.id).collect());
+    let roots: Vec<u32> = worker::with(|w| w.working_roots().map(|r| r.id).collect());
     let mut again = false;
     for id in roots {
         if runtime::holds_work(id) {

@@ -62,19 +62,23 @@ impl SharedData for ProcessStore {
 
     fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
         let mut shard = self.shard(key).ok_or(SetError::Refused)?;
-        let current = shard.get(key).map_or(0, |(_, c)| *c);
-        if cas != 0 && cas != current {
-            return Err(SetError::CasMismatch);
-        }
-        let number = current.wrapping_add(1).max(1);
+        let refused = |current: u32| cas != 0 && cas != current;
+        // One lookup for a key that is there (every count after the first); the key is copied
+        // only for a new one.
         match shard.get_mut(key) {
             Some(entry) => {
+                if refused(entry.1) {
+                    return Err(SetError::CasMismatch);
+                }
                 entry.0.clear();
                 entry.0.extend_from_slice(value);
-                entry.1 = number;
+                entry.1 = entry.1.wrapping_add(1).max(1);
             }
             None => {
-                shard.insert(key.to_string(), (value.to_vec(), number));
+                if refused(0) {
+                    return Err(SetError::CasMismatch);
+                }
+                shard.insert(key.to_string(), (value.to_vec(), 1));
             }
         }
         Ok(())

@@ -104,6 +104,11 @@ impl Worker {
         )
     }
 
+    /// The roots that ever have Redis work of their own or work to hand over (`Root::works`).
+    pub fn working_roots(&self) -> impl Iterator<Item = &Root> {
+        self.roots.values().filter(|r| r.works)
+    }
+
     /// The root whose id is `id`.
     pub fn root_by_id(&mut self, id: u32) -> Option<&mut Root> {
         self.roots.values_mut().find(|r| r.id == id)
